@@ -1,0 +1,98 @@
+/**
+ * The application service's configuration: read from the environment once at start-up and
+ * validated. A missing or malformed value stops the process with one line naming the variable.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** Validated configuration of one application service process. */
+export interface Config {
+  /** CONNECTA_AS_BIND_ADDRESS: address to listen on (default 127.0.0.1). */
+  bindAddress: string;
+  /** CONNECTA_AS_PORT: port to listen on; Synapse pushes transactions here. */
+  port: number;
+  /** CONNECTA_AS_DATABASE_URL: PostgreSQL URL; the password may come from PGPASSFILE. */
+  databaseUrl: string;
+  /** CONNECTA_HOMESERVER_URL: base URL of Synapse's client API. */
+  homeserverUrl: string;
+  /** CONNECTA_SERVER_NAME: the Matrix server name. */
+  serverName: string;
+  /** CONNECTA_BOT_LOCALPART: local part of the bot user (sender_localpart of the registration). */
+  botLocalpart: string;
+  /** CONNECTA_AS_TOKEN_FILE: file holding the token we present to Synapse. */
+  asToken: string;
+  /** CONNECTA_HS_TOKEN_FILE: file holding the token Synapse presents to us. */
+  hsToken: string;
+  /** CONNECTA_LOG_LEVEL: pino level (default info). */
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+/** A configuration problem; the message is the one line shown to the operator. */
+export class ConfigError extends Error {}
+
+const httpUrl = z
+  .string()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), "expected an http(s) URL")
+  .transform((v) => v.replace(/\/+$/, ""));
+
+const tokenFile = z
+  .string()
+  .min(1, "expected a file path")
+  .transform((path, ctx) => {
+    let token: string;
+    try {
+      token = readFileSync(path, "utf8").trim();
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})` });
+      return z.NEVER;
+    }
+    if (token.length < 32) {
+      ctx.addIssue({ code: "custom", message: `${path} must hold a token of at least 32 characters` });
+      return z.NEVER;
+    }
+    return token;
+  });
+
+/** Environment variable for each configuration key, in the order they are reported. */
+const schema = z.object({
+  CONNECTA_AS_BIND_ADDRESS: z.ipv4({ message: "expected an IPv4 address" }).or(z.ipv6()).default("127.0.0.1"),
+  CONNECTA_AS_PORT: z.coerce
+    .number({ message: "expected a port number" })
+    .int("expected a whole port number")
+    .min(1, "expected a port number 1..65535")
+    .max(65535, "expected a port number 1..65535"),
+  CONNECTA_AS_DATABASE_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), "expected a postgres:// URL"),
+  CONNECTA_HOMESERVER_URL: httpUrl,
+  CONNECTA_SERVER_NAME: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a Matrix server name"),
+  CONNECTA_BOT_LOCALPART: z.string().regex(/^[a-z0-9._=/-]+$/, "expected a Matrix user localpart"),
+  CONNECTA_AS_TOKEN_FILE: tokenFile,
+  CONNECTA_HS_TOKEN_FILE: tokenFile,
+  CONNECTA_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/** Reads and validates the configuration. Throws {@link ConfigError} naming the first bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  // Treat empty strings as missing, so `VAR=` gets the same message as an unset variable.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? "configuration");
+    const message = env[key] === undefined || env[key] === "" ? "missing" : (issue?.message ?? "invalid");
+    throw new ConfigError(`${key}: ${message}`);
+  }
+  const v = parsed.data;
+  return {
+    bindAddress: v.CONNECTA_AS_BIND_ADDRESS,
+    port: v.CONNECTA_AS_PORT,
+    databaseUrl: v.CONNECTA_AS_DATABASE_URL,
+    homeserverUrl: v.CONNECTA_HOMESERVER_URL,
+    serverName: v.CONNECTA_SERVER_NAME,
+    botLocalpart: v.CONNECTA_BOT_LOCALPART,
+    asToken: v.CONNECTA_AS_TOKEN_FILE,
+    hsToken: v.CONNECTA_HS_TOKEN_FILE,
+    logLevel: v.CONNECTA_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * PostgreSQL access: one pool per process and two helpers. SQL lives with the feature that owns
+ * it; always parameterised.
+ */
+import pg from "pg";
+
+/** Named SQLSTATE codes we react to. */
+export const SQLSTATE = {
+  UNIQUE_VIOLATION: "23505",
+  SERIALIZATION_FAILURE: "40001",
+} as const;
+
+/** Creates the pool. The password may come from PGPASSFILE (libpq's password file). */
+export function createPool(databaseUrl: string): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+}
+
+/** Runs `fn` with a client checked out of the pool. */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs `fn` in a transaction: committed when it returns, rolled back when it throws. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query("BEGIN");
+    try {
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  });
+}

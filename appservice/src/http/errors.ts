@@ -1,0 +1,76 @@
+/**
+ * Matrix-shaped errors: every error response is `{"errcode": "...", "error": "..."}` with the
+ * status that belongs to its code. `error` is written for the person or program that called us;
+ * details for operators go to the log only.
+ */
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Logger } from "pino";
+
+/** Every error code this service sends, with the HTTP status it always goes with. */
+export const ERROR_STATUS = {
+  /** No credentials were supplied. */
+  M_UNAUTHORIZED: 401,
+  /** Credentials were supplied but are wrong, or the caller may not do this. */
+  M_FORBIDDEN: 403,
+  /** The body is not JSON. */
+  M_NOT_JSON: 400,
+  /** The body is JSON but not of the expected shape. */
+  M_BAD_JSON: 400,
+  /** A parameter is missing or has a wrong value. */
+  M_INVALID_PARAM: 400,
+  /** The body is larger than this endpoint accepts. */
+  M_TOO_LARGE: 413,
+  /** No such endpoint. */
+  M_UNRECOGNIZED: 404,
+  /** The method is not allowed on this endpoint. */
+  M_UNRECOGNIZED_METHOD: 405,
+  /** A dependency (database, homeserver) is unavailable; retry later. */
+  M_UNAVAILABLE: 503,
+  /** A bug on our side. Never caused by input. */
+  M_UNKNOWN: 500,
+} as const;
+
+/** One of our error codes. */
+export type ErrCode = keyof typeof ERROR_STATUS;
+
+/** Throw this from a handler to answer with a Matrix error. */
+export class MatrixError extends Error {
+  readonly errcode: ErrCode;
+  constructor(errcode: ErrCode, error: string) {
+    super(error);
+    this.errcode = errcode;
+  }
+  get status(): number {
+    return ERROR_STATUS[this.errcode];
+  }
+}
+
+/** Answers every request no route took with M_UNRECOGNIZED. */
+export const notFound: RequestHandler = (_req, res) => {
+  res.status(404).json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" });
+};
+
+/** Errors raised by express.json() for bad bodies, by their `type`. */
+const BODY_ERRORS: Record<string, MatrixError> = {
+  "entity.parse.failed": new MatrixError("M_NOT_JSON", "The request body is not valid JSON"),
+  "entity.too.large": new MatrixError("M_TOO_LARGE", "The request body is too large"),
+  "encoding.unsupported": new MatrixError("M_NOT_JSON", "The request body must be UTF-8 JSON"),
+  "charset.unsupported": new MatrixError("M_NOT_JSON", "The request body must be UTF-8 JSON"),
+  "request.aborted": new MatrixError("M_BAD_JSON", "The request body was incomplete"),
+};
+
+/** The one error middleware: known errors become their Matrix error, anything else a 500. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const bodyError = typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
+    const known = err instanceof MatrixError ? err : bodyError;
+    if (known) {
+      log.info({ path: req.path, errcode: known.errcode }, "request refused");
+      res.status(known.status).json({ errcode: known.errcode, error: known.message });
+      return;
+    }
+    log.error({ err, path: req.path }, "unexpected error");
+    if (res.headersSent) return;
+    res.status(500).json({ errcode: "M_UNKNOWN", error: "Internal error; it has been logged" });
+  };
+}

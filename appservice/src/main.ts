@@ -1,0 +1,62 @@
+/**
+ * Entry point of the Connecta application service process.
+ */
+import { once } from "node:events";
+import pino from "pino";
+import { createApp } from "./app.ts";
+import { ConfigError, loadConfig, type Config } from "./config/config.ts";
+import { migrate } from "./db/migrate.ts";
+import { createPool } from "./db/pool.ts";
+import { createHomeserver } from "./matrix/homeserver.ts";
+import { createMetrics } from "./metrics.ts";
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`connecta-appservice: configuration error: ${err.message}\n`);
+  process.exit(78); // EX_CONFIG
+}
+
+const log = pino({
+  level: config.logLevel,
+  base: { service: "connecta-appservice" },
+  redact: ["req.headers.authorization"],
+});
+
+const pool = createPool(config.databaseUrl);
+pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection failed"));
+
+try {
+  const applied = await migrate(pool);
+  if (applied.length) log.info({ applied }, "database migrated");
+} catch (err) {
+  log.fatal({ err: (err as Error).message }, "database migration failed");
+  await pool.end();
+  process.exit(1);
+}
+
+const app = createApp({
+  config,
+  pool,
+  homeserver: createHomeserver(config.homeserverUrl, config.asToken),
+  metrics: createMetrics(),
+  log,
+  // No workflow feature consumes events yet; they are counted and acknowledged.
+  handle: async () => {},
+});
+
+const server = app.listen(config.port, config.bindAddress);
+await once(server, "listening");
+log.info({ address: config.bindAddress, port: config.port }, "listening");
+
+async function shutdown(signal: string) {
+  log.info({ signal }, "shutting down");
+  server.close();
+  server.closeIdleConnections();
+  await pool.end();
+  process.exit(0);
+}
+process.once("SIGTERM", () => void shutdown("SIGTERM"));
+process.once("SIGINT", () => void shutdown("SIGINT"));

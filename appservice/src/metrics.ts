@@ -1,0 +1,35 @@
+/**
+ * Prometheus metrics of this process, served at GET /metrics. One registry per process so
+ * tests can create several apps.
+ */
+import { Counter, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The metrics of one application service process. */
+export interface Metrics {
+  registry: Registry;
+  /** Transactions received from Synapse, by outcome (processed, duplicate). */
+  transactions: Counter<"outcome">;
+  /** Events handed to our handlers, by kind (timeline, ephemeral). */
+  eventsProcessed: Counter<"kind">;
+}
+
+/** Creates the registry with default Node.js process metrics. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "connecta_appservice_" });
+  return {
+    registry,
+    transactions: new Counter({
+      name: "connecta_appservice_transactions_total",
+      help: "Transactions received from the homeserver, by outcome",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    eventsProcessed: new Counter({
+      name: "connecta_appservice_events_processed_total",
+      help: "Events processed (each at most once), by kind",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+  };
+}

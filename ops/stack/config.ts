@@ -1,0 +1,79 @@
+/**
+ * Configuration of the local stack (ops/connecta start, the test harness, the benchmarks).
+ *
+ * Every value comes from an environment variable with a default, so one stack runs with no
+ * configuration at all and a second one (tests, benchmarks) can run beside it with its own data
+ * folder and free ports. A port of 0 means "pick a free loopback port at start".
+ */
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Repository root. */
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+
+/** The stack's settings, after defaults and validation. */
+export interface StackConfig {
+  /** CONNECTA_DATA_DIR: databases, secrets, logs, media (default `.data/` in the repository). */
+  dataDir: string;
+  /** CONNECTA_TOOLS_DIR: Node.js 24 and the Synapse venv fetched by ops/connecta (default `.tools/`). */
+  toolsDir: string;
+  /** CONNECTA_SERVER_NAME: Matrix server name, part of every user id (default `localhost`). */
+  serverName: string;
+  /** CONNECTA_BIND_ADDRESS: address every service listens on (default `127.0.0.1`). */
+  bindAddress: string;
+  /** CONNECTA_PG_PORT: PostgreSQL (default 5433, beside a system cluster on 5432). */
+  pgPort: number;
+  /** CONNECTA_SYNAPSE_PORT: Synapse client API (default 8008). */
+  synapsePort: number;
+  /** CONNECTA_SYNAPSE_METRICS_PORT: Synapse Prometheus metrics (default 9008). */
+  synapseMetricsPort: number;
+  /** CONNECTA_APPSERVICE_PORT: the application service (default 9009). */
+  appservicePort: number;
+  /** CONNECTA_CLIENT_PORT: the web client (default 3000). */
+  clientPort: number;
+  /** CONNECTA_PG_BIN: folder with `postgres` and `initdb` (set by ops/connecta). */
+  pgBin: string;
+  /** CONNECTA_SYNAPSE_PYTHON: python of the Synapse venv (set by ops/connecta). */
+  synapsePython: string;
+}
+
+function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new StackConfigError(`${key}: expected a port number 0..65535, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A bad stack setting; its message names the variable. */
+export class StackConfigError extends Error {}
+
+/** Reads the stack configuration from the environment. Throws {@link StackConfigError}. */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const toolsDir = resolve(env.CONNECTA_TOOLS_DIR || `${ROOT}/.tools`);
+  const serverName = env.CONNECTA_SERVER_NAME || "localhost";
+  if (!/^[a-z0-9.-]+(:[0-9]+)?$/.test(serverName)) {
+    throw new StackConfigError(`CONNECTA_SERVER_NAME: expected a host name, got "${serverName}"`);
+  }
+  const pgBin = env.CONNECTA_PG_BIN;
+  if (!pgBin) throw new StackConfigError("CONNECTA_PG_BIN: not set (run the stack through ops/connecta)");
+  const synapsePython = env.CONNECTA_SYNAPSE_PYTHON;
+  if (!synapsePython) {
+    throw new StackConfigError("CONNECTA_SYNAPSE_PYTHON: not set (run the stack through ops/connecta)");
+  }
+  return {
+    dataDir: resolve(env.CONNECTA_DATA_DIR || `${ROOT}/.data`),
+    toolsDir,
+    serverName,
+    bindAddress: env.CONNECTA_BIND_ADDRESS || "127.0.0.1",
+    pgPort: port(env, "CONNECTA_PG_PORT", 5433),
+    synapsePort: port(env, "CONNECTA_SYNAPSE_PORT", 8008),
+    synapseMetricsPort: port(env, "CONNECTA_SYNAPSE_METRICS_PORT", 9008),
+    appservicePort: port(env, "CONNECTA_APPSERVICE_PORT", 9009),
+    clientPort: port(env, "CONNECTA_CLIENT_PORT", 3000),
+    pgBin,
+    synapsePython,
+  };
+}

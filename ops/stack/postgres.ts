@@ -1,0 +1,116 @@
+/**
+ * The stack's private PostgreSQL cluster in `<data dir>/postgres`, listening on loopback only,
+ * with password (SCRAM) authentication. PostgreSQL refuses to run as root, so when we are root
+ * the cluster belongs to the `postgres` system user that Debian's package creates.
+ */
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import type { StackConfig } from "./config.ts";
+import type { Secrets } from "./secrets.ts";
+import { startService, waitUntil, type Service } from "./processes.ts";
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** The user PostgreSQL runs as: ourselves, or `postgres` when we are root. */
+function clusterOwner(): Owner | null {
+  if (process.getuid?.() !== 0) return null;
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
+  if (!line) throw new Error("running as root, but there is no 'postgres' system user to own the cluster");
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function ownedDir(path: string, owner: Owner | null): string {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  if (owner) chownSync(path, owner.uid, owner.gid);
+  return path;
+}
+
+/** Database roles and databases the stack needs (UTF8 with C collation, as Synapse requires). */
+const DATABASES = [
+  { name: "synapse", password: (s: Secrets) => s.pgSynapsePassword },
+  { name: "connecta", password: (s: Secrets) => s.pgAppservicePassword },
+];
+
+/** Connection settings for the superuser, for ops and tests only. */
+export function adminConnection(config: StackConfig, secrets: Secrets, database = "postgres"): pg.ClientConfig {
+  return {
+    host: config.bindAddress,
+    port: config.pgPort,
+    user: "connecta_admin",
+    password: secrets.pgAdminPassword,
+    database,
+  };
+}
+
+/** Initialises the cluster on first start, starts it and creates missing roles and databases. */
+export async function startPostgres(config: StackConfig, secrets: Secrets): Promise<Service> {
+  const owner = clusterOwner();
+  const dataDir = join(config.dataDir, "postgres");
+  const socketDir = ownedDir(join(config.dataDir, "run", "postgres"), owner);
+  const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};
+
+  if (!existsSync(join(dataDir, "PG_VERSION"))) {
+    ownedDir(dataDir, owner);
+    const pwfile = join(socketDir, "initdb.pw");
+    writeFileSync(pwfile, secrets.pgAdminPassword, { mode: 0o600 });
+    if (owner) chownSync(pwfile, owner.uid, owner.gid);
+    try {
+      execFileSync(
+        join(config.pgBin, "initdb"),
+        ["-D", dataDir, "--username=connecta_admin", `--pwfile=${pwfile}`, "--auth=scram-sha-256",
+          "--encoding=UTF8", "--locale=C", "--no-instructions"],
+        { ...asOwner, stdio: ["ignore", "ignore", "pipe"], cwd: socketDir },
+      );
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+
+  const service = startService(
+    "postgres",
+    join(config.pgBin, "postgres"),
+    ["-D", dataDir, "-c", `listen_addresses=${config.bindAddress}`, "-c", `port=${config.pgPort}`,
+      "-c", `unix_socket_directories=${socketDir}`, "-c", "max_connections=200"],
+    join(config.dataDir, "logs", "postgres.log"),
+    { ...asOwner, cwd: socketDir },
+  );
+  await waitUntil(service, "accepting connections", async () => {
+    const client = new pg.Client(adminConnection(config, secrets));
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return true;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
+
+  const client = new pg.Client(adminConnection(config, secrets));
+  await client.connect();
+  try {
+    for (const db of DATABASES) {
+      // Passwords are generated hex strings, safe to inline (DDL takes no parameters).
+      const password = db.password(secrets);
+      if (!/^[0-9a-f]+$/.test(password)) throw new Error(`unexpected characters in the ${db.name} password`);
+      const role = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [db.name]);
+      await client.query(`${role.rowCount ? "ALTER" : "CREATE"} ROLE ${db.name} LOGIN PASSWORD '${password}'`);
+      const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [db.name]);
+      if (!exists.rowCount) {
+        await client.query(
+          `CREATE DATABASE ${db.name} OWNER ${db.name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`,
+        );
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return service;
+}

@@ -1,0 +1,96 @@
+/**
+ * Child processes of the stack: started with their output in a log file, watched, stopped in
+ * order. Nothing here knows about a particular service.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** A running service process. */
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or the signal name) when the process has ended. */
+  exited: Promise<number | string>;
+  logFile: string;
+}
+
+/** Starts `command` with stdout and stderr appended to `logFile`. */
+export function startService(
+  name: string,
+  command: string,
+  args: string[],
+  logFile: string,
+  options: SpawnOptions = {},
+): Service {
+  const log = createWriteStream(logFile, { flags: "a" });
+  // detached: its own process group, so a Ctrl-C in the terminal reaches only the stack, which
+  // then stops the services in reverse order (Synapse before its database).
+  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("error", (err) => {
+      log.write(`failed to start ${command}: ${err.message}\n`);
+      resolve("spawn-error");
+    });
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  void exited.then(() => log.end());
+  return { name, child, exited, logFile };
+}
+
+/** Sends `signal`, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export async function stopService(service: Service, signal: NodeJS.Signals = "SIGTERM", graceMs = 20_000) {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return service.exited;
+  service.child.kill(signal);
+  const timer = setTimeout(() => service.child.kill("SIGKILL"), graceMs);
+  try {
+    return await service.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls `check` until it returns true. Fails early if `service` exits, and after `timeoutMs`,
+ * naming the log file to read.
+ */
+export async function waitUntil(
+  service: Service,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let ended: number | string | null = null;
+  void service.exited.then((code) => (ended = code));
+  while (Date.now() < deadline) {
+    if (ended !== null) {
+      throw new Error(`${service.name} exited (${ended}) before ${what}; see ${service.logFile}`);
+    }
+    if (await check().catch(() => false)) return;
+    await sleep(250);
+  }
+  throw new Error(`${service.name}: timed out waiting for ${what}; see ${service.logFile}`);
+}
+
+/** True when `url` answers with status 200. */
+export async function answers200(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  await res.body?.cancel();
+  return res.status === 200;
+}
+
+/** Asks the kernel for a free TCP port on `host`. */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Secrets of the local stack, generated at first start into `<data dir>/secrets/` (mode 0700,
+ * git-ignored) and kept across restarts. Nothing here is ever committed or logged.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The stack's generated secrets. */
+export interface Secrets {
+  dir: string;
+  /** Password of the PostgreSQL superuser `connecta_admin` (ops only). */
+  pgAdminPassword: string;
+  /** Password of the PostgreSQL role `synapse`. */
+  pgSynapsePassword: string;
+  /** Password of the PostgreSQL role `connecta` (application service). */
+  pgAppservicePassword: string;
+  /** Token the application service uses towards Synapse. */
+  asToken: string;
+  /** Token Synapse uses towards the application service. */
+  hsToken: string;
+  /** Synapse's shared secret for the admin register endpoint. */
+  registrationSharedSecret: string;
+}
+
+function secretFile(dir: string, name: string, make: () => string): string {
+  const path = join(dir, name);
+  if (!existsSync(path)) writeFileSync(path, make(), { mode: 0o600, flag: "wx" });
+  return readFileSync(path, "utf8").trim();
+}
+
+const token = () => randomBytes(32).toString("base64url");
+const hex = () => randomBytes(24).toString("hex");
+
+/** Creates missing secrets and returns all of them. Idempotent. */
+export function ensureSecrets(dataDir: string): Secrets {
+  const dir = join(dataDir, "secrets");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Synapse reads these three through *_path settings; it only needs them to exist.
+  secretFile(dir, "synapse.macaroon", token);
+  secretFile(dir, "synapse.form", token);
+  const secrets: Secrets = {
+    dir,
+    pgAdminPassword: secretFile(dir, "postgres.connecta_admin", hex),
+    pgSynapsePassword: secretFile(dir, "postgres.synapse", hex),
+    pgAppservicePassword: secretFile(dir, "postgres.connecta", hex),
+    asToken: secretFile(dir, "appservice.as_token", token),
+    hsToken: secretFile(dir, "appservice.hs_token", token),
+    registrationSharedSecret: secretFile(dir, "synapse.registration", token),
+  };
+  // libpq password file for Synapse (psycopg2 `passfile`) and the application service (PGPASSFILE).
+  writeFileSync(
+    join(dir, "pgpass"),
+    `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n*:*:connecta:connecta:${secrets.pgAppservicePassword}\n` +
+      `*:*:*:connecta_admin:${secrets.pgAdminPassword}\n`,
+    { mode: 0o600 },
+  );
+  return secrets;
+}
