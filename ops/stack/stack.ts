@@ -35,33 +35,35 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Environment of an application service process of this stack (also used by tests). */
-export function appserviceEnv(config: StackConfig, secrets: Secrets, port = config.appservicePort): NodeJS.ProcessEnv {
+/** Environment of an application service process of a stack (also used by tests). */
+export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv {
+  const secrets = join(info.dataDir, "secrets");
   return {
     PATH: process.env.PATH,
-    CONNECTA_AS_BIND_ADDRESS: config.bindAddress,
+    CONNECTA_AS_BIND_ADDRESS: info.bindAddress,
     CONNECTA_AS_PORT: String(port),
-    CONNECTA_AS_DATABASE_URL: `postgres://connecta@${config.bindAddress}:${config.pgPort}/connecta`,
-    PGPASSFILE: join(secrets.dir, "pgpass"),
-    CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
-    CONNECTA_SERVER_NAME: config.serverName,
+    CONNECTA_AS_DATABASE_URL: `postgres://connecta@${info.bindAddress}:${info.pgPort}/connecta`,
+    PGPASSFILE: join(secrets, "pgpass"),
+    CONNECTA_HOMESERVER_URL: info.synapseUrl,
+    CONNECTA_SERVER_NAME: info.serverName,
     CONNECTA_BOT_LOCALPART: BOT_LOCALPART,
-    CONNECTA_AS_TOKEN_FILE: join(secrets.dir, "appservice.as_token"),
-    CONNECTA_HS_TOKEN_FILE: join(secrets.dir, "appservice.hs_token"),
+    CONNECTA_AS_TOKEN_FILE: join(secrets, "appservice.as_token"),
+    CONNECTA_HS_TOKEN_FILE: join(secrets, "appservice.hs_token"),
     CONNECTA_LOG_LEVEL: process.env.CONNECTA_LOG_LEVEL ?? "info",
   };
 }
 
-/** Starts the application service and waits until it is ready. */
-export async function startAppservice(config: StackConfig, secrets: Secrets, port = config.appservicePort, name = "appservice") {
+/** Starts an application service process of a stack and waits until it is ready. */
+export async function startAppservice(info: StackInfo, port: number, name = "appservice"): Promise<Service> {
   const service = startService(
     name,
     process.execPath,
     [join(ROOT, "appservice", "src", "main.ts")],
-    join(config.dataDir, "logs", `${name}.log`),
-    { env: appserviceEnv(config, secrets, port), cwd: join(ROOT, "appservice") },
+    join(info.dataDir, "logs", `${name}.log`),
+    { env: appserviceEnv(info, port), cwd: join(ROOT, "appservice") },
   );
-  await waitUntil(service, "it is ready", () => answers200(`${serviceUrl(config, port)}/readyz`));
+  const url = `http://${info.bindAddress}:${port}`;
+  await waitUntil(service, "it is ready", () => answers200(`${url}/readyz`));
   return service;
 }
 
@@ -117,14 +119,21 @@ export async function startStack(requested: StackConfig, onProgress: (step: stri
     onProgress(`Synapse on port ${config.synapsePort}`);
     services.push(await startSynapse(config, secrets));
     onProgress(`application service on port ${config.appservicePort}`);
-    services.push(await startAppservice(config, secrets));
+    services.push(await startAppservice(stackInfo(config), config.appservicePort));
     onProgress(`web client on port ${config.clientPort}`);
     services.push(await startClient(config));
   } catch (err) {
     await stop();
     throw err;
   }
-  const info: StackInfo = {
+  const info = stackInfo(config);
+  writeFileSync(join(config.dataDir, "stack.json"), JSON.stringify(info, null, 2));
+  const firstExit = Promise.race(services.map((s) => s.exited.then(() => s)));
+  return { info, config, secrets, services, firstExit, stop };
+}
+
+function stackInfo(config: StackConfig): StackInfo {
+  return {
     dataDir: config.dataDir,
     serverName: config.serverName,
     synapseUrl: serviceUrl(config, config.synapsePort),
@@ -135,7 +144,4 @@ export async function startStack(requested: StackConfig, onProgress: (step: stri
     bindAddress: config.bindAddress,
     botUserId: `@${BOT_LOCALPART}:${config.serverName}`,
   };
-  writeFileSync(join(config.dataDir, "stack.json"), JSON.stringify(info, null, 2));
-  const firstExit = Promise.race(services.map((s) => s.exited.then(() => s)));
-  return { info, config, secrets, services, firstExit, stop };
 }

@@ -1,0 +1,73 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "connecta-config-"));
+const tokenFile = join(dir, "token");
+writeFileSync(tokenFile, "t".repeat(43));
+const shortTokenFile = join(dir, "short");
+writeFileSync(shortTokenFile, "short");
+
+const valid: NodeJS.ProcessEnv = {
+  CONNECTA_AS_PORT: "9009",
+  CONNECTA_AS_DATABASE_URL: "postgres://connecta@127.0.0.1:5433/connecta",
+  CONNECTA_HOMESERVER_URL: "http://127.0.0.1:8008/",
+  CONNECTA_SERVER_NAME: "localhost",
+  CONNECTA_BOT_LOCALPART: "connecta-bot",
+  CONNECTA_AS_TOKEN_FILE: tokenFile,
+  CONNECTA_HS_TOKEN_FILE: tokenFile,
+};
+
+/** [what is wrong, environment change, expected message] */
+const invalid: [string, NodeJS.ProcessEnv, string][] = [
+  ["a missing port", { CONNECTA_AS_PORT: undefined }, "CONNECTA_AS_PORT: missing"],
+  ["an empty port", { CONNECTA_AS_PORT: "" }, "CONNECTA_AS_PORT: missing"],
+  ["a port that is no number", { CONNECTA_AS_PORT: "abc" }, "CONNECTA_AS_PORT: expected a port number"],
+  ["a port out of range", { CONNECTA_AS_PORT: "70000" }, "CONNECTA_AS_PORT: expected a port number 1..65535"],
+  ["a fractional port", { CONNECTA_AS_PORT: "80.5" }, "CONNECTA_AS_PORT: expected a whole port number"],
+  ["a database URL of another kind", { CONNECTA_AS_DATABASE_URL: "mysql://x/y" }, "CONNECTA_AS_DATABASE_URL: expected a postgres:// URL"],
+  ["a homeserver URL that is no URL", { CONNECTA_HOMESERVER_URL: "localhost:8008" }, "CONNECTA_HOMESERVER_URL: expected an http(s) URL"],
+  ["a homeserver URL with another scheme", { CONNECTA_HOMESERVER_URL: "ftp://x" }, "CONNECTA_HOMESERVER_URL: expected an http(s) URL"],
+  ["a missing server name", { CONNECTA_SERVER_NAME: undefined }, "CONNECTA_SERVER_NAME: missing"],
+  ["a server name with a slash", { CONNECTA_SERVER_NAME: "a/b" }, "CONNECTA_SERVER_NAME: expected a Matrix server name"],
+  ["a bot localpart with capitals", { CONNECTA_BOT_LOCALPART: "Bot" }, "CONNECTA_BOT_LOCALPART: expected a Matrix user localpart"],
+  ["a token file that does not exist", { CONNECTA_HS_TOKEN_FILE: join(dir, "nope") }, "CONNECTA_HS_TOKEN_FILE: cannot read"],
+  ["a token that is too short", { CONNECTA_AS_TOKEN_FILE: shortTokenFile }, "CONNECTA_AS_TOKEN_FILE: "],
+  ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
+  ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
+];
+
+describe("loadConfig", () => {
+  it("reads a valid configuration and applies defaults", () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      port: 9009,
+      bindAddress: "127.0.0.1",
+      homeserverUrl: "http://127.0.0.1:8008",
+      logLevel: "info",
+      hsToken: "t".repeat(43),
+    });
+  });
+
+  it.each(invalid)("names the key for %s", (_, change, message) => {
+    expect(() => loadConfig({ ...valid, ...change })).toThrow(message);
+  });
+});
+
+describe("the application service process", () => {
+  const main = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+  it.each(invalid)("exits non-zero with one line and no stack trace for %s", (_, change, message) => {
+    const env = { PATH: process.env.PATH, ...valid, ...change };
+    const result = spawnSync(process.execPath, [main], { env, encoding: "utf8", timeout: 30_000 });
+    expect(result.status).toBe(78);
+    expect(result.stdout).toBe("");
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`connecta-appservice: configuration error: ${message}`);
+  });
+});

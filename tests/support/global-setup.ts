@@ -1,0 +1,77 @@
+/**
+ * Vitest global setup of the end-to-end tests: starts one real stack (PostgreSQL, Synapse, the
+ * application service, the web client) with `ops/stack/cli.ts start` on free ports in a fresh
+ * data folder, hands its URLs to the tests, and at the end stops it with SIGINT, as Ctrl-C would,
+ * failing the run if it does not stop cleanly.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { TestProject } from "vitest/node";
+import { ROOT } from "../../ops/stack/config.ts";
+import type { StackInfo } from "../../ops/stack/stack.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+/** Environment for a stack on free ports in `dataDir`. */
+export function freshStackEnv(dataDir: string): NodeJS.ProcessEnv {
+  for (const key of ["CONNECTA_PG_BIN", "CONNECTA_SYNAPSE_PYTHON"]) {
+    if (!process.env[key]) {
+      throw new Error(`${key} is not set: run the tests with 'ops/connecta test', which installs and sets it`);
+    }
+  }
+  return {
+    ...process.env,
+    CONNECTA_DATA_DIR: dataDir,
+    CONNECTA_PG_PORT: "0",
+    CONNECTA_SYNAPSE_PORT: "0",
+    CONNECTA_SYNAPSE_METRICS_PORT: "0",
+    CONNECTA_APPSERVICE_PORT: "0",
+    CONNECTA_CLIENT_PORT: "0",
+  };
+}
+
+/** Runs `command` (the stack CLI or ops/connecta) and resolves when it prints CONNECTA_READY. */
+export function launchStack(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000) {
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const output: string[] = [];
+  child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = new Promise<StackInfo>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stack not ready after ${timeoutMs} ms:\n${output.join("")}`)), timeoutMs);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      output.push(`${line}\n`);
+      if (line.startsWith("CONNECTA_READY ")) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice("CONNECTA_READY ".length)) as StackInfo);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`stack exited with ${code} before it was ready:\n${output.join("")}`));
+    });
+  });
+  /** Sends SIGINT (Ctrl-C) and resolves with the exit code. */
+  const stop = async () => {
+    if (child.exitCode === null) child.kill("SIGINT");
+    return exited;
+  };
+  return { child, ready, exited, stop, output };
+}
+
+export default async function setup(project: TestProject) {
+  const dataDir = join(ROOT, ".data", "test-runs", `${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
+  mkdirSync(dataDir, { recursive: true });
+  const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
+  project.provide("stack", await stack.ready);
+  return async () => {
+    const code = await stack.stop();
+    if (code !== 0) throw new Error(`the stack did not stop cleanly on SIGINT (exit ${code}); logs in ${dataDir}/logs`);
+    if (!process.env.CONNECTA_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Test helpers for Matrix: users created through Synapse's shared-secret admin registration and
+ * headless matrix-js-sdk clients with Rust crypto (in-memory crypto store).
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as sdk from "matrix-js-sdk";
+import { logger } from "matrix-js-sdk/lib/logger.js";
+import type { StackInfo } from "../../ops/stack/stack.ts";
+
+logger.setLevel("error");
+
+/** A registered test user. */
+export interface TestUser {
+  userId: string;
+  localpart: string;
+  password: string;
+  accessToken: string;
+  deviceId: string;
+}
+
+/** Reads one of the stack's generated secrets. */
+export function stackSecret(stack: StackInfo, name: string): string {
+  return readFileSync(join(stack.dataDir, "secrets", name), "utf8").trim();
+}
+
+/** Registers a fresh user (optionally a server admin) through the shared-secret endpoint. */
+export async function registerUser(stack: StackInfo, prefix = "user", admin = false): Promise<TestUser> {
+  const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
+  const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
+  const localpart = `${prefix}-${randomBytes(4).toString("hex")}`;
+  const password = randomBytes(16).toString("base64url");
+  const mac = createHmac("sha1", stackSecret(stack, "synapse.registration"))
+    .update(`${nonce}\0${localpart}\0${password}\0${admin ? "admin" : "notadmin"}`)
+    .digest("hex");
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ nonce, username: localpart, password, admin, mac }),
+  });
+  const body = (await res.json()) as { user_id: string; access_token: string; device_id: string };
+  if (res.status !== 200) throw new Error(`registering ${localpart} failed: ${res.status} ${JSON.stringify(body)}`);
+  return { userId: body.user_id, localpart, password, accessToken: body.access_token, deviceId: body.device_id };
+}
+
+/** Calls the client-server API as `user` and returns status and JSON body. */
+export async function matrixRequest(
+  stack: StackInfo,
+  method: string,
+  path: string,
+  user: TestUser | null,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (user) headers.authorization = `Bearer ${user.accessToken}`;
+  const res = await fetch(`${stack.synapseUrl}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, body: json };
+}
+
+/** Starts a syncing matrix-js-sdk client with Rust crypto for `user`. Stop it with `stopClient()`. */
+export async function cryptoClient(stack: StackInfo, user: TestUser): Promise<sdk.MatrixClient> {
+  const client = sdk.createClient({
+    baseUrl: stack.synapseUrl,
+    userId: user.userId,
+    deviceId: user.deviceId,
+    accessToken: user.accessToken,
+  });
+  await client.initRustCrypto({ useIndexedDB: false });
+  const prepared = new Promise<void>((resolve, reject) => {
+    client.on(sdk.ClientEvent.Sync, (state) => {
+      if (state === sdk.SyncState.Prepared || state === sdk.SyncState.Syncing) resolve();
+      if (state === sdk.SyncState.Error) reject(new Error(`sync failed for ${user.userId}`));
+    });
+  });
+  await client.startClient({ initialSyncLimit: 20 });
+  await prepared;
+  return client;
+}
+
+/** Resolves when `predicate` holds, polling every 100 ms; rejects after `timeoutMs`. */
+export async function eventually<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await predicate();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
