@@ -25,7 +25,7 @@ const log = pino({
   redact: ["req.headers.authorization"],
 });
 
-const pool = createPool(config.databaseUrl);
+const pool = createPool(config.databaseUrl, config.databasePassword);
 pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection failed"));
 
 try {

@@ -4,7 +4,7 @@
  * the cluster belongs to the `postgres` system user that Debian's package creates.
  */
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import type { StackConfig } from "./config.ts";
@@ -53,6 +53,12 @@ export function adminConnection(config: StackConfig, secrets: Secrets, database 
 /** Initialises the cluster on first start, starts it and creates missing roles and databases. */
 export async function startPostgres(config: StackConfig, secrets: Secrets): Promise<Service> {
   const owner = clusterOwner();
+  if (owner) {
+    // The `postgres` user must be able to pass through the data folder (not list it).
+    for (const dir of [config.dataDir, join(config.dataDir, "run")]) {
+      chmodSync(dir, statSync(dir).mode | 0o011);
+    }
+  }
   const dataDir = join(config.dataDir, "postgres");
   const socketDir = ownedDir(join(config.dataDir, "run", "postgres"), owner);
   const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};

@@ -48,12 +48,7 @@ export function ensureSecrets(dataDir: string): Secrets {
     hsToken: secretFile(dir, "appservice.hs_token", token),
     registrationSharedSecret: secretFile(dir, "synapse.registration", token),
   };
-  // libpq password file for Synapse (psycopg2 `passfile`) and the application service (PGPASSFILE).
-  writeFileSync(
-    join(dir, "pgpass"),
-    `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n*:*:connecta:connecta:${secrets.pgAppservicePassword}\n` +
-      `*:*:*:connecta_admin:${secrets.pgAdminPassword}\n`,
-    { mode: 0o600 },
-  );
+  // libpq password file for Synapse (psycopg2 `passfile`).
+  writeFileSync(join(dir, "pgpass"), `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n`, { mode: 0o600 });
   return secrets;
 }

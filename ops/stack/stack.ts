@@ -43,7 +43,7 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
     CONNECTA_AS_BIND_ADDRESS: info.bindAddress,
     CONNECTA_AS_PORT: String(port),
     CONNECTA_AS_DATABASE_URL: `postgres://connecta@${info.bindAddress}:${info.pgPort}/connecta`,
-    PGPASSFILE: join(secrets, "pgpass"),
+    CONNECTA_AS_DATABASE_PASSWORD_FILE: join(secrets, "postgres.connecta"),
     CONNECTA_HOMESERVER_URL: info.synapseUrl,
     CONNECTA_SERVER_NAME: info.serverName,
     CONNECTA_BOT_LOCALPART: BOT_LOCALPART,

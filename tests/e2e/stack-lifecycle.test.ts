@@ -39,7 +39,7 @@ describe("ops/connecta start", () => {
     const user = await registerUser(info, "lifecycle");
     const hsToken = readFileSync(join(dataDir, "secrets", "appservice.hs_token"), "utf8");
 
-    expect(await first.stop()).toBe(0);
+    expect(await first.stop(), first.output.join("")).toBe(0);
     for (const port of ports(info)) expect(await portOpen(info.bindAddress, port), `port ${port}`).toBe(false);
 
     const second = startCommand();
@@ -55,7 +55,7 @@ describe("ops/connecta start", () => {
       expect(readFileSync(join(dataDir, "secrets", "appservice.hs_token"), "utf8")).toBe(hsToken);
       expect((await fetch(`${again.appserviceUrl}/readyz`)).status).toBe(200);
     } finally {
-      expect(await second.stop()).toBe(0);
+      expect(await second.stop(), second.output.join("")).toBe(0);
     }
   }, 600_000);
 });

@@ -6,10 +6,18 @@ import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
-import { logger } from "matrix-js-sdk/lib/logger.js";
+import type { Logger } from "matrix-js-sdk/lib/logger.js";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 
-logger.setLevel("error");
+/** matrix-js-sdk logs every sync step; tests only want its warnings and errors. */
+const quietLogger: Logger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (...msg: unknown[]) => console.warn(...msg),
+  error: (...msg: unknown[]) => console.error(...msg),
+  getChild: () => quietLogger,
+};
 
 /** A registered test user. */
 export interface TestUser {
@@ -76,6 +84,7 @@ export async function cryptoClient(stack: StackInfo, user: TestUser): Promise<sd
     userId: user.userId,
     deviceId: user.deviceId,
     accessToken: user.accessToken,
+    logger: quietLogger,
   });
   await client.initRustCrypto({ useIndexedDB: false });
   const prepared = new Promise<void>((resolve, reject) => {

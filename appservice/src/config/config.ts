@@ -11,8 +11,10 @@ export interface Config {
   bindAddress: string;
   /** CONNECTA_AS_PORT: port to listen on; Synapse pushes transactions here. */
   port: number;
-  /** CONNECTA_AS_DATABASE_URL: PostgreSQL URL; the password may come from PGPASSFILE. */
+  /** CONNECTA_AS_DATABASE_URL: PostgreSQL URL, without the password. */
   databaseUrl: string;
+  /** CONNECTA_AS_DATABASE_PASSWORD_FILE: file holding the database password (optional). */
+  databasePassword: string | null;
   /** CONNECTA_HOMESERVER_URL: base URL of Synapse's client API. */
   homeserverUrl: string;
   /** CONNECTA_SERVER_NAME: the Matrix server name. */
@@ -35,7 +37,9 @@ const httpUrl = z
   .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), "expected an http(s) URL")
   .transform((v) => v.replace(/\/+$/, ""));
 
-const tokenFile = z
+/** A file path whose trimmed content of at least `minLength` characters is the value. */
+const secretFile = (minLength: number) =>
+  z
   .string()
   .min(1, "expected a file path")
   .transform((path, ctx) => {
@@ -46,12 +50,13 @@ const tokenFile = z
       ctx.addIssue({ code: "custom", message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})` });
       return z.NEVER;
     }
-    if (token.length < 32) {
-      ctx.addIssue({ code: "custom", message: `${path} must hold a token of at least 32 characters` });
+    if (token.length < minLength) {
+      ctx.addIssue({ code: "custom", message: `${path} must hold at least ${minLength} characters` });
       return z.NEVER;
     }
     return token;
   });
+const tokenFile = secretFile(32);
 
 /** Environment variable for each configuration key, in the order they are reported. */
 const schema = z.object({
@@ -64,6 +69,7 @@ const schema = z.object({
   CONNECTA_AS_DATABASE_URL: z
     .string()
     .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), "expected a postgres:// URL"),
+  CONNECTA_AS_DATABASE_PASSWORD_FILE: secretFile(1).optional(),
   CONNECTA_HOMESERVER_URL: httpUrl,
   CONNECTA_SERVER_NAME: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a Matrix server name"),
   CONNECTA_BOT_LOCALPART: z.string().regex(/^[a-z0-9._=/-]+$/, "expected a Matrix user localpart"),
@@ -88,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     bindAddress: v.CONNECTA_AS_BIND_ADDRESS,
     port: v.CONNECTA_AS_PORT,
     databaseUrl: v.CONNECTA_AS_DATABASE_URL,
+    databasePassword: v.CONNECTA_AS_DATABASE_PASSWORD_FILE ?? null,
     homeserverUrl: v.CONNECTA_HOMESERVER_URL,
     serverName: v.CONNECTA_SERVER_NAME,
     botLocalpart: v.CONNECTA_BOT_LOCALPART,

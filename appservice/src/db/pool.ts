@@ -10,9 +10,14 @@ export const SQLSTATE = {
   SERIALIZATION_FAILURE: "40001",
 } as const;
 
-/** Creates the pool. The password may come from PGPASSFILE (libpq's password file). */
-export function createPool(databaseUrl: string): pg.Pool {
-  return new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+/** Creates the pool. */
+export function createPool(databaseUrl: string, password: string | null): pg.Pool {
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    ...(password === null ? {} : { password }),
+    max: 10,
+    connectionTimeoutMillis: 5_000,
+  });
 }
 
 /** Runs `fn` with a client checked out of the pool. */

@@ -1,0 +1,87 @@
+// Production entry point: `node server.js` after `npm run build`.
+//
+// A custom adapter-node server, because adapter-node serves static files (/_app/...) before
+// SvelteKit's `handle` hook runs: setting the security headers here covers every response,
+// static files, 404s and /healthz included. SvelteKit's page CSP replaces the fallback CSP.
+//
+// Environment: HOST (default 127.0.0.1), PORT (default 3000), plus the variables read by
+// src/lib/server/config.ts (CONNECTA_HOMESERVER_URL required, CONNECTA_LIVEKIT_URL optional).
+import http from "node:http";
+import process from "node:process";
+import { FALLBACK_CSP, SECURITY_HEADERS } from "./security-headers.js";
+
+const host = process.env.HOST || "127.0.0.1";
+const port = parsePort(process.env.PORT);
+
+// Importing the handler starts SvelteKit, which validates the configuration and throws,
+// naming the variable, if it is wrong. Nothing listens before that succeeded.
+// (Imported through a URL so that type checking does not descend into the generated build.)
+/** @type {{ handler: (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void }} */
+const { handler } = await import(
+  new URL("./build/handler.js", import.meta.url).href
+);
+
+const server = http.createServer((req, res) => {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    res.setHeader(name, value);
+  }
+  res.setHeader("Content-Security-Policy", FALLBACK_CSP);
+
+  if (
+    req.url === "/healthz" &&
+    (req.method === "GET" || req.method === "HEAD")
+  ) {
+    const body = '{"status":"ok"}';
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(body),
+      "Cache-Control": "no-store",
+    });
+    res.end(req.method === "GET" ? body : undefined);
+    return;
+  }
+
+  handler(req, res, () => {
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end("Not Found");
+  });
+});
+
+server.listen(port, host, () => {
+  console.log(
+    JSON.stringify({
+      level: "info",
+      msg: "connecta client listening",
+      host,
+      port,
+    }),
+  );
+});
+
+/** @param {NodeJS.Signals} signal */
+function shutdown(signal) {
+  console.log(JSON.stringify({ level: "info", msg: "shutting down", signal }));
+  server.close(() => process.exit(0));
+  // Keep-alive connections without a request in flight would hold close() open.
+  server.closeIdleConnections();
+  // Requests still running get a few seconds to finish.
+  setTimeout(() => server.closeAllConnections(), 5000).unref();
+}
+process.once("SIGINT", shutdown);
+process.once("SIGTERM", shutdown);
+
+/**
+ * Reads PORT: a TCP port number, 3000 when unset.
+ * @param {string | undefined} value
+ * @returns {number}
+ */
+function parsePort(value) {
+  if (value === undefined || value === "") return 3000;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new Error(
+      `PORT must be a TCP port number (1-65535), got ${JSON.stringify(value)}`,
+    );
+  }
+  return port;
+}

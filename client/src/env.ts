@@ -1,0 +1,22 @@
+// Declares the environment variables the app may read (SvelteKit 3 exposes only declared
+// variables, through $app/env/private). They are read when the server starts, not at build
+// time. Here they are plain optional strings: src/lib/server/config.ts, the only module that
+// reads them, validates them and stops the start with an error naming the variable.
+// HOST and PORT are read by server.js.
+import { defineEnvVars } from "@sveltejs/kit/env";
+
+/** Accepts any value, including none, so that `vite build` does not need the variables. */
+const optionalString = (value: string | undefined): string | undefined => value;
+
+export const variables = defineEnvVars({
+  CONNECTA_HOMESERVER_URL: {
+    description:
+      "Public base URL of the Matrix homeserver (Synapse), e.g. http://127.0.0.1:8008. Required.",
+    schema: optionalString,
+  },
+  CONNECTA_LIVEKIT_URL: {
+    description:
+      "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
+    schema: optionalString,
+  },
+});

@@ -1,0 +1,64 @@
+// Validation of the environment variables, used by config.ts. Free of SvelteKit modules so
+// that unit tests can run it.
+
+/**
+ * Validates `CONNECTA_HOMESERVER_URL`, the public base URL of the Matrix homeserver.
+ *
+ * @param value - the raw environment value
+ * @returns the parsed URL
+ * @throws Error naming the variable if it is missing or not a plain http(s) URL
+ */
+export function parseHomeserverUrl(value: string | undefined): URL {
+  const name = "CONNECTA_HOMESERVER_URL";
+  if (value === undefined || value.trim() === "") {
+    throw new Error(
+      `${name} is required: the public base URL of the homeserver, e.g. http://127.0.0.1:8008`,
+    );
+  }
+  return parseUrl(name, value, ["http:", "https:"]);
+}
+
+/**
+ * Validates the optional `CONNECTA_LIVEKIT_URL`, the WebSocket URL of the LiveKit server.
+ *
+ * @param value - the raw environment value
+ * @returns the parsed URL, or undefined if the variable is unset or empty
+ * @throws Error naming the variable if it is set but not a plain ws(s) URL
+ */
+export function parseLivekitUrl(value: string | undefined): URL | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  return parseUrl("CONNECTA_LIVEKIT_URL", value, ["ws:", "wss:"]);
+}
+
+/** Parses an absolute URL with one of the given protocols, without credentials, query or fragment. */
+function parseUrl(
+  name: string,
+  value: string,
+  protocols: readonly string[],
+): URL {
+  const expected = `an absolute ${protocols.map((p) => `${p}//`).join(" or ")} URL`;
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new Error(
+      `${name} must be ${expected}, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new Error(
+      `${name} must be ${expected}, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (
+    url.username !== "" ||
+    url.password !== "" ||
+    url.search !== "" ||
+    url.hash !== ""
+  ) {
+    throw new Error(
+      `${name} must not contain credentials, a query or a fragment`,
+    );
+  }
+  return url;
+}

@@ -1,0 +1,18 @@
+// SvelteKit 3 takes its configuration here, as options of the `sveltekit()` plugin:
+// it no longer reads svelte.config.js (the build fails if that file exists).
+import adapter from "@sveltejs/adapter-node";
+import { sveltekit } from "@sveltejs/kit/vite";
+import { defineConfig } from "vite";
+import { CSP_DIRECTIVES } from "./security-headers.js";
+
+export default defineConfig({
+  plugins: [
+    sveltekit({
+      // Output in build/; started by server.js, which adds security headers to static files.
+      adapter: adapter(),
+      // 'auto': a nonce for the inline hydration script of server-rendered pages
+      // (a hash for prerendered ones).
+      csp: { mode: "auto", directives: CSP_DIRECTIVES },
+    }),
+  ],
+});
