@@ -7,8 +7,7 @@
  */
 
 /** CSP hash of the inline style of SvelteKit's route announcer, see `style-src-attr`. */
-export const ANNOUNCER_STYLE_HASH =
-  "sha256-S8qMpvofolR8Mpjy4kQvEm7m1q8clzU4dfDH0AmvZjo=";
+export const ANNOUNCER_STYLE_HASH = "sha256-S8qMpvofolR8Mpjy4kQvEm7m1q8clzU4dfDH0AmvZjo=";
 
 /**
  * Content-Security-Policy for HTML pages, handed to SvelteKit's `csp` option, which adds a
@@ -44,8 +43,7 @@ export const CSP_DIRECTIVES = {
  * Content-Security-Policy for every response that is not an HTML page (static files, data,
  * 404s of `server.js`). SvelteKit's page policy replaces it on pages.
  */
-export const FALLBACK_CSP =
-  "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+export const FALLBACK_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * Browser features, by Permissions-Policy name. Only what video counselling needs later is

@@ -17,9 +17,7 @@ const port = parsePort(process.env.PORT);
 // naming the variable, if it is wrong. Nothing listens before that succeeded.
 // (Imported through a URL so that type checking does not descend into the generated build.)
 /** @type {{ handler: (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void }} */
-const { handler } = await import(
-  new URL("./build/handler.js", import.meta.url).href
-);
+const { handler } = await import(new URL("./build/handler.js", import.meta.url).href);
 
 const server = http.createServer((req, res) => {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
@@ -27,10 +25,7 @@ const server = http.createServer((req, res) => {
   }
   res.setHeader("Content-Security-Policy", FALLBACK_CSP);
 
-  if (
-    req.url === "/healthz" &&
-    (req.method === "GET" || req.method === "HEAD")
-  ) {
+  if (req.url === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
     const body = '{"status":"ok"}';
     res.writeHead(200, {
       "Content-Type": "application/json",
@@ -79,9 +74,7 @@ function parsePort(value) {
   if (value === undefined || value === "") return 3000;
   const port = Number(value);
   if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
-    throw new Error(
-      `PORT must be a TCP port number (1-65535), got ${JSON.stringify(value)}`,
-    );
+    throw new Error(`PORT must be a TCP port number (1-65535), got ${JSON.stringify(value)}`);
   }
   return port;
 }

@@ -10,13 +10,11 @@ const optionalString = (value: string | undefined): string | undefined => value;
 
 export const variables = defineEnvVars({
   CONNECTA_HOMESERVER_URL: {
-    description:
-      "Public base URL of the Matrix homeserver (Synapse), e.g. http://127.0.0.1:8008. Required.",
+    description: "Public base URL of the Matrix homeserver (Synapse), e.g. http://127.0.0.1:8008. Required.",
     schema: optionalString,
   },
   CONNECTA_LIVEKIT_URL: {
-    description:
-      "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
+    description: "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
     schema: optionalString,
   },
 });

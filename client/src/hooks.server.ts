@@ -1,10 +1,6 @@
 import type { Handle } from "@sveltejs/kit/hooks";
 import { FALLBACK_CSP, SECURITY_HEADERS } from "../security-headers.js";
-import {
-  LANGUAGE_COOKIE,
-  isLanguage,
-  negotiateLanguage,
-} from "./lib/i18n/negotiate.ts";
+import { LANGUAGE_COOKIE, isLanguage, negotiateLanguage } from "./lib/i18n/negotiate.ts";
 import { connectOrigins } from "./lib/server/config.ts";
 import { withConnectSources } from "./lib/server/security-headers.ts";
 
@@ -38,19 +34,13 @@ export const handle: Handle = async ({ event, resolve }) => {
 
   const headers = response.headers;
   const csp = headers.get("content-security-policy");
-  headers.set(
-    "content-security-policy",
-    csp === null ? FALLBACK_CSP : withConnectSources(csp, CONNECT_ORIGINS),
-  );
+  headers.set("content-security-policy", csp === null ? FALLBACK_CSP : withConnectSources(csp, CONNECT_ORIGINS));
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
     headers.set(name, value);
   }
   // The content depends on these request headers, so shared caches must not mix languages.
   headers.append("vary", "Accept-Language, Cookie");
-  if (
-    headers.get("content-type")?.startsWith("text/html") &&
-    !headers.has("cache-control")
-  ) {
+  if (headers.get("content-type")?.startsWith("text/html") && !headers.has("cache-control")) {
     // Pages carry a fresh CSP nonce and should not stay in the cache of a shared device.
     headers.set("cache-control", "no-store");
   }

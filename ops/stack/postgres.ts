@@ -71,8 +71,16 @@ export async function startPostgres(config: StackConfig, secrets: Secrets): Prom
     try {
       execFileSync(
         join(config.pgBin, "initdb"),
-        ["-D", dataDir, "--username=connecta_admin", `--pwfile=${pwfile}`, "--auth=scram-sha-256",
-          "--encoding=UTF8", "--locale=C", "--no-instructions"],
+        [
+          "-D",
+          dataDir,
+          "--username=connecta_admin",
+          `--pwfile=${pwfile}`,
+          "--auth=scram-sha-256",
+          "--encoding=UTF8",
+          "--locale=C",
+          "--no-instructions",
+        ],
         { ...asOwner, stdio: ["ignore", "ignore", "pipe"], cwd: socketDir },
       );
     } finally {
@@ -83,8 +91,18 @@ export async function startPostgres(config: StackConfig, secrets: Secrets): Prom
   const service = startService(
     "postgres",
     join(config.pgBin, "postgres"),
-    ["-D", dataDir, "-c", `listen_addresses=${config.bindAddress}`, "-c", `port=${config.pgPort}`,
-      "-c", `unix_socket_directories=${socketDir}`, "-c", "max_connections=200"],
+    [
+      "-D",
+      dataDir,
+      "-c",
+      `listen_addresses=${config.bindAddress}`,
+      "-c",
+      `port=${config.pgPort}`,
+      "-c",
+      `unix_socket_directories=${socketDir}`,
+      "-c",
+      "max_connections=200",
+    ],
     join(config.dataDir, "logs", "postgres.log"),
     { ...asOwner, cwd: socketDir },
   );

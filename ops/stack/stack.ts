@@ -80,7 +80,6 @@ async function startClient(config: StackConfig): Promise<Service> {
         PATH: process.env.PATH,
         HOST: config.bindAddress,
         PORT: String(config.clientPort),
-        ORIGIN: url,
         CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
       },
     },
@@ -102,7 +101,10 @@ async function assignPorts(config: StackConfig): Promise<StackConfig> {
  * Starts the stack. On failure everything already started is stopped again before the error
  * is thrown.
  */
-export async function startStack(requested: StackConfig, onProgress: (step: string) => void = () => {}): Promise<Stack> {
+export async function startStack(
+  requested: StackConfig,
+  onProgress: (step: string) => void = () => {},
+): Promise<Stack> {
   const config = await assignPorts(requested);
   for (const dir of ["logs", "run"]) mkdirSync(join(config.dataDir, dir), { recursive: true });
   const secrets = ensureSecrets(config.dataDir);

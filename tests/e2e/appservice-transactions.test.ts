@@ -109,8 +109,13 @@ describe("the transaction endpoint", () => {
   it("receives events from Synapse through the registration", async () => {
     const user = await registerUser(stack, "invites-bot");
     const before = await processedEvents(stack.appserviceUrl);
-    const room = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, { invite: [stack.botUserId] });
+    const room = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
+      invite: [stack.botUserId],
+    });
     expect(room.status).toBe(200);
-    await eventually("the invite reaches the application service", async () => (await processedEvents(stack.appserviceUrl)) > before);
+    await eventually(
+      "the invite reaches the application service",
+      async () => (await processedEvents(stack.appserviceUrl)) > before,
+    );
   });
 });

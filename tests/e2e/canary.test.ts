@@ -16,7 +16,10 @@ async function dumpDatabase(database: string): Promise<string> {
   const { stdout } = await promisify(execFile)(
     join(process.env.CONNECTA_PG_BIN ?? "", "pg_dump"),
     ["-h", stack.bindAddress, "-p", String(stack.pgPort), "-U", "connecta_admin", "--no-owner", database],
-    { env: { ...process.env, PGPASSWORD: stackSecret(stack, "postgres.connecta_admin") }, maxBuffer: 512 * 1024 * 1024 },
+    {
+      env: { ...process.env, PGPASSWORD: stackSecret(stack, "postgres.connecta_admin") },
+      maxBuffer: 512 * 1024 * 1024,
+    },
   );
   return stdout;
 }
@@ -45,7 +48,11 @@ describe("end-to-end encryption canary", () => {
     // which shows that they would find the canary if it were stored in plain text.
     const control = `control-${randomBytes(16).toString("hex")}`;
 
-    const { room_id: roomId } = await a.createRoom({ preset: sdk.Preset.PrivateChat, invite: [bob.userId], topic: control });
+    const { room_id: roomId } = await a.createRoom({
+      preset: sdk.Preset.PrivateChat,
+      invite: [bob.userId],
+      topic: control,
+    });
     await eventually("bob's invite", () => b.getRoom(roomId)?.getMyMembership() === "invite");
     await b.joinRoom(roomId);
     await eventually("bob's join seen by alice", () => a.getRoom(roomId)?.getMember(bob.userId)?.membership === "join");
@@ -64,7 +71,12 @@ describe("end-to-end encryption canary", () => {
     expect(received.getSender()).toBe(alice.userId);
 
     // What the server holds is ciphertext only.
-    const messages = await matrixRequest(stack, "GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, alice);
+    const messages = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`,
+      alice,
+    );
     const wire = JSON.stringify(messages.body);
     expect(wire).toContain("m.room.encrypted");
     expect(wire).not.toContain(canary);

@@ -28,7 +28,10 @@ function expectBaseHeaders(headers: Headers, what: string) {
 }
 
 function directive(csp: string, name: string): string[] {
-  const found = csp.split(";").map((d) => d.trim().split(/\s+/)).find(([n]) => n === name);
+  const found = csp
+    .split(";")
+    .map((d) => d.trim().split(/\s+/))
+    .find(([n]) => n === name);
   return found?.slice(1) ?? [];
 }
 
@@ -42,7 +45,9 @@ describe("the web client's security headers", () => {
     for (const name of ["script-src", "style-src", "img-src", "font-src", "media-src", "worker-src"]) {
       for (const source of directive(csp, name)) {
         // Only our own origin, hashes/nonces, and data:/blob: URLs the page makes itself.
-        expect(source, `${name} ${source}`).toMatch(/^('self'|'wasm-unsafe-eval'|'(sha256|sha384|sha512|nonce)-[^']+'|data:|blob:)$/);
+        expect(source, `${name} ${source}`).toMatch(
+          /^('self'|'wasm-unsafe-eval'|'(sha256|sha384|sha512|nonce)-[^']+'|data:|blob:)$/,
+        );
       }
     }
     expect(directive(csp, "object-src")).toEqual(["'none'"]);

@@ -19,7 +19,13 @@ describe("the homeserver is closed", () => {
   it("serves the OpenID userinfo endpoint and validates tokens through it", async () => {
     const forged = await fetch(`${stack.synapseUrl}/_matrix/federation/v1/openid/userinfo?access_token=forged`);
     expect(forged.status).toBe(401);
-    const issued = await matrixRequest(stack, "POST", `/_matrix/client/v3/user/${encodeURIComponent(user.userId)}/openid/request_token`, user, {});
+    const issued = await matrixRequest(
+      stack,
+      "POST",
+      `/_matrix/client/v3/user/${encodeURIComponent(user.userId)}/openid/request_token`,
+      user,
+      {},
+    );
     expect(issued.status).toBe(200);
     const res = await fetch(
       `${stack.synapseUrl}/_matrix/federation/v1/openid/userinfo?access_token=${String(issued.body.access_token)}`,
@@ -53,16 +59,28 @@ describe("the homeserver is closed", () => {
   });
 
   it("encrypts a new room without being asked", async () => {
-    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, { preset: "private_chat" });
+    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
+      preset: "private_chat",
+    });
     expect(created.status).toBe(200);
     const roomId = encodeURIComponent(String(created.body.room_id));
-    const state = await matrixRequest(stack, "GET", `/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/`, user);
+    const state = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/`,
+      user,
+    );
     expect(state.status).toBe(200);
     expect(state.body.algorithm).toBe("m.megolm.v1.aes-sha2");
   });
 
   it("has URL previews switched off", async () => {
-    const res = await matrixRequest(stack, "GET", `/_matrix/client/v1/media/preview_url?url=${encodeURIComponent(stack.clientUrl)}`, user);
+    const res = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v1/media/preview_url?url=${encodeURIComponent(stack.clientUrl)}`,
+      user,
+    );
     expect(res.status).toBe(404);
     expect(res.body.errcode).toBe("M_UNRECOGNIZED");
   });
@@ -74,7 +92,12 @@ describe("the homeserver is closed", () => {
     });
     if (created.status === 200) {
       const roomId = String(created.body.room_id);
-      const listed = await matrixRequest(stack, "GET", `/_matrix/client/v3/directory/list/room/${encodeURIComponent(roomId)}`, user);
+      const listed = await matrixRequest(
+        stack,
+        "GET",
+        `/_matrix/client/v3/directory/list/room/${encodeURIComponent(roomId)}`,
+        user,
+      );
       expect(listed.body.visibility).toBe("private");
       const directory = await matrixRequest(stack, "GET", "/_matrix/client/v3/publicRooms", user);
       expect(directory.body.chunk).toEqual([]);
@@ -93,7 +116,9 @@ describe("the homeserver is closed", () => {
   });
 
   it("offers no user directory search", async () => {
-    const res = await matrixRequest(stack, "POST", "/_matrix/client/v3/user_directory/search", user, { search_term: "closed" });
+    const res = await matrixRequest(stack, "POST", "/_matrix/client/v3/user_directory/search", user, {
+      search_term: "closed",
+    });
     expect(res.status).toBe(200);
     expect(res.body.results).toEqual([]);
   });

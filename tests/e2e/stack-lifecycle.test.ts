@@ -33,7 +33,11 @@ describe("ops/connecta start", () => {
   it("starts all four components, stops them on Ctrl-C, and keeps all data for the next start", async () => {
     const first = startCommand();
     const info = await first.ready;
-    for (const url of [`${info.synapseUrl}/_matrix/client/versions`, `${info.appserviceUrl}/readyz`, `${info.clientUrl}/`]) {
+    for (const url of [
+      `${info.synapseUrl}/_matrix/client/versions`,
+      `${info.appserviceUrl}/readyz`,
+      `${info.clientUrl}/`,
+    ]) {
       expect((await fetch(url)).status, url).toBe(200);
     }
     const user = await registerUser(info, "lifecycle");

@@ -43,7 +43,10 @@ export function launchStack(command: string, args: string[], env: NodeJS.Process
   child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = new Promise<StackInfo>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stack not ready after ${timeoutMs} ms:\n${output.join("")}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`stack not ready after ${timeoutMs} ms:\n${output.join("")}`)),
+      timeoutMs,
+    );
     createInterface({ input: child.stdout }).on("line", (line) => {
       output.push(`${line}\n`);
       if (line.startsWith("CONNECTA_READY ")) {

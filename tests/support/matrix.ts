@@ -99,7 +99,11 @@ export async function cryptoClient(stack: StackInfo, user: TestUser): Promise<sd
 }
 
 /** Resolves when `predicate` holds, polling every 100 ms; rejects after `timeoutMs`. */
-export async function eventually<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  what: string,
+  predicate: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -40,22 +40,25 @@ const httpUrl = z
 /** A file path whose trimmed content of at least `minLength` characters is the value. */
 const secretFile = (minLength: number) =>
   z
-  .string()
-  .min(1, "expected a file path")
-  .transform((path, ctx) => {
-    let token: string;
-    try {
-      token = readFileSync(path, "utf8").trim();
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})` });
-      return z.NEVER;
-    }
-    if (token.length < minLength) {
-      ctx.addIssue({ code: "custom", message: `${path} must hold at least ${minLength} characters` });
-      return z.NEVER;
-    }
-    return token;
-  });
+    .string()
+    .min(1, "expected a file path")
+    .transform((path, ctx) => {
+      let token: string;
+      try {
+        token = readFileSync(path, "utf8").trim();
+      } catch (err) {
+        ctx.addIssue({
+          code: "custom",
+          message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+        });
+        return z.NEVER;
+      }
+      if (token.length < minLength) {
+        ctx.addIssue({ code: "custom", message: `${path} must hold at least ${minLength} characters` });
+        return z.NEVER;
+      }
+      return token;
+    });
 const tokenFile = secretFile(32);
 
 /** Environment variable for each configuration key, in the order they are reported. */

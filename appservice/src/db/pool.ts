@@ -12,9 +12,15 @@ export const SQLSTATE = {
 
 /** Creates the pool. */
 export function createPool(databaseUrl: string, password: string | null): pg.Pool {
+  // A password given beside a connection string would be overridden by the string's (absent)
+  // password, so the URL is taken apart here.
+  const url = new URL(databaseUrl);
   return new pg.Pool({
-    connectionString: databaseUrl,
-    ...(password === null ? {} : { password }),
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    database: decodeURIComponent(url.pathname.slice(1)),
+    password: password ?? decodeURIComponent(url.password),
     max: 10,
     connectionTimeoutMillis: 5_000,
   });

@@ -29,7 +29,12 @@ export function healthRoutes(deps: { pool: pg.Pool; homeserver: Homeserver; log:
     res.status(ready ? 200 : 503).json(
       ready
         ? { status: "ok" }
-        : { errcode: "M_UNAVAILABLE", error: "Not ready", database: database === "ok" ? "ok" : "unavailable", homeserver: homeserver === "ok" ? "ok" : "unavailable" },
+        : {
+            errcode: "M_UNAVAILABLE",
+            error: "Not ready",
+            database: database === "ok" ? "ok" : "unavailable",
+            homeserver: homeserver === "ok" ? "ok" : "unavailable",
+          },
     );
   });
   return router;

@@ -62,7 +62,8 @@ const BODY_ERRORS: Record<string, MatrixError> = {
 /** The one error middleware: known errors become their Matrix error, anything else a 500. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const bodyError = typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
+    const bodyError =
+      typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
     const known = err instanceof MatrixError ? err : bodyError;
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");

@@ -5,9 +5,7 @@ import en from "./en.json";
 /** Lists the dotted keys of all strings in a nested message object. */
 function keys(messages: object, prefix = ""): string[] {
   return Object.entries(messages).flatMap(([key, value]: [string, unknown]) =>
-    typeof value === "object" && value !== null
-      ? keys(value, `${prefix}${key}.`)
-      : [`${prefix}${key}`],
+    typeof value === "object" && value !== null ? keys(value, `${prefix}${key}.`) : [`${prefix}${key}`],
   );
 }
 
@@ -19,12 +17,7 @@ describe("translations", () => {
   it("have no empty strings", () => {
     for (const messages of [de, en]) {
       const empty = keys(messages).filter((key) => {
-        const value = key
-          .split(".")
-          .reduce<unknown>(
-            (node, part) => (node as Record<string, unknown>)[part],
-            messages,
-          );
+        const value = key.split(".").reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], messages);
         return typeof value !== "string" || value.trim() === "";
       });
       expect(empty).toEqual([]);

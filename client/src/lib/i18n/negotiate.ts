@@ -16,9 +16,7 @@ export const LANGUAGE_COOKIE = "lang";
  * @param value - any string, or null/undefined when absent
  * @returns true for exactly `'de'` or `'en'`
  */
-export function isLanguage(
-  value: string | null | undefined,
-): value is Language {
+export function isLanguage(value: string | null | undefined): value is Language {
   return (LANGUAGES as readonly (string | null | undefined)[]).includes(value);
 }
 

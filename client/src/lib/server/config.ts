@@ -1,10 +1,7 @@
 // Run-time configuration of the client server: the only module that reads the environment.
 // It is evaluated when the server starts (SvelteKit loads hooks.server.ts, which imports it),
 // so a missing or malformed value stops the start with an error naming the variable.
-import {
-  CONNECTA_HOMESERVER_URL,
-  CONNECTA_LIVEKIT_URL,
-} from "$app/env/private";
+import { CONNECTA_HOMESERVER_URL, CONNECTA_LIVEKIT_URL } from "$app/env/private";
 import { parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
 
 /** Validated run-time configuration. */
@@ -22,8 +19,5 @@ export const config = {
  * @returns the origins, e.g. `['http://127.0.0.1:8008']`
  */
 export function connectOrigins(): string[] {
-  return [
-    config.homeserverUrl.origin,
-    ...(config.livekitUrl ? [config.livekitUrl.origin] : []),
-  ];
+  return [config.homeserverUrl.origin, ...(config.livekitUrl ? [config.livekitUrl.origin] : [])];
 }

@@ -3,25 +3,14 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  ANNOUNCER_STYLE_HASH,
-  CSP_DIRECTIVES,
-  PERMISSIONS_POLICY,
-} from "../../../security-headers.js";
+import { ANNOUNCER_STYLE_HASH, CSP_DIRECTIVES, PERMISSIONS_POLICY } from "../../../security-headers.js";
 
 describe("CSP_DIRECTIVES", () => {
   it("allows the inline style of the installed SvelteKit route announcer", () => {
     // If SvelteKit changes the announcer, the hash in security-headers.js must follow.
-    const kit = dirname(
-      createRequire(import.meta.url).resolve("@sveltejs/kit/package.json"),
-    );
-    const root = readFileSync(
-      join(kit, "src/runtime/components/root.svelte"),
-      "utf8",
-    );
-    const style = /id="svelte-announcer"[^>]*?\sstyle="([^"]*)"/.exec(
-      root,
-    )?.[1];
+    const kit = dirname(createRequire(import.meta.url).resolve("@sveltejs/kit/package.json"));
+    const root = readFileSync(join(kit, "src/runtime/components/root.svelte"), "utf8");
+    const style = /id="svelte-announcer"[^>]*?\sstyle="([^"]*)"/.exec(root)?.[1];
     expect(style).toBeDefined();
     const hash = `sha256-${createHash("sha256")
       .update(style ?? "")
@@ -41,13 +30,9 @@ describe("CSP_DIRECTIVES", () => {
 
 describe("PERMISSIONS_POLICY", () => {
   it("allows only camera, microphone, screen sharing, full screen and autoplay, for self", () => {
-    const allowed = PERMISSIONS_POLICY.split(", ").filter(
-      (entry) => !entry.endsWith("=()"),
-    );
+    const allowed = PERMISSIONS_POLICY.split(", ").filter((entry) => !entry.endsWith("=()"));
     expect(allowed.sort()).toEqual(
-      ["autoplay", "camera", "display-capture", "fullscreen", "microphone"].map(
-        (f) => `${f}=(self)`,
-      ),
+      ["autoplay", "camera", "display-capture", "fullscreen", "microphone"].map((f) => `${f}=(self)`),
     );
     expect(PERMISSIONS_POLICY).toContain("geolocation=()");
   });

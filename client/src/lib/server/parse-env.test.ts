@@ -3,21 +3,13 @@ import { parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
 
 describe("parseHomeserverUrl", () => {
   it("accepts http and https URLs", () => {
-    expect(parseHomeserverUrl("http://127.0.0.1:8008").origin).toBe(
-      "http://127.0.0.1:8008",
-    );
-    expect(parseHomeserverUrl(" https://matrix.connecta.test/ ").origin).toBe(
-      "https://matrix.connecta.test",
-    );
+    expect(parseHomeserverUrl("http://127.0.0.1:8008").origin).toBe("http://127.0.0.1:8008");
+    expect(parseHomeserverUrl(" https://matrix.connecta.test/ ").origin).toBe("https://matrix.connecta.test");
   });
 
   it("rejects a missing value, naming the variable", () => {
-    expect(() => parseHomeserverUrl(undefined)).toThrow(
-      /CONNECTA_HOMESERVER_URL is required/,
-    );
-    expect(() => parseHomeserverUrl("  ")).toThrow(
-      /CONNECTA_HOMESERVER_URL is required/,
-    );
+    expect(() => parseHomeserverUrl(undefined)).toThrow(/CONNECTA_HOMESERVER_URL is required/);
+    expect(() => parseHomeserverUrl("  ")).toThrow(/CONNECTA_HOMESERVER_URL is required/);
   });
 
   it("rejects malformed values, naming the variable", () => {
@@ -29,9 +21,7 @@ describe("parseHomeserverUrl", () => {
       "https://matrix.connecta.test/?x=1",
       "https://matrix.connecta.test/#x",
     ]) {
-      expect(() => parseHomeserverUrl(value)).toThrow(
-        /^CONNECTA_HOMESERVER_URL must/,
-      );
+      expect(() => parseHomeserverUrl(value)).toThrow(/^CONNECTA_HOMESERVER_URL must/);
     }
   });
 });
@@ -43,20 +33,12 @@ describe("parseLivekitUrl", () => {
   });
 
   it("accepts ws and wss URLs", () => {
-    expect(parseLivekitUrl("wss://livekit.connecta.test")?.origin).toBe(
-      "wss://livekit.connecta.test",
-    );
-    expect(parseLivekitUrl("ws://127.0.0.1:7880")?.origin).toBe(
-      "ws://127.0.0.1:7880",
-    );
+    expect(parseLivekitUrl("wss://livekit.connecta.test")?.origin).toBe("wss://livekit.connecta.test");
+    expect(parseLivekitUrl("ws://127.0.0.1:7880")?.origin).toBe("ws://127.0.0.1:7880");
   });
 
   it("rejects other protocols, naming the variable", () => {
-    expect(() => parseLivekitUrl("https://livekit.connecta.test")).toThrow(
-      /^CONNECTA_LIVEKIT_URL must/,
-    );
-    expect(() => parseLivekitUrl("not a url")).toThrow(
-      /^CONNECTA_LIVEKIT_URL must/,
-    );
+    expect(() => parseLivekitUrl("https://livekit.connecta.test")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
+    expect(() => parseLivekitUrl("not a url")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
   });
 });

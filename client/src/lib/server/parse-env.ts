@@ -11,9 +11,7 @@
 export function parseHomeserverUrl(value: string | undefined): URL {
   const name = "CONNECTA_HOMESERVER_URL";
   if (value === undefined || value.trim() === "") {
-    throw new Error(
-      `${name} is required: the public base URL of the homeserver, e.g. http://127.0.0.1:8008`,
-    );
+    throw new Error(`${name} is required: the public base URL of the homeserver, e.g. http://127.0.0.1:8008`);
   }
   return parseUrl(name, value, ["http:", "https:"]);
 }
@@ -31,34 +29,19 @@ export function parseLivekitUrl(value: string | undefined): URL | undefined {
 }
 
 /** Parses an absolute URL with one of the given protocols, without credentials, query or fragment. */
-function parseUrl(
-  name: string,
-  value: string,
-  protocols: readonly string[],
-): URL {
+function parseUrl(name: string, value: string, protocols: readonly string[]): URL {
   const expected = `an absolute ${protocols.map((p) => `${p}//`).join(" or ")} URL`;
   let url: URL;
   try {
     url = new URL(value.trim());
   } catch {
-    throw new Error(
-      `${name} must be ${expected}, got ${JSON.stringify(value)}`,
-    );
+    throw new Error(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
   }
   if (!protocols.includes(url.protocol)) {
-    throw new Error(
-      `${name} must be ${expected}, got ${JSON.stringify(value)}`,
-    );
+    throw new Error(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
   }
-  if (
-    url.username !== "" ||
-    url.password !== "" ||
-    url.search !== "" ||
-    url.hash !== ""
-  ) {
-    throw new Error(
-      `${name} must not contain credentials, a query or a fragment`,
-    );
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new Error(`${name} must not contain credentials, a query or a fragment`);
   }
   return url;
 }

@@ -6,16 +6,14 @@ const LIVEKIT = "wss://livekit.connecta.test";
 
 describe("withConnectSources", () => {
   it("appends sources to an existing connect-src", () => {
-    const csp =
-      "default-src 'none'; script-src 'self' 'nonce-abc'; connect-src 'self'; frame-ancestors 'none'";
+    const csp = "default-src 'none'; script-src 'self' 'nonce-abc'; connect-src 'self'; frame-ancestors 'none'";
     expect(withConnectSources(csp, [HOMESERVER, LIVEKIT])).toBe(
       `default-src 'none'; script-src 'self' 'nonce-abc'; connect-src 'self' ${HOMESERVER} ${LIVEKIT}; frame-ancestors 'none'`,
     );
   });
 
   it("leaves every other directive untouched", () => {
-    const csp =
-      "default-src 'none'; connect-src 'self'; img-src 'self' data: blob:";
+    const csp = "default-src 'none'; connect-src 'self'; img-src 'self' data: blob:";
     const result = withConnectSources(csp, [HOMESERVER]);
     expect(result).toContain("default-src 'none'");
     expect(result).toContain("img-src 'self' data: blob:");
@@ -28,33 +26,23 @@ describe("withConnectSources", () => {
   });
 
   it("replaces 'none' once a source is added", () => {
-    expect(withConnectSources("connect-src 'none'", [HOMESERVER])).toBe(
-      `connect-src ${HOMESERVER}`,
-    );
+    expect(withConnectSources("connect-src 'none'", [HOMESERVER])).toBe(`connect-src ${HOMESERVER}`);
   });
 
   it("finds the directive regardless of case and extra whitespace", () => {
-    expect(
-      withConnectSources("  Connect-Src   'self' ;default-src 'none';", [
-        HOMESERVER,
-      ]),
-    ).toBe(`Connect-Src 'self' ${HOMESERVER}; default-src 'none'`);
+    expect(withConnectSources("  Connect-Src   'self' ;default-src 'none';", [HOMESERVER])).toBe(
+      `Connect-Src 'self' ${HOMESERVER}; default-src 'none'`,
+    );
   });
 
   it("adds connect-src based on default-src when it is missing", () => {
-    expect(
-      withConnectSources("default-src 'self'; frame-ancestors 'none'", [
-        HOMESERVER,
-      ]),
-    ).toBe(
+    expect(withConnectSources("default-src 'self'; frame-ancestors 'none'", [HOMESERVER])).toBe(
       `default-src 'self'; frame-ancestors 'none'; connect-src 'self' ${HOMESERVER}`,
     );
     expect(withConnectSources("default-src 'none'", [HOMESERVER])).toBe(
       `default-src 'none'; connect-src ${HOMESERVER}`,
     );
-    expect(withConnectSources("base-uri 'none'", [HOMESERVER])).toBe(
-      `base-uri 'none'; connect-src ${HOMESERVER}`,
-    );
+    expect(withConnectSources("base-uri 'none'", [HOMESERVER])).toBe(`base-uri 'none'; connect-src ${HOMESERVER}`);
   });
 
   it("returns the header unchanged when there is nothing to add", () => {
@@ -69,9 +57,7 @@ describe("withConnectSources", () => {
       "https://a.connecta.test https://b.connecta.test",
       "a,b",
     ]) {
-      expect(() => withConnectSources("connect-src 'self'", [bad])).toThrow(
-        /Invalid CSP source/,
-      );
+      expect(() => withConnectSources("connect-src 'self'", [bad])).toThrow(/Invalid CSP source/);
     }
   });
 });

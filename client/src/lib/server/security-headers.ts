@@ -10,10 +10,7 @@
  * @returns the changed header value (directives joined with `; `)
  * @throws Error if a source contains whitespace, `;` or `,`, which would break the header
  */
-export function withConnectSources(
-  csp: string,
-  sources: readonly string[],
-): string {
+export function withConnectSources(csp: string, sources: readonly string[]): string {
   for (const source of sources) {
     if (source === "" || /[\s;,]/.test(source)) {
       throw new Error(`Invalid CSP source: ${JSON.stringify(source)}`);
@@ -25,8 +22,7 @@ export function withConnectSources(
     .split(";")
     .map((directive) => directive.trim().split(/\s+/))
     .filter((tokens) => tokens[0] !== "");
-  const named = (name: string) =>
-    directives.find((tokens) => tokens[0]?.toLowerCase() === name);
+  const named = (name: string) => directives.find((tokens) => tokens[0]?.toLowerCase() === name);
 
   let connect = named("connect-src");
   if (connect === undefined) {
