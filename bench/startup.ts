@@ -5,11 +5,11 @@
  *
  *   node bench/startup.ts [runs=3]      (through ops/connecta's environment, see README)
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../ops/stack/config.ts";
-import { freshStackEnv, launchStack } from "../tests/support/global-setup.ts";
+import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
 
 const runs = Number(process.argv[2] ?? 3);
 
@@ -28,7 +28,8 @@ async function startOnce(dataDir: string): Promise<Sample> {
       if (step) marks.push([step, performance.now()]);
     }
   });
-  await stack.ready;
+  const info = await stack.ready;
+  postgresDirs.add(info.postgresDir);
   const total = performance.now() - began;
   marks.push(["ready", began + total]);
   const steps: Record<string, number> = {};
@@ -55,6 +56,7 @@ function report(name: string, samples: Sample[]) {
   );
 }
 
+const postgresDirs = new Set<string>();
 const cold: Sample[] = [];
 const warm: Sample[] = [];
 for (let i = 0; i < runs; i++) {
@@ -63,7 +65,7 @@ for (let i = 0; i < runs; i++) {
     cold.push(await startOnce(dataDir));
     warm.push(await startOnce(dataDir));
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const postgresDir of postgresDirs) removeStackData({ dataDir, postgresDir });
   }
 }
 console.log(

@@ -3,7 +3,8 @@
  * with password (SCRAM) authentication. PostgreSQL refuses to run as root, so when we are root
  * the cluster belongs to the `postgres` system user that Debian's package creates.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
@@ -50,17 +51,29 @@ export function adminConnection(config: StackConfig, secrets: Secrets, database 
   };
 }
 
+/**
+ * Folder of the cluster's files: `<data dir>/postgres`, or, when we are root and the `postgres`
+ * user cannot pass through a parent of the data folder (a checkout under a private home, say),
+ * a folder of its own under /var/lib/connecta-postgres/.
+ */
+export function clusterDir(config: StackConfig): string {
+  const owner = clusterOwner();
+  if (!owner) return join(config.dataDir, "postgres");
+  // The `postgres` user must be able to pass through the data folder (not list it).
+  chmodSync(config.dataDir, statSync(config.dataDir).mode | 0o011);
+  const passable = spawnSync("test", ["-x", config.dataDir], { uid: owner.uid, gid: owner.gid }).status === 0;
+  if (passable) return join(config.dataDir, "postgres");
+  const id = createHash("sha256").update(config.dataDir).digest("hex").slice(0, 16);
+  mkdirSync("/var/lib/connecta-postgres", { recursive: true, mode: 0o755 });
+  return join("/var/lib/connecta-postgres", id);
+}
+
 /** Initialises the cluster on first start, starts it and creates missing roles and databases. */
 export async function startPostgres(config: StackConfig, secrets: Secrets): Promise<Service> {
   const owner = clusterOwner();
-  if (owner) {
-    // The `postgres` user must be able to pass through the data folder (not list it).
-    for (const dir of [config.dataDir, join(config.dataDir, "run")]) {
-      chmodSync(dir, statSync(dir).mode | 0o011);
-    }
-  }
-  const dataDir = join(config.dataDir, "postgres");
-  const socketDir = ownedDir(join(config.dataDir, "run", "postgres"), owner);
+  const home = ownedDir(clusterDir(config), owner);
+  const dataDir = join(home, "data");
+  const socketDir = ownedDir(join(home, "run"), owner);
   const asOwner = owner ? { uid: owner.uid, gid: owner.gid } : {};
 
   if (!existsSync(join(dataDir, "PG_VERSION"))) {

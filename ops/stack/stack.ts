@@ -6,13 +6,15 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, type StackConfig } from "./config.ts";
 import { ensureSecrets, type Secrets } from "./secrets.ts";
-import { startPostgres } from "./postgres.ts";
+import { clusterDir, startPostgres } from "./postgres.ts";
 import { BOT_LOCALPART, serviceUrl, startSynapse } from "./synapse.ts";
 import { answers200, freePort, startService, stopService, waitUntil, type Service } from "./processes.ts";
 
 /** What a started stack tells its users (the CLI prints it, tests read it from stack.json). */
 export interface StackInfo {
   dataDir: string;
+  /** PostgreSQL's files: inside dataDir unless the `postgres` user cannot reach it. */
+  postgresDir: string;
   serverName: string;
   synapseUrl: string;
   synapseMetricsUrl: string;
@@ -137,6 +139,7 @@ export async function startStack(
 function stackInfo(config: StackConfig): StackInfo {
   return {
     dataDir: config.dataDir,
+    postgresDir: clusterDir(config),
     serverName: config.serverName,
     synapseUrl: serviceUrl(config, config.synapsePort),
     synapseMetricsUrl: `${serviceUrl(config, config.synapseMetricsPort)}/_synapse/metrics`,

@@ -88,7 +88,8 @@ describe("end-to-end encryption canary", () => {
       if (database === "synapse") expect(dump).toContain(control);
     }
     // Also raw: database files and write-ahead log, media store, logs.
-    expect(filesContaining(stack.dataDir, canary)).toEqual([]);
-    expect(filesContaining(stack.dataDir, control).length).toBeGreaterThan(0);
+    const dirs = [...new Set([stack.dataDir, stack.postgresDir])];
+    expect(dirs.flatMap((dir) => filesContaining(dir, canary))).toEqual([]);
+    expect(dirs.flatMap((dir) => filesContaining(dir, control)).length).toBeGreaterThan(0);
   });
 });

@@ -1,15 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../ops/stack/config.ts";
-import { freshStackEnv, launchStack } from "../support/global-setup.ts";
+import { freshStackEnv, launchStack, removeStackData } from "../support/global-setup.ts";
 import { matrixRequest, registerUser } from "../support/matrix.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 
 const dataDir = mkdtempSync(join(ROOT, ".data", "lifecycle-"));
+let postgresDir = dataDir;
 afterAll(() => {
-  if (!process.env.CONNECTA_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+  if (!process.env.CONNECTA_KEEP_TEST_DATA) removeStackData({ dataDir, postgresDir });
 });
 
 /** Runs the README's start command in `dataDir` on free ports. */
@@ -33,6 +34,7 @@ describe("ops/connecta start", () => {
   it("starts all four components, stops them on Ctrl-C, and keeps all data for the next start", async () => {
     const first = startCommand();
     const info = await first.ready;
+    postgresDir = info.postgresDir;
     for (const url of [
       `${info.synapseUrl}/_matrix/client/versions`,
       `${info.appserviceUrl}/readyz`,

@@ -67,14 +67,21 @@ export function launchStack(command: string, args: string[], env: NodeJS.Process
   return { child, ready, exited, stop, output };
 }
 
+/** Deletes a stopped stack's data folder and PostgreSQL's files. */
+export function removeStackData(info: Pick<StackInfo, "dataDir" | "postgresDir">) {
+  rmSync(info.dataDir, { recursive: true, force: true });
+  rmSync(info.postgresDir, { recursive: true, force: true });
+}
+
 export default async function setup(project: TestProject) {
   const dataDir = join(ROOT, ".data", "test-runs", `${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
   const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
-  project.provide("stack", await stack.ready);
+  const info = await stack.ready;
+  project.provide("stack", info);
   return async () => {
     const code = await stack.stop();
     if (code !== 0) throw new Error(`the stack did not stop cleanly on SIGINT (exit ${code}); logs in ${dataDir}/logs`);
-    if (!process.env.CONNECTA_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    if (!process.env.CONNECTA_KEEP_TEST_DATA) removeStackData(info);
   };
 }
