@@ -40,7 +40,7 @@ try {
 const app = createApp({
   config,
   pool,
-  homeserver: createHomeserver(config.homeserverUrl, config.asToken),
+  homeserver: createHomeserver(config.homeserverUrl, config.asToken, `@${config.botLocalpart}:${config.serverName}`),
   metrics: createMetrics(),
   log,
   // No workflow feature consumes events yet; they are counted and acknowledged.

@@ -19,6 +19,8 @@ export interface Secrets {
   asToken: string;
   /** Token Synapse uses towards the application service. */
   hsToken: string;
+  /** Token operators present to the application service's admin API. */
+  operatorToken: string;
   /** Synapse's shared secret for the admin register endpoint. */
   registrationSharedSecret: string;
 }
@@ -47,6 +49,7 @@ export function ensureSecrets(dataDir: string): Secrets {
     asToken: secretFile(dir, "appservice.as_token", token),
     hsToken: secretFile(dir, "appservice.hs_token", token),
     registrationSharedSecret: secretFile(dir, "synapse.registration", token),
+    operatorToken: secretFile(dir, "operator.api_token", token),
   };
   // libpq password file for Synapse (psycopg2 `passfile`).
   writeFileSync(join(dir, "pgpass"), `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n`, { mode: 0o600 });

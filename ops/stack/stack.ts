@@ -51,6 +51,7 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
     CONNECTA_BOT_LOCALPART: BOT_LOCALPART,
     CONNECTA_AS_TOKEN_FILE: join(secrets, "appservice.as_token"),
     CONNECTA_HS_TOKEN_FILE: join(secrets, "appservice.hs_token"),
+    CONNECTA_OPERATOR_TOKEN_FILE: join(secrets, "operator.api_token"),
     CONNECTA_LOG_LEVEL: process.env.CONNECTA_LOG_LEVEL ?? "info",
   };
 }

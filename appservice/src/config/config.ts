@@ -25,6 +25,10 @@ export interface Config {
   asToken: string;
   /** CONNECTA_HS_TOKEN_FILE: file holding the token Synapse presents to us. */
   hsToken: string;
+  /** CONNECTA_OPERATOR_TOKEN_FILE: file holding the token operators use for the admin API. */
+  operatorToken: string;
+  /** CONNECTA_REOPEN_WINDOW_DAYS: how long after closing a seeker may reopen (default 14). */
+  reopenWindowDays: number;
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -78,6 +82,13 @@ const schema = z.object({
   CONNECTA_BOT_LOCALPART: z.string().regex(/^[a-z0-9._=/-]+$/, "expected a Matrix user localpart"),
   CONNECTA_AS_TOKEN_FILE: tokenFile,
   CONNECTA_HS_TOKEN_FILE: tokenFile,
+  CONNECTA_OPERATOR_TOKEN_FILE: tokenFile,
+  CONNECTA_REOPEN_WINDOW_DAYS: z.coerce
+    .number({ message: "expected a number of days" })
+    .int("expected a whole number of days")
+    .min(0, "expected 0..365 days")
+    .max(365, "expected 0..365 days")
+    .default(14),
   CONNECTA_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -103,6 +114,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     botLocalpart: v.CONNECTA_BOT_LOCALPART,
     asToken: v.CONNECTA_AS_TOKEN_FILE,
     hsToken: v.CONNECTA_HS_TOKEN_FILE,
+    operatorToken: v.CONNECTA_OPERATOR_TOKEN_FILE,
+    reopenWindowDays: v.CONNECTA_REOPEN_WINDOW_DAYS,
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

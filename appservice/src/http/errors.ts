@@ -24,6 +24,24 @@ export const ERROR_STATUS = {
   M_UNRECOGNIZED: 404,
   /** The method is not allowed on this endpoint. */
   M_UNRECOGNIZED_METHOD: 405,
+  /** No access or OpenID token was given. */
+  M_MISSING_TOKEN: 401,
+  /** The access or OpenID token is unknown or expired. */
+  M_UNKNOWN_TOKEN: 401,
+  /** No such resource, or not visible to the caller. */
+  M_NOT_FOUND: 404,
+  /** Too many requests; `retry_after_ms` says when to try again. */
+  M_LIMIT_EXCEEDED: 429,
+  /** The pseudonym is taken or reserved. */
+  M_USER_IN_USE: 400,
+  /** The pseudonym breaks the rules (length, characters, looks like an e-mail or phone number). */
+  M_INVALID_USERNAME: 400,
+  /** The proof-of-work challenge is unknown, expired, used, or not solved. */
+  CONNECTA_CHALLENGE_FAILED: 400,
+  /** Another counsellor took the enquiry first. */
+  CONNECTA_ALREADY_TAKEN: 409,
+  /** The enquiry is not in a state that allows this action. */
+  CONNECTA_WRONG_STATE: 409,
   /** A dependency (database, homeserver) is unavailable; retry later. */
   M_UNAVAILABLE: 503,
   /** A bug on our side. Never caused by input. */
@@ -36,9 +54,12 @@ export type ErrCode = keyof typeof ERROR_STATUS;
 /** Throw this from a handler to answer with a Matrix error. */
 export class MatrixError extends Error {
   readonly errcode: ErrCode;
-  constructor(errcode: ErrCode, error: string) {
+  /** Extra fields of the body, e.g. `retry_after_ms`. */
+  readonly extra: Record<string, unknown>;
+  constructor(errcode: ErrCode, error: string, extra: Record<string, unknown> = {}) {
     super(error);
     this.errcode = errcode;
+    this.extra = extra;
   }
   get status(): number {
     return ERROR_STATUS[this.errcode];
@@ -67,7 +88,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const known = err instanceof MatrixError ? err : bodyError;
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");
-      res.status(known.status).json({ errcode: known.errcode, error: known.message });
+      const retryMs = known.extra.retry_after_ms;
+      if (typeof retryMs === "number") res.set("Retry-After", String(Math.ceil(retryMs / 1000)));
+      res.status(known.status).json({ errcode: known.errcode, error: known.message, ...known.extra });
       return;
     }
     log.error({ err, path: req.path }, "unexpected error");

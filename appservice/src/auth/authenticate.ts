@@ -1,0 +1,60 @@
+/**
+ * Authentication of API callers. Matrix users (advice seekers, counsellors) present a Matrix
+ * OpenID token, which we check with Synapse's `openid/userinfo`: we never see their access
+ * token or password. Operators present the installation's operator token.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Request } from "express";
+import type { Authenticator } from "../http/api.ts";
+import { MatrixError } from "../http/errors.ts";
+
+/** How long a checked OpenID token is trusted without asking Synapse again. */
+const CACHE_MS = 60_000;
+
+function bearer(req: Request): string {
+  const header = req.get("authorization");
+  if (!header) throw new MatrixError("M_MISSING_TOKEN", "Missing access token");
+  const token = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)?.[1];
+  if (!token) throw new MatrixError("M_UNKNOWN_TOKEN", "Malformed Authorization header");
+  return token;
+}
+
+/** Creates the authenticator for the API. */
+export function createAuthenticator(homeserverUrl: string, operatorToken: string): Authenticator {
+  const cache = new Map<string, { userId: string; until: number }>();
+  const operator = Buffer.from(operatorToken);
+
+  async function openIdUser(token: string): Promise<string> {
+    const key = createHash("sha256").update(token).digest("hex");
+    const cached = cache.get(key);
+    if (cached && cached.until > Date.now()) return cached.userId;
+    let res: globalThis.Response;
+    try {
+      res = await fetch(
+        `${homeserverUrl}/_matrix/federation/v1/openid/userinfo?access_token=${encodeURIComponent(token)}`,
+        { signal: AbortSignal.timeout(5_000) },
+      );
+    } catch {
+      throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+    }
+    const body = (await res.json().catch(() => ({}))) as { sub?: unknown };
+    if (res.status !== 200 || typeof body.sub !== "string") {
+      throw new MatrixError("M_UNKNOWN_TOKEN", "Unknown or expired OpenID token");
+    }
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, { userId: body.sub, until: Date.now() + CACHE_MS });
+    return body.sub;
+  }
+
+  return async (req, auth) => {
+    const token = bearer(req);
+    if (auth === "operator") {
+      const given = Buffer.from(token);
+      if (given.length !== operator.length || !timingSafeEqual(given, operator)) {
+        throw new MatrixError("M_FORBIDDEN", "Invalid operator token");
+      }
+      return null;
+    }
+    return openIdUser(token);
+  };
+}

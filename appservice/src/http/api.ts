@@ -1,0 +1,151 @@
+/**
+ * Our HTTP API, described once: each route declares its input schemas (zod), its answer and
+ * its errors. The same declaration validates requests, runs the handler and produces the
+ * OpenAPI 3.1 document served at `/api/v1/openapi.json`, so the two cannot drift apart.
+ */
+import { Router, type Request, type RequestHandler, type Response } from "express";
+import { z } from "zod";
+import { ERROR_STATUS, MatrixError, type ErrCode } from "./errors.ts";
+
+/** Who may call a route: anyone, a Matrix user (OpenID token), or an operator (operator token). */
+export type Auth = "none" | "user" | "operator";
+
+/** What a handler gets: validated input and the caller. */
+export interface Input<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  /** Matrix user id of the caller (routes with `auth: "user"`), else null. */
+  userId: string | null;
+  req: Request;
+  res: Response;
+}
+
+/** One API route. */
+export interface Route<B = unknown, Q = unknown, P = unknown> {
+  method: "get" | "post" | "put" | "patch" | "delete";
+  /** OpenAPI path, e.g. `/api/v1/enquiries/{enquiryId}/claim`. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: Auth;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** Schema of the 200 answer (documentation; handlers are trusted to follow it). */
+  response: z.ZodType;
+  /** Errors this route may answer with besides validation and authentication errors. */
+  errors: ErrCode[];
+  handler: (input: Input<B, Q, P>) => Promise<unknown>;
+}
+
+/** Authenticates a request for an `auth` level; returns the user id (or null for operators). */
+export type Authenticator = (req: Request, auth: Exclude<Auth, "none">) => Promise<string | null>;
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid";
+  const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+  return `${where}${issue.message}`;
+}
+
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, errcode: ErrCode): T {
+  if (!schema) return undefined as T;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new MatrixError(errcode, firstIssue(result.error));
+  return result.data;
+}
+
+/** The Matrix error body, as documented for every error answer. */
+export const ErrorBody = z
+  .object({
+    errcode: z.string().describe("Machine-readable error code"),
+    error: z.string().describe("Explanation for a person"),
+    retry_after_ms: z.number().int().optional(),
+  })
+  .meta({ id: "Error" });
+
+/** A collection of routes: an express router and an OpenAPI document. */
+export class Api {
+  readonly routes: Route<never, never, never>[] = [];
+  readonly router = Router();
+  readonly #authenticate: Authenticator;
+
+  constructor(authenticate: Authenticator) {
+    this.#authenticate = authenticate;
+  }
+
+  /** Adds a route. */
+  add<B, Q, P>(route: Route<B, Q, P>): void {
+    this.routes.push(route as unknown as Route<never, never, never>);
+    const expressPath = route.path.replace(/\{(\w+)\}/g, ":$1");
+    const handler: RequestHandler = async (req, res) => {
+      const userId = route.auth === "none" ? null : await this.#authenticate(req, route.auth);
+      const params = parse(route.params, req.params, "M_INVALID_PARAM");
+      const query = parse(route.query, req.query, "M_INVALID_PARAM");
+      if (route.body && (typeof req.body !== "object" || req.body === null)) {
+        throw new MatrixError("M_NOT_JSON", "The request body must be a JSON object");
+      }
+      const body = parse(route.body, req.body, "M_BAD_JSON");
+      const result = await route.handler({ body, query, params, userId, req, res });
+      if (!res.headersSent) res.status(200).json(result ?? {});
+    };
+    this.router[route.method](expressPath, handler);
+  }
+
+  /** The OpenAPI 3.1 document of every route added so far. */
+  openapi(info: { title: string; version: string }): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+    for (const route of this.routes) {
+      const parameters: unknown[] = [];
+      for (const [where, schema] of [
+        ["path", route.params],
+        ["query", route.query],
+      ] as const) {
+        if (!(schema instanceof z.ZodObject)) continue;
+        for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+          parameters.push({ name, in: where, required: where === "path" || !field.safeParse(undefined).success, schema: json(field) });
+        }
+      }
+      const errors = new Set<ErrCode>([...route.errors, "M_NOT_JSON", "M_BAD_JSON", "M_INVALID_PARAM", "M_LIMIT_EXCEEDED"]);
+      if (route.auth !== "none") for (const code of ["M_MISSING_TOKEN", "M_UNKNOWN_TOKEN", "M_FORBIDDEN"] as const) errors.add(code);
+      const responses: Record<string, unknown> = {
+        "200": { description: "Success", content: { "application/json": { schema: json(route.response) } } },
+      };
+      for (const code of errors) {
+        const status = String(ERROR_STATUS[code]);
+        const existing = responses[status] as { description: string } | undefined;
+        responses[status] = {
+          description: existing ? `${existing.description}, ${code}` : code,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        };
+      }
+      paths[route.path] ??= {};
+      (paths[route.path] as Record<string, unknown>)[route.method] = {
+        summary: route.summary,
+        tags: [route.tag],
+        ...(route.auth === "none" ? { security: [] } : { security: [{ [route.auth === "user" ? "openid" : "operator"]: [] }] }),
+        ...(parameters.length ? { parameters } : {}),
+        ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: json(route.body) } } } } : {}),
+        responses,
+      };
+    }
+    return {
+      openapi: "3.1.0",
+      info,
+      paths,
+      components: {
+        schemas: { Error: json(ErrorBody) },
+        securitySchemes: {
+          openid: {
+            type: "http",
+            scheme: "bearer",
+            description: "A Matrix OpenID token from POST /_matrix/client/v3/user/{userId}/openid/request_token",
+          },
+          operator: { type: "http", scheme: "bearer", description: "The operator token of this installation" },
+        },
+      },
+    };
+  }
+}
