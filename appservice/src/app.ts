@@ -4,37 +4,62 @@
 import express from "express";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { adminRoutes } from "./admin/routes.ts";
+import { createAuthenticator } from "./auth/authenticate.ts";
 import type { Config } from "./config/config.ts";
+import { enquiryRoutes } from "./enquiries/routes.ts";
 import { healthRoutes } from "./health/health.ts";
+import { Api } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
+import { intakeRoutes } from "./intake/routes.ts";
 import type { Homeserver } from "./matrix/homeserver.ts";
 import type { Metrics } from "./metrics.ts";
+import type { StepWorker } from "./steps/steps.ts";
 import { transactionRoutes, type EventHandler } from "./transactions/transactions.ts";
 
-/** Everything the app needs from outside. */
-export interface AppDeps {
+/** What every feature may use. */
+export interface FeatureDeps {
   config: Config;
   pool: pg.Pool;
   homeserver: Homeserver;
   metrics: Metrics;
   log: Logger;
+  steps: StepWorker;
+}
+
+/** Everything the app needs from outside. */
+export interface AppDeps extends FeatureDeps {
   handle: EventHandler;
 }
 
 /** Transactions carry at most 100 PDUs and 100 EDUs; Synapse's own event size limit is 64 KiB. */
-const MAX_BODY = "20mb";
+const MAX_TRANSACTION_BODY = "20mb";
+/** Our own API takes small JSON bodies only. */
+const MAX_API_BODY = "64kb";
 
 /** Builds the express app. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(express.json({ limit: MAX_BODY, strict: false }));
+  app.set("trust proxy", false);
   app.use(healthRoutes(deps));
   app.get("/metrics", async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+  app.use(["/_matrix/app", "/transactions"], express.json({ limit: MAX_TRANSACTION_BODY, strict: false }));
   app.use(transactionRoutes({ ...deps, hsToken: deps.config.hsToken }));
+
+  const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
+  intakeRoutes(api, deps);
+  enquiryRoutes(api, deps);
+  adminRoutes(api, deps);
+  const openapi = api.openapi({ title: "Connecta application service API", version: "1" });
+  app.get("/api/v1/openapi.json", (_req, res) => {
+    res.json(openapi);
+  });
+  app.use("/api", express.json({ limit: MAX_API_BODY, strict: true }), api.router);
+
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -8,7 +8,10 @@ import { ConfigError, loadConfig, type Config } from "./config/config.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
 import { createHomeserver } from "./matrix/homeserver.ts";
+import { roomStepRunners } from "./enquiries/rooms.ts";
+import { handleEnquiryEvent } from "./enquiries/events.ts";
 import { createMetrics } from "./metrics.ts";
+import { StepWorker } from "./steps/steps.ts";
 
 let config: Config;
 try {
@@ -37,22 +40,31 @@ try {
   process.exit(1);
 }
 
+const homeserver = createHomeserver(
+  config.homeserverUrl,
+  config.asToken,
+  `@${config.botLocalpart}:${config.serverName}`,
+);
+const steps = new StepWorker(pool, roomStepRunners(homeserver), log);
 const app = createApp({
   config,
   pool,
-  homeserver: createHomeserver(config.homeserverUrl, config.asToken, `@${config.botLocalpart}:${config.serverName}`),
+  homeserver,
   metrics: createMetrics(),
   log,
-  // No workflow feature consumes events yet; they are counted and acknowledged.
-  handle: async () => {},
+  steps,
+  handle: (event, db) => handleEnquiryEvent(event, db, { botUserId: homeserver.botUserId }),
 });
 
 const server = app.listen(config.port, config.bindAddress);
 await once(server, "listening");
 log.info({ address: config.bindAddress, port: config.port }, "listening");
+// Finishes steps left by a crash, then keeps doing new ones.
+steps.start();
 
 async function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
+  steps.stop();
   server.close();
   server.closeIdleConnections();
   await pool.end();

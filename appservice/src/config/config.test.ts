@@ -62,8 +62,16 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     "CONNECTA_HS_TOKEN_FILE: cannot read",
   ],
   ["a token that is too short", { CONNECTA_AS_TOKEN_FILE: shortTokenFile }, "CONNECTA_AS_TOKEN_FILE: "],
-  ["a missing operator token file", { CONNECTA_OPERATOR_TOKEN_FILE: undefined }, "CONNECTA_OPERATOR_TOKEN_FILE: missing"],
-  ["a reopening window that is no number", { CONNECTA_REOPEN_WINDOW_DAYS: "soon" }, "CONNECTA_REOPEN_WINDOW_DAYS: expected a number of days"],
+  [
+    "a missing operator token file",
+    { CONNECTA_OPERATOR_TOKEN_FILE: undefined },
+    "CONNECTA_OPERATOR_TOKEN_FILE: missing",
+  ],
+  [
+    "a reopening window that is no number",
+    { CONNECTA_REOPEN_WINDOW_DAYS: "soon" },
+    "CONNECTA_REOPEN_WINDOW_DAYS: expected a number of days",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];

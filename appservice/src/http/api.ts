@@ -105,11 +105,23 @@ export class Api {
       ] as const) {
         if (!(schema instanceof z.ZodObject)) continue;
         for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
-          parameters.push({ name, in: where, required: where === "path" || !field.safeParse(undefined).success, schema: json(field) });
+          parameters.push({
+            name,
+            in: where,
+            required: where === "path" || !field.safeParse(undefined).success,
+            schema: json(field),
+          });
         }
       }
-      const errors = new Set<ErrCode>([...route.errors, "M_NOT_JSON", "M_BAD_JSON", "M_INVALID_PARAM", "M_LIMIT_EXCEEDED"]);
-      if (route.auth !== "none") for (const code of ["M_MISSING_TOKEN", "M_UNKNOWN_TOKEN", "M_FORBIDDEN"] as const) errors.add(code);
+      const errors = new Set<ErrCode>([
+        ...route.errors,
+        "M_NOT_JSON",
+        "M_BAD_JSON",
+        "M_INVALID_PARAM",
+        "M_LIMIT_EXCEEDED",
+      ]);
+      if (route.auth !== "none")
+        for (const code of ["M_MISSING_TOKEN", "M_UNKNOWN_TOKEN", "M_FORBIDDEN"] as const) errors.add(code);
       const responses: Record<string, unknown> = {
         "200": { description: "Success", content: { "application/json": { schema: json(route.response) } } },
       };
@@ -125,9 +137,13 @@ export class Api {
       (paths[route.path] as Record<string, unknown>)[route.method] = {
         summary: route.summary,
         tags: [route.tag],
-        ...(route.auth === "none" ? { security: [] } : { security: [{ [route.auth === "user" ? "openid" : "operator"]: [] }] }),
+        ...(route.auth === "none"
+          ? { security: [] }
+          : { security: [{ [route.auth === "user" ? "openid" : "operator"]: [] }] }),
         ...(parameters.length ? { parameters } : {}),
-        ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: json(route.body) } } } } : {}),
+        ...(route.body
+          ? { requestBody: { required: true, content: { "application/json": { schema: json(route.body) } } } }
+          : {}),
         responses,
       };
     }

@@ -18,6 +18,7 @@ export interface MatrixEvent {
   room_id?: string;
   sender?: string;
   state_key?: string;
+  origin_server_ts?: number;
   content?: unknown;
 }
 

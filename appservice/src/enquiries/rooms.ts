@@ -1,0 +1,158 @@
+/**
+ * Enquiry rooms: how the bot creates them and the steps that change their membership and power
+ * levels. The room's rules are enforced by Synapse through power levels:
+ * - the bot alone changes state, kicks and bans;
+ * - the assigned counsellor (power 50) may invite, which MSC4268 handover needs (the invitee
+ *   accepts the room-key history from whoever invited them); the workflow kicks anyone else;
+ * - the seeker (power 0) writes and takes part in calls, but cannot invite, kick or change state.
+ */
+import type pg from "pg";
+import { ENQUIRY_STATE_EVENT } from "../domain.ts";
+import type { Homeserver } from "../matrix/homeserver.ts";
+import type { Step, StepKind, StepRunner } from "../steps/steps.ts";
+
+/** Power level of the assigned counsellor. */
+export const COUNSELLOR_POWER = 50;
+
+/** Power levels of a new enquiry room. */
+export function enquiryPowerLevels(botUserId: string): Record<string, unknown> {
+  return {
+    users: { [botUserId]: 100 },
+    users_default: 0,
+    events_default: 0,
+    state_default: 100,
+    invite: COUNSELLOR_POWER,
+    kick: 100,
+    ban: 100,
+    redact: 100,
+    notifications: { room: 100 },
+    events: {
+      "m.room.name": 100,
+      "m.room.topic": 100,
+      "m.room.avatar": 100,
+      "m.room.power_levels": 100,
+      "m.room.history_visibility": 100,
+      "m.room.encryption": 100,
+      "m.room.join_rules": 100,
+      "m.room.canonical_alias": 100,
+      "m.room.server_acl": 100,
+      "m.room.tombstone": 100,
+      // MatrixRTC call membership: seeker and counsellor both join calls.
+      "org.matrix.msc3401.call.member": 0,
+      "m.call.member": 0,
+      "m.room.message": 0,
+      "m.room.encrypted": 0,
+      "m.reaction": 0,
+    },
+  };
+}
+
+interface EnquiryRoomRow {
+  id: string;
+  room_id: string | null;
+  seeker_id: string;
+  agency_id: string;
+  topic_name: string;
+  language: string;
+  age_group: string;
+}
+
+const AGE_LABEL: Record<string, string> = {
+  under_18: "unter 18",
+  "18_26": "18–26",
+  "27_49": "27–49",
+  "50_64": "50–64",
+  "65_plus": "65+",
+  unknown: "keine Angabe",
+};
+
+/** Counsellors of an agency who are present (invited to read new enquiries). */
+export async function presentCounsellors(db: pg.PoolClient | pg.Pool, agencyId: number | string): Promise<string[]> {
+  const { rows } = await db.query<{ counsellor_id: string }>(
+    `SELECT m.counsellor_id FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
+      WHERE m.agency_id = $1 AND NOT c.absent ORDER BY m.counsellor_id`,
+    [agencyId],
+  );
+  return rows.map((r) => r.counsellor_id);
+}
+
+/** Finds the room an earlier, interrupted run created for `enquiryId` (rare: only after a crash). */
+async function findCreatedRoom(hs: Homeserver, enquiryId: number): Promise<string | null> {
+  for (const roomId of await hs.joinedRooms()) {
+    const marker = await hs.getState<{ enquiry_id?: number }>(roomId, ENQUIRY_STATE_EVENT).catch(() => null);
+    if (marker?.enquiry_id === enquiryId) return roomId;
+  }
+  return null;
+}
+
+/** The step runners for enquiry rooms. */
+export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
+  const createRoom: StepRunner = async (step: Step, db) => {
+    const { rows } = await db.query<EnquiryRoomRow>(
+      `SELECT e.id, e.room_id, e.seeker_id, e.agency_id, t.name_de AS topic_name, e.language, e.age_group
+         FROM enquiries e JOIN topics t ON t.id = e.topic_id WHERE e.id = $1 FOR UPDATE`,
+      [step.enquiryId],
+    );
+    const enquiry = rows[0];
+    if (!enquiry || enquiry.room_id) return;
+    const id = Number(enquiry.id);
+    let roomId = step.previousAttempts > 0 ? await findCreatedRoom(hs, id) : null;
+    if (!roomId) {
+      const counsellors = await presentCounsellors(db, enquiry.agency_id);
+      roomId = await hs.createRoom({
+        name: `Anfrage #${id} · ${enquiry.topic_name}`,
+        topic:
+          `Anonyme Online-Beratung, Ende-zu-Ende verschlüsselt. Thema: ${enquiry.topic_name}; ` +
+          `Sprache: ${enquiry.language}; Alter: ${AGE_LABEL[enquiry.age_group] ?? enquiry.age_group}.`,
+        invite: [enquiry.seeker_id, ...counsellors],
+        initialState: [
+          { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
+          // Members see the history from before they joined: the assigned counsellor reads the
+          // first enquiry, a counsellor taking over reads the whole conversation (with the keys).
+          { type: "m.room.history_visibility", state_key: "", content: { history_visibility: "shared" } },
+          { type: "m.room.guest_access", state_key: "", content: { guest_access: "forbidden" } },
+          { type: "m.room.join_rules", state_key: "", content: { join_rule: "invite" } },
+          {
+            type: ENQUIRY_STATE_EVENT,
+            state_key: "",
+            content: { enquiry_id: id, agency_id: Number(enquiry.agency_id) },
+          },
+        ],
+        powerLevels: enquiryPowerLevels(hs.botUserId),
+      });
+    }
+    await db.query("UPDATE enquiries SET room_id = $2 WHERE id = $1", [id, roomId]);
+  };
+
+  const roomOf = async (db: pg.PoolClient, step: Step) => {
+    const { rows } = await db.query<{ room_id: string | null }>("SELECT room_id FROM enquiries WHERE id = $1", [
+      step.enquiryId,
+    ]);
+    const roomId = rows[0]?.room_id;
+    if (!roomId) throw new Error(`enquiry ${step.enquiryId} has no room`);
+    return roomId;
+  };
+
+  return {
+    create_room: createRoom,
+    invite: async (step, db) => hs.invite(await roomOf(db, step), String(step.payload.user_id)),
+    kick: async (step, db) =>
+      hs.kick(await roomOf(db, step), String(step.payload.user_id), String(step.payload.reason ?? "")),
+    power_levels: async (step, db) => {
+      const roomId = await roomOf(db, step);
+      const current = (await hs.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
+      const users = { ...(current.users ?? {}), ...(step.payload.users as Record<string, number>) };
+      for (const [user, level] of Object.entries(users)) if (level === 0) delete users[user];
+      const content: Record<string, unknown> = { ...current, users };
+      if (typeof step.payload.events_default === "number") content.events_default = step.payload.events_default;
+      await hs.setState(roomId, "m.room.power_levels", "", content);
+    },
+    room_state: async (step, db) =>
+      hs.setState(
+        await roomOf(db, step),
+        String(step.payload.type),
+        String(step.payload.state_key ?? ""),
+        step.payload.content as Record<string, unknown>,
+      ),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Steps: the Matrix actions a workflow action needs (create a room, invite, kick, change power
+ * levels). A step is written in the same database transaction as the state change it serves
+ * and then done by any replica until it is done, in order per enquiry. A crash between two
+ * steps leaves the remaining steps in the table; the worker finishes them after a restart (the
+ * reconciler is this same worker).
+ */
+import type pg from "pg";
+import type { Logger } from "pino";
+import { withClient, withTransaction } from "../db/pool.ts";
+
+/** The kinds of step. */
+export type StepKind = "create_room" | "invite" | "kick" | "power_levels" | "room_state";
+
+/** One step as its runner sees it. */
+export interface Step {
+  id: number;
+  enquiryId: number | null;
+  kind: StepKind;
+  payload: Record<string, unknown>;
+  /** How many runs started before this one; more than 0 means an earlier run may have half-done it. */
+  previousAttempts: number;
+}
+
+/** Does a step; may update rows through `db`, committed together with the step's completion. */
+export type StepRunner = (step: Step, db: pg.PoolClient) => Promise<void>;
+
+/** Records a step to do. Call inside the transaction of the state change it belongs to. */
+export async function enqueueStep(
+  db: pg.PoolClient,
+  enquiryId: number | null,
+  kind: StepKind,
+  payload: Record<string, unknown> = {},
+): Promise<void> {
+  await db.query("INSERT INTO matrix_steps (enquiry_id, kind, payload) VALUES ($1, $2, $3)", [
+    enquiryId,
+    kind,
+    payload,
+  ]);
+}
+
+/** Key space of the advisory locks that keep two replicas from running one step at once. */
+const STEP_LOCK_SPACE = 7_320_452;
+
+/** Runs pending steps; one per process, started at boot. */
+export class StepWorker {
+  readonly #pool: pg.Pool;
+  readonly #runners: Record<StepKind, StepRunner>;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | null = null;
+  #busy = false;
+
+  constructor(pool: pg.Pool, runners: Record<StepKind, StepRunner>, log: Logger) {
+    this.#pool = pool;
+    this.#runners = runners;
+    this.#log = log;
+  }
+
+  /** Polls for pending steps every `intervalMs` (also those left by a crash). */
+  start(intervalMs = 500): void {
+    this.#timer = setInterval(() => void this.#drainAll(), intervalMs);
+    void this.#drainAll();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async #drainAll(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      while (await this.runOne(null)) {
+        // keep going while there is work
+      }
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "step worker");
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Runs the next due step (of `enquiryId`, if given). Returns false when there was none it
+   * could take.
+   */
+  async runOne(enquiryId: number | null): Promise<boolean> {
+    return withClient(this.#pool, async (client) => {
+      await client.query("BEGIN");
+      const { rows } = await client.query<{
+        id: string;
+        enquiry_id: string | null;
+        kind: StepKind;
+        payload: Record<string, unknown>;
+        attempts: number;
+      }>(
+        `SELECT s.id, s.enquiry_id, s.kind, s.payload, s.attempts
+           FROM matrix_steps s
+          WHERE s.done_at IS NULL AND s.run_after <= now()
+            AND ($1::bigint IS NULL OR s.enquiry_id = $1)
+            AND NOT EXISTS (SELECT 1 FROM matrix_steps p
+                             WHERE p.enquiry_id = s.enquiry_id AND p.id < s.id AND p.done_at IS NULL)
+          ORDER BY s.id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED`,
+        [enquiryId],
+      );
+      const row = rows[0];
+      if (!row) {
+        await client.query("COMMIT");
+        return false;
+      }
+      const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2::int) AS ok", [
+        STEP_LOCK_SPACE,
+        Number(row.id) % 2 ** 31,
+      ]);
+      if (!locked.rows[0]?.ok) {
+        await client.query("COMMIT");
+        return false;
+      }
+      try {
+        // Count the attempt before doing anything outside the database, so a run after a crash
+        // knows that this one may have half-done the step.
+        await client.query("UPDATE matrix_steps SET attempts = attempts + 1 WHERE id = $1", [row.id]);
+        await client.query("COMMIT");
+        const step: Step = {
+          id: Number(row.id),
+          enquiryId: row.enquiry_id === null ? null : Number(row.enquiry_id),
+          kind: row.kind,
+          payload: row.payload,
+          previousAttempts: row.attempts,
+        };
+        try {
+          await withTransaction(this.#pool, async (db) => {
+            await this.#runners[step.kind](step, db);
+            await db.query("UPDATE matrix_steps SET done_at = now(), last_error = NULL WHERE id = $1", [step.id]);
+          });
+          this.#log.debug({ step: step.id, kind: step.kind, enquiry: step.enquiryId }, "step done");
+        } catch (err) {
+          const message = (err as Error).message.slice(0, 500);
+          this.#log.warn({ step: step.id, kind: step.kind, enquiry: step.enquiryId, err: message }, "step failed");
+          await client.query(
+            `UPDATE matrix_steps SET last_error = $2,
+               run_after = now() + least(power(2, attempts), 60) * interval '1 second' WHERE id = $1`,
+            [step.id, message],
+          );
+        }
+        return true;
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1, $2::int)", [STEP_LOCK_SPACE, Number(row.id) % 2 ** 31]);
+      }
+    });
+  }
+
+  /**
+   * Runs the steps of one enquiry now (in the request that caused them) until none is left.
+   * Throws after `timeoutMs`; the steps are still done later by the worker.
+   */
+  async drain(enquiryId: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.runOne(enquiryId)) continue;
+      const pending = await this.#pool.query("SELECT 1 FROM matrix_steps WHERE enquiry_id = $1 AND done_at IS NULL", [
+        enquiryId,
+      ]);
+      if (!pending.rowCount) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`steps of enquiry ${enquiryId} not done after ${timeoutMs} ms`);
+  }
+}
