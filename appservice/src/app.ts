@@ -58,7 +58,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get("/api/v1/openapi.json", (_req, res) => {
     res.json(openapi);
   });
-  app.use("/api", express.json({ limit: MAX_API_BODY, strict: true }), api.router);
+  app.use("/api", express.json({ limit: MAX_API_BODY, strict: true }));
+  app.use(api.router);
 
   app.use(notFound);
   app.use(errorHandler(deps.log));

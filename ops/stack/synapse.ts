@@ -104,7 +104,8 @@ export async function operatorToken(config: StackConfig, secrets: Secrets): Prom
     .update(`${nonce}\0operator\0${password}\0admin`)
     .digest("hex");
   const res = await call(register, "POST", null, { nonce, username: "operator", password, admin: true, mac });
-  if (res.status !== 200) throw new Error(`creating the operator account failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200)
+    throw new Error(`creating the operator account failed: ${res.status} ${JSON.stringify(res.body)}`);
   writeFileSync(file, String(res.body.access_token), { mode: 0o600 });
   return String(res.body.access_token);
 }

@@ -1,7 +1,7 @@
 /**
  * Enquiry rooms: how the bot creates them and the steps that change their membership and power
  * levels. The room's rules are enforced by Synapse through power levels:
- * - the bot alone changes state, kicks and bans;
+ * - the bot (the room's creator) alone changes state, kicks and bans;
  * - the assigned counsellor (power 50) may invite, which MSC4268 handover needs (the invitee
  *   accepts the room-key history from whoever invited them); the workflow kicks anyone else;
  * - the seeker (power 0) writes and takes part in calls, but cannot invite, kick or change state.
@@ -14,10 +14,13 @@ import type { Step, StepKind, StepRunner } from "../steps/steps.ts";
 /** Power level of the assigned counsellor. */
 export const COUNSELLOR_POWER = 50;
 
-/** Power levels of a new enquiry room. */
-export function enquiryPowerLevels(botUserId: string): Record<string, unknown> {
+/**
+ * Power levels of a new enquiry room. The bot creates the room; in room version 12 (Synapse's
+ * default) the creator has unlimited power and must not be listed in `users`.
+ */
+export function enquiryPowerLevels(): Record<string, unknown> {
   return {
-    users: { [botUserId]: 100 },
+    users: {},
     users_default: 0,
     events_default: 0,
     state_default: 100,
@@ -118,7 +121,7 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
             content: { enquiry_id: id, agency_id: Number(enquiry.agency_id) },
           },
         ],
-        powerLevels: enquiryPowerLevels(hs.botUserId),
+        powerLevels: enquiryPowerLevels(),
       });
     }
     await db.query("UPDATE enquiries SET room_id = $2 WHERE id = $1", [id, roomId]);

@@ -1,0 +1,111 @@
+/**
+ * Test helpers for the counselling workflow: agencies, topics and counsellors written straight
+ * into the appservice's database (the operator API has its own tests), OpenID tokens, and calls
+ * to the appservice API.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import pg from "pg";
+import type { StackInfo } from "../../ops/stack/stack.ts";
+import { eventually, matrixRequest, registerUser, stackSecret, type TestUser } from "./matrix.ts";
+
+/** A superuser connection to the appservice's database `connecta`. */
+export async function connectaDb(stack: StackInfo): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: stack.bindAddress,
+    port: stack.pgPort,
+    user: "connecta_admin",
+    password: stackSecret(stack, "postgres.connecta_admin"),
+    database: "connecta",
+  });
+  await client.connect();
+  return client;
+}
+
+/** A unique suffix for names shared across test files. */
+export const unique = () => randomBytes(4).toString("hex");
+
+/** Creates a topic and returns its id. */
+export async function createTopic(db: pg.Client, name = "Test"): Promise<string> {
+  const id = `t-${unique()}`;
+  await db.query("INSERT INTO topics (id, name_de, name_en) VALUES ($1, $2, $2)", [id, name]);
+  return id;
+}
+
+/** Creates an agency offering `topics` for postcodes in `ranges`; returns its id. */
+export async function createAgency(db: pg.Client, topics: string[], ranges: [string, string][] = []): Promise<number> {
+  const { rows } = await db.query<{ id: string }>("INSERT INTO agencies (name) VALUES ($1) RETURNING id", [
+    `Agency ${unique()}`,
+  ]);
+  const id = Number(rows[0]?.id);
+  for (const topic of topics) await db.query("INSERT INTO agency_topics VALUES ($1, $2)", [id, topic]);
+  for (const [first, last] of ranges) {
+    await db.query("INSERT INTO agency_postcode_ranges VALUES ($1, $2, $3)", [id, first, last]);
+  }
+  return id;
+}
+
+/** Registers a Matrix user and makes them a counsellor of `agencyId`. */
+export async function createCounsellor(
+  stack: StackInfo,
+  db: pg.Client,
+  agencyId: number,
+  role: "counsellor" | "team_lead" = "counsellor",
+): Promise<TestUser> {
+  const user = await registerUser(stack, "counsellor");
+  await db.query("INSERT INTO counsellors (user_id, display_name) VALUES ($1, $2)", [user.userId, user.localpart]);
+  await db.query("INSERT INTO agency_memberships VALUES ($1, $2, $3)", [agencyId, user.userId, role]);
+  return user;
+}
+
+/** A Matrix OpenID token of `user`, as the web client gets it for our API. */
+export async function openIdToken(stack: StackInfo, user: TestUser): Promise<string> {
+  const res = await matrixRequest(
+    stack,
+    "POST",
+    `/_matrix/client/v3/user/${encodeURIComponent(user.userId)}/openid/request_token`,
+    user,
+    {},
+  );
+  if (res.status !== 200) throw new Error(`openid token: ${res.status}`);
+  return String(res.body.access_token);
+}
+
+/** Calls the appservice API; `token` is an OpenID or operator token. */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+/**
+ * Opens an enquiry for `seeker` the way a completed intake does (enquiry row and create-room
+ * step), waits until the stack's step worker has created its room, and returns both ids.
+ */
+export async function openTestEnquiry(
+  db: pg.Client,
+  seeker: TestUser,
+  agencyId: number,
+  topicId: string,
+): Promise<{ enquiryId: number; roomId: string }> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO enquiries (intake_id, agency_id, topic_id, language, age_group, seeker_id)
+     VALUES ($1, $2, $3, 'de', 'unknown', $4) RETURNING id`,
+    [randomUUID(), agencyId, topicId, seeker.userId],
+  );
+  const enquiryId = Number(rows[0]?.id);
+  await db.query("INSERT INTO matrix_steps (enquiry_id, kind) VALUES ($1, 'create_room')", [enquiryId]);
+  const roomId = await eventually("the enquiry room", async () => {
+    const r = await db.query<{ room_id: string | null }>("SELECT room_id FROM enquiries WHERE id = $1", [enquiryId]);
+    return r.rows[0]?.room_id ?? null;
+  });
+  return { enquiryId, roomId };
+}
