@@ -1,8 +1,19 @@
 /**
- * Operator routes (to be completed).
+ * Operator routes under `/api/v1/admin/`: topics, agencies, counsellors and the queues. Every
+ * route needs the installation's operator token (`Authorization: Bearer <token>`); the CLI in
+ * appservice/src/cli/admin.ts calls them. See docs/operators.md.
  */
-import type { Api } from "../http/api.ts";
 import type { FeatureDeps } from "../app.ts";
+import type { Api } from "../http/api.ts";
+import { agencyRoutes } from "./agencies.ts";
+import { counsellorRoutes } from "./counsellors.ts";
+import { queueRoutes } from "./queue.ts";
+import { topicRoutes } from "./topics.ts";
 
 /** Adds the operator routes. */
-export function adminRoutes(_api: Api, _deps: FeatureDeps): void {}
+export function adminRoutes(api: Api, deps: FeatureDeps): void {
+  topicRoutes(api, deps);
+  agencyRoutes(api, deps);
+  counsellorRoutes(api, deps);
+  queueRoutes(api, deps);
+}

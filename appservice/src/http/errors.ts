@@ -42,6 +42,10 @@ export const ERROR_STATUS = {
   CONNECTA_ALREADY_TAKEN: 409,
   /** The enquiry is not in a state that allows this action. */
   CONNECTA_WRONG_STATE: 409,
+  /** A topic or agency with this id or name exists already, or another agency is the fallback. */
+  CONNECTA_ALREADY_EXISTS: 409,
+  /** Enquiries still need the agency or counsellor; the action would leave them without one. */
+  CONNECTA_IN_USE: 409,
   /** A dependency (database, homeserver) is unavailable; retry later. */
   M_UNAVAILABLE: 503,
   /** A bug on our side. Never caused by input. */
