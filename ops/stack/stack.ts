@@ -57,13 +57,18 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
 }
 
 /** Starts an application service process of a stack and waits until it is ready. */
-export async function startAppservice(info: StackInfo, port: number, name = "appservice"): Promise<Service> {
+export async function startAppservice(
+  info: StackInfo,
+  port: number,
+  name = "appservice",
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<Service> {
   const service = startService(
     name,
     process.execPath,
     [join(ROOT, "appservice", "src", "main.ts")],
     join(info.dataDir, "logs", `${name}.log`),
-    { env: appserviceEnv(info, port), cwd: join(ROOT, "appservice") },
+    { env: { ...appserviceEnv(info, port), ...extraEnv }, cwd: join(ROOT, "appservice") },
   );
   const url = `http://${info.bindAddress}:${port}`;
   await waitUntil(service, "it is ready", () => answers200(`${url}/readyz`));

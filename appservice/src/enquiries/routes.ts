@@ -10,6 +10,7 @@ import type { FeatureDeps } from "../app.ts";
 import { withTransaction } from "../db/pool.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
+import { faultPoint } from "../faults.ts";
 import { enqueueStep } from "../steps/steps.ts";
 import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
 
@@ -220,6 +221,7 @@ export function enquiryRoutes(api: Api, deps: FeatureDeps): void {
         }
         return { ...enquiry, state: "active", counsellor_id: counsellor };
       });
+      faultPoint("claim_committed");
       await finishSteps(Number(result.id));
       return summary(pool, Number(result.id));
     },
@@ -252,6 +254,8 @@ export function enquiryRoutes(api: Api, deps: FeatureDeps): void {
         if (enquiry.state !== "active") {
           throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
         }
+        // A retried handover (its response lost in a crash) finds it done.
+        if (enquiry.counsellor_id === body.counsellor_id) return Number(enquiry.id);
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
           throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can hand over");
         }
@@ -263,7 +267,6 @@ export function enquiryRoutes(api: Api, deps: FeatureDeps): void {
           throw new MatrixError("M_INVALID_PARAM", "The new counsellor is not a counsellor of this agency");
         }
         const previous = enquiry.counsellor_id;
-        if (previous === body.counsellor_id) return Number(enquiry.id); // a retried handover
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [
           enquiry.id,
         ]);
@@ -280,6 +283,7 @@ export function enquiryRoutes(api: Api, deps: FeatureDeps): void {
         if (previous) await enqueueStep(db, eid, "kick", { user_id: previous, reason: "Die Anfrage wurde übergeben" });
         return eid;
       });
+      faultPoint("handover_committed");
       await finishSteps(id);
       return summary(pool, id);
     },

@@ -8,6 +8,7 @@
 import type pg from "pg";
 import type { Logger } from "pino";
 import { withClient, withTransaction } from "../db/pool.ts";
+import { faultPoint } from "../faults.ts";
 
 /** The kinds of step. */
 export type StepKind = "create_room" | "invite" | "kick" | "power_levels" | "room_state";
@@ -25,6 +26,12 @@ export interface Step {
 /** Does a step; may update rows through `db`, committed together with the step's completion. */
 export type StepRunner = (step: Step, db: pg.PoolClient) => Promise<void>;
 
+/**
+ * Seconds during which the request that recorded a step has it to itself; background workers
+ * (of any replica) take it only after that, e.g. when that request's process died.
+ */
+const OWNER_GRACE_SECONDS = 5;
+
 /** Records a step to do. Call inside the transaction of the state change it belongs to. */
 export async function enqueueStep(
   db: pg.PoolClient,
@@ -32,11 +39,11 @@ export async function enqueueStep(
   kind: StepKind,
   payload: Record<string, unknown> = {},
 ): Promise<void> {
-  await db.query("INSERT INTO matrix_steps (enquiry_id, kind, payload) VALUES ($1, $2, $3)", [
-    enquiryId,
-    kind,
-    payload,
-  ]);
+  await db.query(
+    `INSERT INTO matrix_steps (enquiry_id, kind, payload, run_after)
+     VALUES ($1, $2, $3, now() + $4 * interval '1 second')`,
+    [enquiryId, kind, payload, OWNER_GRACE_SECONDS],
+  );
 }
 
 /** Key space of the advisory locks that keep two replicas from running one step at once. */
@@ -97,7 +104,10 @@ export class StepWorker {
       }>(
         `SELECT s.id, s.enquiry_id, s.kind, s.payload, s.attempts
            FROM matrix_steps s
-          WHERE s.done_at IS NULL AND s.run_after <= now()
+          WHERE s.done_at IS NULL
+            -- The background worker waits for run_after; the request that caused a step runs it
+            -- at once, unless an earlier attempt failed (then it waits for the backoff too).
+            AND (s.run_after <= now() OR ($1::bigint IS NOT NULL AND s.attempts = 0))
             AND ($1::bigint IS NULL OR s.enquiry_id = $1)
             AND NOT EXISTS (SELECT 1 FROM matrix_steps p
                              WHERE p.enquiry_id = s.enquiry_id AND p.id < s.id AND p.done_at IS NULL)
@@ -134,6 +144,7 @@ export class StepWorker {
         try {
           await withTransaction(this.#pool, async (db) => {
             await this.#runners[step.kind](step, db);
+            faultPoint(`step:${step.kind}`);
             await db.query("UPDATE matrix_steps SET done_at = now(), last_error = NULL WHERE id = $1", [step.id]);
           });
           this.#log.debug({ step: step.id, kind: step.kind, enquiry: step.enquiryId }, "step done");
