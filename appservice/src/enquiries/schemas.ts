@@ -1,0 +1,28 @@
+/**
+ * Schemas of the enquiry API's answers and parameters.
+ */
+import { z } from "zod";
+
+export const EnquiryParams = z.strictObject({
+  enquiryId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const QueueItem = z.object({
+  enquiry_id: z.number().int(),
+  room_id: z.string(),
+  agency_id: z.number().int(),
+  topic: z.string(),
+  language: z.string(),
+  age_group: z.string(),
+  waiting_since: z.string().describe("ISO 8601"),
+  waiting_seconds: z.number().int(),
+});
+
+export const EnquirySummary = z.object({
+  enquiry_id: z.number().int(),
+  room_id: z.string().nullable(),
+  state: z.string(),
+  agency_id: z.number().int(),
+  topic: z.string(),
+  counsellor_id: z.string().nullable(),
+});

@@ -1,0 +1,293 @@
+/**
+ * The counselling workflow: the queue of an agency, claim (exactly once), handover, close and
+ * reopen, and "my enquiries". Used by the HTTP API and the counsellors' control rooms alike.
+ * State changes and the Matrix steps they need are written in one database transaction; the
+ * steps then run (in this request, and by the worker if this process dies) until done.
+ */
+import type pg from "pg";
+import type { z } from "zod";
+import type { FeatureDeps } from "../app.ts";
+import { withTransaction } from "../db/pool.ts";
+import { MatrixError } from "../http/errors.ts";
+import { faultPoint } from "../faults.ts";
+import { enqueueStep } from "../steps/steps.ts";
+import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
+
+/** A queue entry. */
+export type QueueItem = z.infer<typeof import("./schemas.ts").QueueItem>;
+/** An enquiry as its participants see it. */
+export type EnquirySummary = z.infer<typeof import("./schemas.ts").EnquirySummary>;
+
+interface Membership {
+  agency_id: string;
+  role: "counsellor" | "team_lead";
+}
+
+/** The agencies a user counsels for; throws M_FORBIDDEN for anyone who is not a counsellor. */
+async function memberships(db: pg.Pool | pg.PoolClient, userId: string): Promise<Membership[]> {
+  const { rows } = await db.query<Membership>(
+    "SELECT agency_id, role FROM agency_memberships WHERE counsellor_id = $1",
+    [userId],
+  );
+  if (!rows.length) throw new MatrixError("M_FORBIDDEN", "Only counsellors may do this");
+  return rows;
+}
+
+interface LockedEnquiry {
+  id: string;
+  state: string;
+  agency_id: string;
+  seeker_id: string | null;
+  room_id: string | null;
+  counsellor_id: string | null;
+  closed_at: Date | null;
+}
+
+async function lockEnquiry(db: pg.PoolClient, id: number): Promise<LockedEnquiry> {
+  const { rows } = await db.query<LockedEnquiry>(
+    "SELECT id, state, agency_id, seeker_id, room_id, counsellor_id, closed_at FROM enquiries WHERE id = $1 FOR UPDATE",
+    [id],
+  );
+  if (!rows[0]) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  return rows[0];
+}
+
+/** The caller's role for a locked enquiry, or M_NOT_FOUND when it is not theirs to see. */
+async function counsellorRole(
+  db: pg.PoolClient,
+  userId: string,
+  enquiry: LockedEnquiry,
+): Promise<"counsellor" | "team_lead"> {
+  const mine = await memberships(db, userId);
+  const here = mine.find((m) => m.agency_id === enquiry.agency_id);
+  // Another agency's enquiry does not exist for this caller.
+  if (!here) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  return here.role;
+}
+
+/** The workflow's operations; `userId` is the caller. */
+export interface Workflow {
+  queue(userId: string, options: { limit: number; agencyId?: number | undefined }): Promise<{ enquiries: QueueItem[] }>;
+  mine(userId: string): Promise<{ enquiries: EnquirySummary[] }>;
+  claim(userId: string, enquiryId: number): Promise<EnquirySummary>;
+  handover(userId: string, enquiryId: number, counsellorId: string): Promise<EnquirySummary>;
+  close(userId: string, enquiryId: number): Promise<EnquirySummary>;
+  reopen(userId: string, enquiryId: number): Promise<EnquirySummary>;
+}
+
+/** Creates the workflow. */
+export function createWorkflow(deps: FeatureDeps): Workflow {
+  const { pool, steps, log } = deps;
+
+  /** Runs the enquiry's steps now; if that takes too long, the worker finishes them. */
+  const finishSteps = async (enquiryId: number) => {
+    await steps.drain(enquiryId).catch((err: Error) => log.warn({ enquiryId, err: err.message }, "steps pending"));
+  };
+
+  return {
+    async queue(userId, query) {
+      const agencies = (await memberships(pool, String(userId))).map((m) => m.agency_id);
+      const wanted = query.agencyId === undefined ? agencies : agencies.filter((a) => a === String(query.agencyId));
+      const { rows } = await pool.query<{
+        id: string;
+        room_id: string;
+        agency_id: string;
+        topic_id: string;
+        language: string;
+        age_group: string;
+        waiting_since: Date;
+        waiting_seconds: number;
+      }>(
+        `SELECT id, room_id, agency_id, topic_id, language, age_group, waiting_since,
+                floor(extract(epoch FROM now() - waiting_since))::int AS waiting_seconds
+           FROM enquiries
+          WHERE state = 'waiting' AND agency_id = ANY($1::bigint[]) AND room_id IS NOT NULL
+          ORDER BY waiting_since, id
+          LIMIT $2`,
+        [wanted, query.limit],
+      );
+      return {
+        enquiries: rows.map((r) => ({
+          enquiry_id: Number(r.id),
+          room_id: r.room_id,
+          agency_id: Number(r.agency_id),
+          topic: r.topic_id,
+          language: r.language,
+          age_group: r.age_group,
+          waiting_since: r.waiting_since.toISOString(),
+          waiting_seconds: r.waiting_seconds,
+        })),
+      };
+    },
+    async mine(userId) {
+      const { rows } = await pool.query<{
+        id: string;
+        room_id: string | null;
+        state: string;
+        agency_id: string;
+        topic_id: string;
+        counsellor_id: string | null;
+      }>(
+        `SELECT id, room_id, state, agency_id, topic_id, counsellor_id FROM enquiries
+          WHERE (seeker_id = $1 OR counsellor_id = $1) AND state <> 'archived'
+          ORDER BY id DESC LIMIT 200`,
+        [userId],
+      );
+      return {
+        enquiries: rows.map((r) => ({
+          enquiry_id: Number(r.id),
+          room_id: r.room_id,
+          state: r.state,
+          agency_id: Number(r.agency_id),
+          topic: r.topic_id,
+          counsellor_id: r.counsellor_id,
+        })),
+      };
+    },
+    async claim(userId, enquiryId) {
+      const params = { enquiryId };
+      const counsellor = String(userId);
+      const result = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, params.enquiryId);
+        await counsellorRole(db, counsellor, enquiry);
+        if (enquiry.state === "active") {
+          if (enquiry.counsellor_id === counsellor) return enquiry; // a retried claim
+          throw new MatrixError("CONNECTA_ALREADY_TAKEN", "Another counsellor has already taken this enquiry");
+        }
+        if (enquiry.state !== "waiting") {
+          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not waiting`);
+        }
+        await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [
+          enquiry.id,
+          counsellor,
+        ]);
+        await db.query(
+          "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'claim', $2)",
+          [enquiry.id, counsellor],
+        );
+        const id = Number(enquiry.id);
+        await enqueueStep(db, id, "power_levels", { users: { [counsellor]: COUNSELLOR_POWER } });
+        // From now on only the seeker and this counsellor are in the room: the others are
+        // removed, so the seeker's client starts a new Megolm session without them.
+        const others = (await presentCounsellors(db, enquiry.agency_id)).filter((c) => c !== counsellor);
+        const { rows } = await db.query<{ counsellor_id: string }>(
+          "SELECT counsellor_id FROM agency_memberships WHERE agency_id = $1 AND counsellor_id <> $2",
+          [enquiry.agency_id, counsellor],
+        );
+        for (const other of new Set([...others, ...rows.map((r) => r.counsellor_id)])) {
+          await enqueueStep(db, id, "kick", { user_id: other, reason: "Die Anfrage wurde übernommen" });
+        }
+        return { ...enquiry, state: "active", counsellor_id: counsellor };
+      });
+      faultPoint("claim_committed");
+      await finishSteps(Number(result.id));
+      return summary(pool, Number(result.id));
+    },
+    async handover(userId, enquiryId, counsellorId) {
+      const params = { enquiryId };
+      const body = { counsellor_id: counsellorId };
+      const caller = String(userId);
+      const id = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const role = await counsellorRole(db, caller, enquiry);
+        if (enquiry.state !== "active") {
+          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+        }
+        // A retried handover (its response lost in a crash) finds it done.
+        if (enquiry.counsellor_id === body.counsellor_id) return Number(enquiry.id);
+        if (enquiry.counsellor_id !== caller && role !== "team_lead") {
+          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can hand over");
+        }
+        const target = await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
+          enquiry.agency_id,
+          body.counsellor_id,
+        ]);
+        if (!target.rowCount) {
+          throw new MatrixError("M_INVALID_PARAM", "The new counsellor is not a counsellor of this agency");
+        }
+        const previous = enquiry.counsellor_id;
+        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [
+          enquiry.id,
+        ]);
+        await db.query(
+          "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'handover', $3)",
+          [enquiry.id, body.counsellor_id, caller],
+        );
+        await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [enquiry.id, body.counsellor_id]);
+        const eid = Number(enquiry.id);
+        await enqueueStep(db, eid, "invite", { user_id: body.counsellor_id });
+        await enqueueStep(db, eid, "power_levels", {
+          users: { [body.counsellor_id]: COUNSELLOR_POWER, ...(previous ? { [previous]: 0 } : {}) },
+        });
+        if (previous) await enqueueStep(db, eid, "kick", { user_id: previous, reason: "Die Anfrage wurde übergeben" });
+        return eid;
+      });
+      faultPoint("handover_committed");
+      await finishSteps(id);
+      return summary(pool, id);
+    },
+    async close(userId, enquiryId) {
+      const params = { enquiryId };
+      const caller = String(userId);
+      const id = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const role = await counsellorRole(db, caller, enquiry);
+        if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
+        if (enquiry.state !== "active") {
+          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+        }
+        if (enquiry.counsellor_id !== caller && role !== "team_lead") {
+          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can close");
+        }
+        await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
+        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, events_default: 100 });
+        return Number(enquiry.id);
+      });
+      await finishSteps(id);
+      return summary(pool, id);
+    },
+    async reopen(userId, enquiryId) {
+      const params = { enquiryId };
+      const id = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, params.enquiryId);
+        if (enquiry.seeker_id !== userId) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+        if (enquiry.state === "active") return Number(enquiry.id); // a retried reopen
+        const windowMs = deps.config.reopenWindowDays * 86_400_000;
+        if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
+          throw new MatrixError("CONNECTA_WRONG_STATE", "This enquiry can no longer be reopened");
+        }
+        // Back to its counsellor if there still is one, else back into the queue.
+        const next = enquiry.counsellor_id ? "active" : "waiting";
+        await db.query(
+          "UPDATE enquiries SET state = $2, closed_at = NULL, waiting_since = CASE WHEN $2 = 'waiting' THEN now() ELSE waiting_since END WHERE id = $1",
+          [enquiry.id, next],
+        );
+        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, events_default: 0 });
+        return Number(enquiry.id);
+      });
+      await finishSteps(id);
+      return summary(pool, id);
+    },
+  };
+}
+
+async function summary(pool: pg.Pool, id: number) {
+  const { rows } = await pool.query<{
+    id: string;
+    room_id: string | null;
+    state: string;
+    agency_id: string;
+    topic_id: string;
+    counsellor_id: string | null;
+  }>("SELECT id, room_id, state, agency_id, topic_id, counsellor_id FROM enquiries WHERE id = $1", [id]);
+  const r = rows[0];
+  if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  return {
+    enquiry_id: Number(r.id),
+    room_id: r.room_id,
+    state: r.state,
+    agency_id: Number(r.agency_id),
+    topic: r.topic_id,
+    counsellor_id: r.counsellor_id,
+  };
+}
