@@ -13,7 +13,9 @@
  * - the counsellor exists with the same display name, language and memberships (the earlier
  *   answer was lost): `created: false` and no password. The operator resets the password
  *   (`POST .../password`) if it was lost; we never hand out the same password twice;
- * - any other existing user, or a counsellor with other details: M_USER_IN_USE.
+ * - any other existing user, or a counsellor with other details: M_USER_IN_USE, and the
+ *   existing account is left untouched (it is looked up before anything is written to it).
+ * Attempts for one user id run one after the other (advisory lock).
  */
 import type pg from "pg";
 import { z } from "zod";
@@ -211,6 +213,19 @@ function sameMemberships(a: { agency_id: number; role: string }[], b: { agency_i
   return key(a) === key(b);
 }
 
+/** The part of Synapse's admin view of a user we look at. */
+interface SynapseAccount {
+  creation_ts?: unknown;
+  deactivated?: unknown;
+}
+
+/** Whether a (not deactivated) account was created in or after the second `since`. */
+function createdSince(account: SynapseAccount, since: number): boolean {
+  const ts = Number(account.creation_ts);
+  const seconds = ts > 1e11 ? Math.floor(ts / 1000) : ts; // Synapse answers seconds; be safe
+  return account.deactivated !== true && seconds >= since;
+}
+
 const LocalpartParams = z.strictObject({
   localpart: z.string().regex(LOCALPART, `must be ${LOCALPART_RULE}`),
 });
@@ -237,6 +252,53 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
       return new MatrixError("M_INVALID_USERNAME", `The homeserver refused the localpart: ${err.message}`);
     }
     return null;
+  }
+
+  /** The account at Synapse (null if there is none). */
+  async function findAccount(userId: string): Promise<SynapseAccount | null> {
+    try {
+      return await deps.homeserver.request<SynapseAccount>("GET", adminUserPath(userId));
+    } catch (err) {
+      if (err instanceof HomeserverError && err.status === 404) return null;
+      deps.log.warn({ userId, err: (err as Error).message }, "looking up a Matrix account failed");
+      throw new MatrixError("M_UNAVAILABLE", "The homeserver did not answer; please try again");
+    }
+  }
+
+  /** Seconds since the epoch of the marker of an earlier or this attempt (null if none). */
+  async function markerStart(db: pg.PoolClient, userId: string): Promise<number | null> {
+    const { rows } = await db.query<{ started: number }>(
+      `SELECT floor(extract(epoch FROM started_at))::float8 AS started
+       FROM counsellor_account_creations WHERE user_id = $1`,
+      [userId],
+    );
+    return rows[0]?.started ?? null;
+  }
+
+  /**
+   * Makes sure the account of `userId` exists and is ours to complete: either an earlier,
+   * interrupted attempt created it (after its marker), or this call creates it now. Anything
+   * else is someone else's account: M_USER_IN_USE, and nothing at Synapse is changed.
+   */
+  async function claimAccount(db: pg.PoolClient, userId: string): Promise<void> {
+    const notOurs = async () => {
+      await db.query("DELETE FROM counsellor_account_creations WHERE user_id = $1", [userId]);
+      return new MatrixError("M_USER_IN_USE", `The Matrix user ${userId} exists already`);
+    };
+    const existing = await findAccount(userId);
+    if (existing) {
+      const started = await markerStart(db, userId);
+      if (started === null || !createdSince(existing, started)) throw await notOurs();
+      return;
+    }
+    // Recorded before the account exists, so that a retry after a failure recognises it.
+    await db.query("INSERT INTO counsellor_account_creations (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
+    const started = (await markerStart(db, userId)) ?? Infinity;
+    // An empty PUT creates the account without a password. Should someone have registered the
+    // name since the lookup above, it changes nothing, and the creation time gives that away
+    // (but for a registration within the same second, which we accept).
+    const created = await callHomeserver<SynapseAccount>(deps, "PUT", adminUserPath(userId), {}, refusedAccount);
+    if (!createdSince(created, started)) throw await notOurs();
   }
 
   async function create(body: z.infer<typeof CreateBody>) {
@@ -272,29 +334,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
           body.memberships.map((m) => m.agency_id),
         );
 
-        await db.query("INSERT INTO counsellor_account_creations (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [
-          userId,
-        ]);
-        const marker = await db.query<{ started: number }>(
-          "SELECT floor(extract(epoch FROM started_at))::float8 AS started FROM counsellor_account_creations WHERE user_id = $1",
-          [userId],
-        );
-        const started = marker.rows[0]?.started ?? Infinity;
-        // An empty PUT creates the account (without a password) if it does not exist and changes
-        // nothing if it does; its creation time tells whether this or an earlier attempt made it.
-        const account = await callHomeserver<{ creation_ts?: unknown; deactivated?: unknown }>(
-          deps,
-          "PUT",
-          adminUserPath(userId),
-          {},
-          refusedAccount,
-        );
-        const createdTs = Number(account.creation_ts);
-        const createdSeconds = createdTs > 1e11 ? Math.floor(createdTs / 1000) : createdTs;
-        if (!(createdSeconds >= started) || account.deactivated === true) {
-          await db.query("DELETE FROM counsellor_account_creations WHERE user_id = $1", [userId]);
-          throw new MatrixError("M_USER_IN_USE", `The Matrix user ${userId} exists already`);
-        }
+        await claimAccount(db, userId);
 
         const password = initialPassword();
         await callHomeserver(deps, "PUT", adminUserPath(userId), {
