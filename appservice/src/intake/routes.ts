@@ -1,8 +1,110 @@
 /**
- * Anonymous intake routes (to be completed).
+ * Anonymous intake routes: challenge, intake, completion. The flow and its reasons are in
+ * docs/intake.md.
  */
-import type { Api } from "../http/api.ts";
+import type { Request } from "express";
+import { z } from "zod";
 import type { FeatureDeps } from "../app.ts";
+import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
+import type { Api } from "../http/api.ts";
+import { completeIntake, createChallenge, createIntake } from "./intakes.ts";
+import { NONCE_PATTERN, POW_ALGORITHM } from "./pow.ts";
+import { addressKey, hit } from "./rate-limit.ts";
+import { intakeSettings, type IntakeSettings } from "./settings.ts";
 
-/** Adds the intake routes. */
-export function intakeRoutes(_api: Api, _deps: FeatureDeps): void {}
+const TAG = "intake";
+
+const Challenge = z
+  .object({
+    challenge_id: z.uuid(),
+    difficulty: z.int().describe("Leading zero bits SHA-256 of `${challenge_id}:${nonce}` must have"),
+    expires_at: z.iso.datetime(),
+    algorithm: z.literal(POW_ALGORITHM),
+  })
+  .meta({ id: "IntakeChallenge" });
+
+const IntakeBody = z.strictObject({
+  challenge_id: z.uuid(),
+  nonce: z.string().regex(NONCE_PATTERN, "expected 1 to 64 characters of A-Z a-z 0-9 _ -"),
+  pseudonym: z.string().describe("3 to 30 of a-z 0-9 . _ -; not like an e-mail address or phone number"),
+  topic: z.string().regex(/^[a-z0-9-]{1,40}$/, "expected a topic id"),
+  postcode: z
+    .string()
+    .regex(/^[0-9]{5}$/, "expected five digits")
+    .nullish()
+    .describe("German postcode; absent when the seeker gives none"),
+  age_group: z.enum(AGE_GROUPS),
+  language: z.enum(LANGUAGES),
+});
+
+const Intake = z
+  .object({
+    intake_id: z.uuid(),
+    registration_token: z.string().describe("Single-use Synapse registration token (m.login.registration_token)"),
+    expires_at: z.iso.datetime().describe("Register at Synapse before this time"),
+    username: z.string().describe("The normalised pseudonym: the username to register"),
+  })
+  .meta({ id: "Intake" });
+
+const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({ id: "IntakeCompletion" });
+
+/** Counts a request against the per-address and the global limit of `kind`. */
+async function limit(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "intake", req: Request) {
+  const r = s.rateLimits;
+  const [perAddress, global] =
+    kind === "challenge" ? [r.challengePerAddress, r.challengeGlobal] : [r.intakePerAddress, r.intakeGlobal];
+  await hit(deps.pool, `${kind}:addr:${addressKey(req.socket.remoteAddress)}`, perAddress, r.windowSeconds);
+  await hit(deps.pool, `${kind}:global`, global, r.windowSeconds);
+}
+
+/** Adds the intake routes; `settings` default to {@link intakeSettings} of the configuration. */
+export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSettings(deps.config)): void {
+  api.add({
+    method: "get",
+    path: "/api/v1/intake/challenge",
+    summary: "A proof-of-work challenge for one intake",
+    tag: TAG,
+    auth: "none",
+    response: Challenge,
+    errors: [],
+    handler: async ({ req }) => {
+      await limit(deps, settings, "challenge", req);
+      return createChallenge(deps.pool, settings);
+    },
+  });
+
+  api.add({
+    method: "post",
+    path: "/api/v1/intake",
+    summary: "Checks an intake and answers with a single-use registration token for the pseudonym",
+    tag: TAG,
+    auth: "none",
+    body: IntakeBody,
+    response: Intake,
+    errors: ["M_TOO_LARGE", "M_INVALID_USERNAME", "M_USER_IN_USE", "CONNECTA_CHALLENGE_FAILED", "M_NOT_FOUND"],
+    handler: async ({ body, req }) => {
+      await limit(deps, settings, "intake", req);
+      return createIntake(deps, settings, {
+        challengeId: body.challenge_id,
+        nonce: body.nonce,
+        pseudonym: body.pseudonym,
+        topic: body.topic,
+        postcode: body.postcode ?? null,
+        ageGroup: body.age_group,
+        language: body.language,
+      });
+    },
+  });
+
+  api.add({
+    method: "post",
+    path: "/api/v1/intake/{intakeId}/complete",
+    summary: "Opens the enquiry of the freshly registered seeker and answers with its room",
+    tag: TAG,
+    auth: "user",
+    params: z.object({ intakeId: z.uuid() }),
+    response: Completion,
+    errors: ["M_NOT_FOUND", "M_UNAVAILABLE"],
+    handler: async ({ params, userId }) => completeIntake(deps, params.intakeId, userId ?? ""),
+  });
+}

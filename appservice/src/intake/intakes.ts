@@ -1,0 +1,313 @@
+/**
+ * The anonymous intake (see docs/intake.md): a proof-of-work challenge, the checks that end in a
+ * single-use Synapse registration token, and the completion that opens the enquiry once the
+ * seeker registered. The seeker's password never reaches us: their client registers directly
+ * at Synapse with the token.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type pg from "pg";
+import { findAgency } from "../agencies/match.ts";
+import type { FeatureDeps } from "../app.ts";
+import { SQLSTATE, withTransaction } from "../db/pool.ts";
+import type { AgeGroup, Language } from "../domain.ts";
+import { openEnquiry } from "../enquiries/open.ts";
+import { MatrixError } from "../http/errors.ts";
+import { HomeserverError } from "../matrix/homeserver.ts";
+import { POW_ALGORITHM, isSolved } from "./pow.ts";
+import { checkPseudonym } from "./pseudonym.ts";
+import { pruneRateLimits } from "./rate-limit.ts";
+import type { IntakeSettings } from "./settings.ts";
+
+/** Answer of GET /api/v1/intake/challenge. */
+export interface ChallengeAnswer {
+  challenge_id: string;
+  difficulty: number;
+  expires_at: string;
+  algorithm: typeof POW_ALGORITHM;
+}
+
+/** What a seeker submits (validated for shape by the route). */
+export interface IntakeInput {
+  challengeId: string;
+  nonce: string;
+  pseudonym: string;
+  topic: string;
+  postcode: string | null;
+  ageGroup: AgeGroup;
+  language: Language;
+}
+
+/** Answer of POST /api/v1/intake. */
+export interface IntakeAnswer {
+  intake_id: string;
+  registration_token: string;
+  /** When the registration token expires at Synapse. */
+  expires_at: string;
+  /** The normalised pseudonym: the username to register. */
+  username: string;
+}
+
+/** Answer of POST /api/v1/intake/{intakeId}/complete. */
+export interface CompletionAnswer {
+  enquiry_id: number;
+  room_id: string;
+}
+
+/** Used challenges are kept this long after they expired, so a retried intake finds its challenge. */
+const KEEP_USED_CHALLENGES_SECONDS = 60 * 60;
+/** Rate-limit counters are kept this long (longer than any window). */
+const KEEP_RATE_LIMITS_SECONDS = 24 * 60 * 60;
+
+const challengeFailed = (message: string) => new MatrixError("CONNECTA_CHALLENGE_FAILED", message);
+const inUse = () => new MatrixError("M_USER_IN_USE", "This pseudonym is taken; please choose another one");
+
+/**
+ * The intake id belonging to a challenge: derived, so a retry with the same challenge finds its
+ * intake; one-way, so an intake id (it appears in URLs) reveals nothing about the challenge.
+ * Formatted as a UUID (version 8, RFC 9562).
+ */
+export function intakeIdOf(challengeId: string): string {
+  const h = createHash("sha256").update(`connecta-intake:${challengeId.toLowerCase()}`).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x80;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Creates a challenge. */
+export async function createChallenge(db: pg.Pool, settings: IntakeSettings): Promise<ChallengeAnswer> {
+  await db.query("DELETE FROM intake_challenges WHERE expires_at < now() - make_interval(secs => $1::int)", [
+    KEEP_USED_CHALLENGES_SECONDS,
+  ]);
+  const id = randomUUID();
+  const { rows } = await db.query<{ expires_at: Date }>(
+    `INSERT INTO intake_challenges (id, difficulty, expires_at)
+     VALUES ($1, $2, now() + make_interval(secs => $3::int)) RETURNING expires_at`,
+    [id, settings.difficulty, settings.challengeTtlSeconds],
+  );
+  return {
+    challenge_id: id,
+    difficulty: settings.difficulty,
+    expires_at: (rows[0]?.expires_at ?? new Date()).toISOString(),
+    algorithm: POW_ALGORITHM,
+  };
+}
+
+interface IntakeRow {
+  pseudonym: string;
+  registration_token: string;
+  topic_id: string;
+  agency_id: string;
+  postcode: string | null;
+  language: Language;
+  age_group: AgeGroup;
+  expires_at: Date;
+  completed_at: Date | null;
+}
+
+/**
+ * Checks an intake and, when it passes, reserves the pseudonym and mints the registration token.
+ *
+ * Checks that only look at the input (pseudonym rules, topic, agency) come first and leave the
+ * challenge unused, so a seeker can correct a typo without solving again. From the challenge on
+ * everything happens in one transaction that holds the challenge row: the challenge is marked
+ * used, also when the pseudonym turns out to be taken (each probe for a taken pseudonym costs a
+ * solved challenge), but not when we fail (Synapse unreachable), so the seeker can simply retry.
+ *
+ * A challenge that was used already answers with the intake it created when the same input is
+ * presented again before the token expires: a client whose answer got lost retries safely.
+ */
+export async function createIntake(
+  deps: FeatureDeps,
+  settings: IntakeSettings,
+  input: IntakeInput,
+): Promise<IntakeAnswer> {
+  const checked = checkPseudonym(input.pseudonym);
+  if (!checked.ok) throw new MatrixError("M_INVALID_USERNAME", checked.reason);
+  const pseudonym = checked.pseudonym;
+  const topic = await deps.pool.query("SELECT 1 FROM topics WHERE id = $1", [input.topic]);
+  if (!topic.rowCount) throw new MatrixError("M_INVALID_PARAM", "topic: unknown topic");
+  const agency = await findAgency(deps.pool, input.topic, input.postcode);
+  if (!agency) throw new MatrixError("M_NOT_FOUND", "No agency takes enquiries on this topic for this postcode");
+  await pruneRateLimits(deps.pool, KEEP_RATE_LIMITS_SECONDS);
+
+  const intakeId = intakeIdOf(input.challengeId);
+  const outcome = await withTransaction(deps.pool, async (db) => {
+    // An expired, uncompleted intake frees its pseudonym.
+    await db.query("DELETE FROM intakes WHERE completed_at IS NULL AND expires_at < now()");
+    const { rows } = await db.query<{ difficulty: number; expired: boolean; used: boolean }>(
+      `SELECT difficulty, expires_at <= now() AS expired, used_at IS NOT NULL AS used
+         FROM intake_challenges WHERE id = $1 FOR UPDATE`,
+      [input.challengeId],
+    );
+    const challenge = rows[0];
+    if (!challenge) throw challengeFailed("The challenge is unknown or has expired; please fetch a new one");
+    if (!isSolved(input.challengeId.toLowerCase(), input.nonce, challenge.difficulty)) {
+      throw challengeFailed("The nonce does not solve the challenge");
+    }
+    if (challenge.used) return { answer: await sameIntake(db, settings, intakeId, pseudonym, input) };
+    if (challenge.expired) throw challengeFailed("The challenge has expired; please fetch a new one");
+    await db.query("UPDATE intake_challenges SET used_at = now() WHERE id = $1", [input.challengeId]);
+    await db.query("SAVEPOINT reserve");
+    try {
+      const row = { id: intakeId, pseudonym, agencyId: agency.agencyId };
+      return { answer: await reserve(deps, db, settings, row, input) };
+    } catch (err) {
+      if (!(err instanceof MatrixError && err.errcode === "M_USER_IN_USE")) throw err;
+      // Keep the challenge used, refuse after the commit.
+      await db.query("ROLLBACK TO SAVEPOINT reserve");
+      return { refusal: err };
+    }
+  });
+  if ("refusal" in outcome) throw outcome.refusal;
+  deps.log.info({ intake: intakeId }, "intake created");
+  return outcome.answer;
+}
+
+/** The answer of an earlier request with the same challenge and input, or a refusal. */
+async function sameIntake(
+  db: pg.PoolClient,
+  settings: IntakeSettings,
+  intakeId: string,
+  pseudonym: string,
+  input: IntakeInput,
+): Promise<IntakeAnswer> {
+  const { rows } = await db.query<IntakeRow>(
+    `SELECT pseudonym, registration_token, topic_id, postcode, language, age_group, expires_at, completed_at
+       FROM intakes WHERE id = $1`,
+    [intakeId],
+  );
+  const row = rows[0];
+  const tokenExpiry = row ? new Date(row.expires_at.getTime() - settings.completionGraceSeconds * 1000) : null;
+  const same =
+    row &&
+    tokenExpiry &&
+    row.completed_at === null &&
+    tokenExpiry.getTime() > Date.now() &&
+    row.pseudonym === pseudonym &&
+    row.topic_id === input.topic &&
+    row.postcode === input.postcode &&
+    row.language === input.language &&
+    row.age_group === input.ageGroup;
+  if (!same) throw challengeFailed("The challenge has already been used; please fetch a new one");
+  return {
+    intake_id: intakeId,
+    registration_token: row.registration_token,
+    expires_at: tokenExpiry.toISOString(),
+    username: row.pseudonym,
+  };
+}
+
+/** Reserves the pseudonym (ours and Synapse's) and mints the registration token. */
+async function reserve(
+  deps: FeatureDeps,
+  db: pg.PoolClient,
+  settings: IntakeSettings,
+  row: { id: string; pseudonym: string; agencyId: number },
+  input: IntakeInput,
+): Promise<IntakeAnswer> {
+  const taken = await db.query("SELECT 1 FROM intakes WHERE pseudonym = $1", [row.pseudonym]);
+  if (taken.rowCount) throw inUse();
+  if (await synapseHasUser(deps, `@${row.pseudonym}:${deps.config.serverName}`)) throw inUse();
+
+  // We choose the token, so the row exists (and holds the pseudonym) before Synapse knows it.
+  const token = randomBytes(24).toString("base64url");
+  const tokenExpiry = new Date(Date.now() + settings.registrationTtlSeconds * 1000);
+  const rowExpiry = new Date(tokenExpiry.getTime() + settings.completionGraceSeconds * 1000);
+  try {
+    await db.query(
+      `INSERT INTO intakes (id, pseudonym, registration_token, topic_id, agency_id, postcode, language, age_group,
+                            expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        row.id,
+        row.pseudonym,
+        token,
+        input.topic,
+        row.agencyId,
+        input.postcode,
+        input.language,
+        input.ageGroup,
+        rowExpiry,
+      ],
+    );
+  } catch (err) {
+    // Another intake took the pseudonym a moment ago.
+    if ((err as { code?: string }).code === SQLSTATE.UNIQUE_VIOLATION) throw inUse();
+    throw err;
+  }
+  try {
+    await deps.homeserver.request("POST", "/_synapse/admin/v1/registration_tokens/new", {
+      token,
+      uses_allowed: 1,
+      expiry_time: tokenExpiry.getTime(),
+    });
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message }, "minting a registration token failed");
+    throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+  }
+  return {
+    intake_id: row.id,
+    registration_token: token,
+    expires_at: tokenExpiry.toISOString(),
+    username: row.pseudonym,
+  };
+}
+
+/** True when Synapse knows `userId` (also deactivated or in an application service namespace). */
+async function synapseHasUser(deps: FeatureDeps, userId: string): Promise<boolean> {
+  try {
+    await deps.homeserver.request("GET", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`);
+    return true;
+  } catch (err) {
+    if (err instanceof HomeserverError && err.status === 404) return false;
+    deps.log.warn({ err: (err as Error).message }, "looking up a user at Synapse failed");
+    throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+  }
+}
+
+/**
+ * Completes an intake for the seeker `userId` who registered with its token: opens the
+ * enquiry and waits until its room exists. Idempotent: a retry answers with the same enquiry.
+ */
+export async function completeIntake(deps: FeatureDeps, intakeId: string, userId: string): Promise<CompletionAnswer> {
+  const notFound = () => new MatrixError("M_NOT_FOUND", "No such intake for this user, or it has expired");
+  const enquiryId = await withTransaction(deps.pool, async (db) => {
+    const { rows } = await db.query<IntakeRow & { id: string; expired: boolean }>(
+      `SELECT id, pseudonym, topic_id, agency_id, language, age_group, completed_at, expires_at <= now() AS expired
+         FROM intakes WHERE id = $1 FOR UPDATE`,
+      [intakeId],
+    );
+    const intake = rows[0];
+    // The pseudonym is the localpart the seeker registered with the intake's token.
+    if (!intake || userId !== `@${intake.pseudonym}:${deps.config.serverName}`) throw notFound();
+    if (intake.completed_at) {
+      const done = await db.query<{ id: string }>("SELECT id FROM enquiries WHERE intake_id = $1", [intakeId]);
+      if (!done.rows[0]) throw notFound();
+      return Number(done.rows[0].id);
+    }
+    if (intake.expired) throw notFound();
+    // The postcode only served to find the agency.
+    await db.query("UPDATE intakes SET completed_at = now(), postcode = NULL WHERE id = $1", [intakeId]);
+    return openEnquiry(db, {
+      intakeId,
+      seekerId: userId,
+      agencyId: Number(intake.agency_id),
+      topicId: intake.topic_id,
+      language: intake.language,
+      ageGroup: intake.age_group,
+    });
+  });
+  try {
+    await deps.steps.drain(enquiryId);
+  } catch (err) {
+    deps.log.warn({ enquiry: enquiryId, err: (err as Error).message }, "enquiry room not ready");
+  }
+  const { rows } = await deps.pool.query<{ room_id: string | null }>("SELECT room_id FROM enquiries WHERE id = $1", [
+    enquiryId,
+  ]);
+  const roomId = rows[0]?.room_id;
+  if (!roomId) throw new MatrixError("M_UNAVAILABLE", "The enquiry room is still being prepared; please retry");
+  deps.log.info({ intake: intakeId, enquiry: enquiryId }, "intake completed");
+  return { enquiry_id: enquiryId, room_id: roomId };
+}

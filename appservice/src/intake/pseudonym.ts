@@ -1,0 +1,124 @@
+/**
+ * The rules for a seeker's pseudonym, which becomes their Matrix localpart (`@pseudonym:server`).
+ * A pseudonym must not identify the person (no e-mail address, no phone number) and must not
+ * pass for staff (no "admin", "beratung", ...). Only plain ASCII letters, digits and `. _ -` are
+ * allowed, so look-alike letters, zero-width and direction-changing characters fail on the first
+ * rule with a message a person understands.
+ */
+
+/** Shortest and longest pseudonym. */
+export const PSEUDONYM_LENGTH = { min: 3, max: 30 } as const;
+
+/** More digits than this make a pseudonym look like a phone number or a birth date. */
+export const MAX_DIGITS = 5;
+
+/** Localparts of the application service (its exclusive namespace `@connecta-.*`). */
+const SERVICE_PREFIX = "connecta";
+
+/** A part of the pseudonym starting with one of these passes for staff or the system. */
+const STAFF_PREFIXES = [
+  "admin",
+  "operator",
+  "support",
+  "berat", // beratung, berater, beraterin
+  "counsel", // counsellor, counselor, counselling
+  "moderat", // moderator, moderation
+  "teamlead",
+  "teamleit", // teamleitung, teamleiter
+  "sysadmin",
+  "security",
+  "postmaster",
+  "webmaster",
+  "hostmaster",
+  "noreply",
+  "notruf",
+  "polizei",
+  "police",
+  "offiziell",
+  "official",
+];
+
+/** A part of the pseudonym equal to one of these passes for staff or the system. */
+const RESERVED_WORDS = [
+  "bot",
+  "mod",
+  "team",
+  "root",
+  "system",
+  "staff",
+  "service",
+  "server",
+  "synapse",
+  "matrix",
+  "help",
+  "hilfe",
+  "info",
+  "kontakt",
+  "contact",
+  "abuse",
+  "leitung",
+];
+
+/** Endings of a pseudonym that make it look like an e-mail or web address (a top-level domain). */
+const ADDRESS_ENDINGS = /\.(com|de|net|org|info|eu|at|ch|io|me|biz|online|email|mail)$/;
+
+/** A part of the pseudonym starting with one of these (mail providers) looks like an e-mail address. */
+const MAIL_PROVIDERS = [
+  "gmail",
+  "googlemail",
+  "gmx",
+  "webde",
+  "yahoo",
+  "hotmail",
+  "outlook",
+  "tonline",
+  "icloud",
+  "posteo",
+  "protonmail",
+  "mailbox",
+  "freenet",
+  "arcor",
+  "aol",
+];
+
+/** The outcome of {@link checkPseudonym}: the normalised pseudonym or why it is refused. */
+export type PseudonymCheck = { ok: true; pseudonym: string } | { ok: false; reason: string };
+
+/** Checks a pseudonym as typed and normalises it to lower case. */
+export function checkPseudonym(input: string): PseudonymCheck {
+  const refuse = (reason: string): PseudonymCheck => ({ ok: false, reason });
+  // The character rule comes first and looks at the input as typed: lower-casing first would turn
+  // look-alikes such as the Kelvin sign (U+212A) into a plain "k".
+  if (!/^[A-Za-z0-9._-]*$/.test(input)) {
+    return refuse(
+      "The pseudonym may only contain the letters a-z, digits and the characters . _ - " +
+        "(no spaces, umlauts, accents or other special characters)",
+    );
+  }
+  if (input.length < PSEUDONYM_LENGTH.min || input.length > PSEUDONYM_LENGTH.max) {
+    return refuse(`The pseudonym must be ${PSEUDONYM_LENGTH.min} to ${PSEUDONYM_LENGTH.max} characters long`);
+  }
+  const pseudonym = input.toLowerCase();
+  if (!/^[a-z0-9]/.test(pseudonym)) return refuse("The pseudonym must start with a letter or a digit");
+  if (!/[a-z]/.test(pseudonym)) return refuse("The pseudonym must contain at least one letter");
+  if ((pseudonym.match(/[0-9]/g) ?? []).length > MAX_DIGITS) {
+    return refuse(
+      `The pseudonym must not contain more than ${MAX_DIGITS} digits: ` +
+        "it must not look like a phone number or a birth date",
+    );
+  }
+  // The whole pseudonym, it without separators ("t-online" -> "tonline"), and each part between them.
+  const parts = [pseudonym, pseudonym.replace(/[._-]/g, ""), ...pseudonym.split(/[._-]+/)];
+  const partStartsWith = (prefixes: string[]) => parts.some((part) => prefixes.some((p) => part.startsWith(p)));
+  if (ADDRESS_ENDINGS.test(pseudonym) || partStartsWith(MAIL_PROVIDERS)) {
+    return refuse("The pseudonym must not look like an e-mail or web address");
+  }
+  if (
+    pseudonym.startsWith(SERVICE_PREFIX) ||
+    parts.some((part) => RESERVED_WORDS.includes(part)) ||
+    partStartsWith(STAFF_PREFIXES)
+  ) {
+    return refuse("This pseudonym is reserved; please choose another one");
+  }
+  return { ok: true, pseudonym };
+}

@@ -1,0 +1,293 @@
+/**
+ * Test helpers for the anonymous intake: an advice seeker goes through it exactly as the web
+ * client will (challenge solved with SHA-256, intake, registration directly at Synapse with the
+ * single-use token, completion with an OpenID token), plus a small SQL helper that writes a topic,
+ * an agency and its counsellors straight into the appservice's database.
+ */
+import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
+import pg from "pg";
+import type { StackInfo } from "../../ops/stack/stack.ts";
+import { matrixRequest, registerUser, stackSecret, type TestUser } from "./matrix.ts";
+
+/** A seeker after a completed intake: a Matrix user with an enquiry room. */
+export interface Seeker extends TestUser {
+  /** The normalised pseudonym (= localpart). */
+  pseudonym: string;
+  intakeId: string;
+  /** The registration token the seeker spent (tests check it cannot be spent again). */
+  registrationToken: string;
+  enquiryId: number;
+  roomId: string;
+}
+
+/** What an intake asks for; `pseudonym` defaults to a fresh random one. */
+export interface IntakeOptions {
+  topic: string;
+  postcode?: string | null;
+  ageGroup?: string;
+  language?: string;
+  pseudonym?: string;
+}
+
+/** An answer of the appservice API. */
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+/** Calls the appservice API with a JSON body (or a raw string) and an optional bearer token. */
+export async function callIntakeApi(
+  stack: StackInfo,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<ApiAnswer> {
+  const res = await fetch(`${stack.appserviceUrl}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, headers: res.headers, body: json };
+}
+
+/**
+ * A pseudonym nobody has used: `prefix-z` and nine random letters (no digits, which are limited;
+ * the "z" keeps the part from starting like a reserved word or a mail provider).
+ */
+export function freshPseudonym(prefix = "seeker"): string {
+  const letters = Array.from({ length: 9 }, () => String.fromCharCode(97 + randomInt(26))).join("");
+  return `${prefix}-z${letters}`;
+}
+
+/** Leading zero bits of a digest. */
+function zeroBits(digest: Buffer): number {
+  let bits = 0;
+  for (const byte of digest) {
+    if (byte !== 0) return bits + Math.clz32(byte) - 24;
+    bits += 8;
+  }
+  return bits;
+}
+
+/**
+ * Solves a proof-of-work challenge as the client does: a decimal counter as nonce. Yields to the
+ * event loop now and then, as the web client's worker does, so that the test process notices
+ * pooled connections the server closed meanwhile (keep-alive) instead of writing into them.
+ */
+export async function solveChallenge(challengeId: string, difficulty: number): Promise<string> {
+  for (let n = 0; ; n++) {
+    if (zeroBits(createHash("sha256").update(`${challengeId}:${n}`).digest()) >= difficulty) return String(n);
+    if (n % 10_000 === 9_999) await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** Fetches a challenge and solves it; returns the id and the nonce. */
+export async function solvedChallenge(stack: StackInfo): Promise<{ challengeId: string; nonce: string }> {
+  const res = await callIntakeApi(stack, "GET", "/api/v1/intake/challenge");
+  if (res.status !== 200) throw new Error(`challenge: ${res.status} ${JSON.stringify(res.body)}`);
+  const challengeId = String(res.body.challenge_id);
+  return { challengeId, nonce: await solveChallenge(challengeId, Number(res.body.difficulty)) };
+}
+
+/** The body of POST /api/v1/intake for a solved challenge. */
+export function intakeBody(
+  challenge: { challengeId: string; nonce: string },
+  o: IntakeOptions & { pseudonym: string },
+) {
+  return {
+    challenge_id: challenge.challengeId,
+    nonce: challenge.nonce,
+    pseudonym: o.pseudonym,
+    topic: o.topic,
+    ...(o.postcode ? { postcode: o.postcode } : {}),
+    age_group: o.ageGroup ?? "18_26",
+    language: o.language ?? "de",
+  };
+}
+
+/**
+ * Registers `username` at Synapse with a registration token through user-interactive auth
+ * (m.login.registration_token, then m.login.dummy), as the web client does. Waits and retries
+ * when Synapse's per-address registration limit (rc_registration) answers 429.
+ */
+export async function registerWithToken(
+  stack: StackInfo,
+  username: string,
+  password: string,
+  token: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const register = async (auth?: Record<string, unknown>) => {
+    for (;;) {
+      const res = await matrixRequest(stack, "POST", "/_matrix/client/v3/register", null, {
+        username,
+        password,
+        initial_device_display_name: "Connecta test",
+        ...(auth ? { auth } : {}),
+      });
+      if (res.status !== 429) return res;
+      await new Promise((r) => setTimeout(r, Number(res.body.retry_after_ms ?? 1000) + 100));
+    }
+  };
+  const start = await register();
+  if (start.status !== 401) return start;
+  const session = start.body.session;
+  let res = await register({ type: "m.login.registration_token", token, session });
+  const completed = (res.body.completed as string[] | undefined) ?? [];
+  if (res.status === 401 && completed.includes("m.login.registration_token")) {
+    res = await register({ type: "m.login.dummy", session });
+  }
+  return res;
+}
+
+/**
+ * Registers a Synapse user with exactly this localpart through the shared-secret admin endpoint
+ * (bypassing the intake): a name that is taken at Synapse but unknown to the appservice.
+ */
+export async function registerNamed(stack: StackInfo, localpart: string): Promise<TestUser> {
+  const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
+  const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
+  const password = randomBytes(16).toString("base64url");
+  const mac = createHmac("sha1", stackSecret(stack, "synapse.registration"))
+    .update(`${nonce}\0${localpart}\0${password}\0notadmin`)
+    .digest("hex");
+  const res = await matrixRequest(stack, "POST", "/_synapse/admin/v1/register", null, {
+    nonce,
+    username: localpart,
+    password,
+    admin: false,
+    mac,
+  });
+  if (res.status !== 200) throw new Error(`registering ${localpart}: ${res.status} ${JSON.stringify(res.body)}`);
+  const b = res.body;
+  return {
+    userId: String(b.user_id),
+    localpart,
+    password,
+    accessToken: String(b.access_token),
+    deviceId: String(b.device_id),
+  };
+}
+
+/** A Matrix OpenID token of `user`, which our API takes as authentication. */
+export async function openIdTokenOf(stack: StackInfo, user: Pick<TestUser, "userId" | "accessToken">): Promise<string> {
+  const res = await matrixRequest(
+    stack,
+    "POST",
+    `/_matrix/client/v3/user/${encodeURIComponent(user.userId)}/openid/request_token`,
+    user as TestUser,
+    {},
+  );
+  if (res.status !== 200) throw new Error(`openid token: ${res.status} ${JSON.stringify(res.body)}`);
+  return String(res.body.access_token);
+}
+
+/** Goes through the whole intake as the web client will and returns the seeker with their room. */
+export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Promise<Seeker> {
+  const pseudonym = options.pseudonym ?? freshPseudonym();
+  const challenge = await solvedChallenge(stack);
+  const intake = await callIntakeApi(stack, "POST", "/api/v1/intake", intakeBody(challenge, { ...options, pseudonym }));
+  if (intake.status !== 200) throw new Error(`intake: ${intake.status} ${JSON.stringify(intake.body)}`);
+  const username = String(intake.body.username);
+  const intakeId = String(intake.body.intake_id);
+  const registrationToken = String(intake.body.registration_token);
+  // The password goes to Synapse only.
+  const password = randomBytes(18).toString("base64url");
+  const registered = await registerWithToken(stack, username, password, registrationToken);
+  if (registered.status !== 200) {
+    throw new Error(`registration: ${registered.status} ${JSON.stringify(registered.body)}`);
+  }
+  const user: TestUser = {
+    userId: String(registered.body.user_id),
+    localpart: username,
+    password,
+    accessToken: String(registered.body.access_token),
+    deviceId: String(registered.body.device_id),
+  };
+  const completed = await callIntakeApi(
+    stack,
+    "POST",
+    `/api/v1/intake/${intakeId}/complete`,
+    {},
+    await openIdTokenOf(stack, user),
+  );
+  if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
+  return {
+    ...user,
+    pseudonym: username,
+    intakeId,
+    registrationToken,
+    enquiryId: Number(completed.body.enquiry_id),
+    roomId: String(completed.body.room_id),
+  };
+}
+
+/** A superuser connection to the appservice's database; close it with `end()`. */
+export async function intakeDb(stack: StackInfo): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: stack.bindAddress,
+    port: stack.pgPort,
+    user: "connecta_admin",
+    password: stackSecret(stack, "postgres.connecta_admin"),
+    database: "connecta",
+  });
+  await client.connect();
+  return client;
+}
+
+/** A topic with its own agency and counsellors, for intakes with `postcode`. */
+export interface IntakeAgency {
+  topic: string;
+  agencyId: number;
+  /** A postcode only this agency covers for this topic. */
+  postcode: string;
+  counsellors: TestUser[];
+}
+
+/**
+ * Writes a fresh topic and an agency offering it for one postcode range, with `counsellors`
+ * registered Matrix users as its counsellors.
+ */
+export async function seedIntakeAgency(stack: StackInfo, counsellors = 2): Promise<IntakeAgency> {
+  const db = await intakeDb(stack);
+  try {
+    const suffix = randomBytes(4).toString("hex");
+    const topic = `intake-${suffix}`;
+    await db.query("INSERT INTO topics (id, name_de, name_en) VALUES ($1, $2, $3)", [
+      topic,
+      `Testthema ${suffix}`,
+      `Test topic ${suffix}`,
+    ]);
+    const { rows } = await db.query<{ id: string }>("INSERT INTO agencies (name) VALUES ($1) RETURNING id", [
+      `Intake test agency ${suffix}`,
+    ]);
+    const agencyId = Number(rows[0]?.id);
+    await db.query("INSERT INTO agency_topics (agency_id, topic_id) VALUES ($1, $2)", [agencyId, topic]);
+    const postcode = String(randomInt(10_000, 99_999));
+    await db.query(
+      "INSERT INTO agency_postcode_ranges (agency_id, first_postcode, last_postcode) VALUES ($1, $2, $2)",
+      [agencyId, postcode],
+    );
+    const users: TestUser[] = [];
+    for (let i = 0; i < counsellors; i++) {
+      const user = await registerUser(stack, "intake-counsellor");
+      await db.query("INSERT INTO counsellors (user_id, display_name) VALUES ($1, $2)", [user.userId, user.localpart]);
+      await db.query("INSERT INTO agency_memberships (agency_id, counsellor_id) VALUES ($1, $2)", [
+        agencyId,
+        user.userId,
+      ]);
+      users.push(user);
+    }
+    return { topic, agencyId, postcode, counsellors: users };
+  } finally {
+    await db.end();
+  }
+}
