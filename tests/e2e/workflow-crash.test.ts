@@ -75,8 +75,9 @@ describe("a crash in the middle of a workflow action", () => {
     const { enquiryId, roomId, seeker, a } = await waitingEnquiry();
     const doomed = await doomedAppservice("step:kick");
     const token = await openIdToken(stack, a);
-    // The process dies after removing the first other counsellor, before recording it.
-    await expect(callApi(doomed.url, "POST", `/api/v1/enquiries/${enquiryId}/claim`, token, {})).rejects.toThrow();
+    // The process dies after removing the first other counsellor, before recording it (the
+    // claim itself may have been answered already: steps run after the decision is committed).
+    await callApi(doomed.url, "POST", `/api/v1/enquiries/${enquiryId}/claim`, token, {}).catch(() => null);
     expect(await doomed.service.exited).toBe("SIGKILL");
 
     // The surviving replica finishes the remaining steps.

@@ -79,9 +79,12 @@ export interface Workflow {
 export function createWorkflow(deps: FeatureDeps): Workflow {
   const { pool, steps, log } = deps;
 
-  /** Runs the enquiry's steps now; if that takes too long, the worker finishes them. */
+  /**
+   * Starts the enquiry's steps at once, without making the caller wait for them: the decision is
+   * committed, and the worker finishes whatever this process does not.
+   */
   const finishSteps = async (enquiryId: number) => {
-    await steps.drain(enquiryId).catch((err: Error) => log.warn({ enquiryId, err: err.message }, "steps pending"));
+    void steps.drain(enquiryId).catch((err: Error) => log.warn({ enquiryId, err: err.message }, "steps pending"));
   };
 
   return {

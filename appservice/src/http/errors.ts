@@ -89,7 +89,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const bodyError =
       typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
-    const known = err instanceof MatrixError ? err : bodyError;
+    // A path with broken percent-encoding makes express throw a URIError while matching.
+    const uriError = err instanceof URIError ? new MatrixError("M_INVALID_PARAM", "Malformed URL encoding") : undefined;
+    const known = err instanceof MatrixError ? err : (bodyError ?? uriError);
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");
       const retryMs = known.extra.retry_after_ms;

@@ -80,18 +80,18 @@ export function createHomeserver(baseUrl: string, asToken: string, botUserId: st
       return body.room_id;
     },
     async invite(roomId, userId) {
-      try {
-        await request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: userId });
-      } catch (err) {
-        // Already invited or joined: the step is done.
-        const members = await hs.members(roomId);
-        if (!members.has(userId)) throw err;
-      }
+      // Already invited or joined: done. Inviting again would replace the inviter, and a
+      // counsellor's client accepts shared room-key history (MSC4268) only from its inviter.
+      if ((await hs.members(roomId)).has(userId)) return;
+      await request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: userId });
     },
     async kick(roomId, userId, reason) {
-      const members = await hs.members(roomId);
-      if (!members.has(userId)) return;
-      await request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { user_id: userId, reason });
+      try {
+        await request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { user_id: userId, reason });
+      } catch (err) {
+        // Not (or no longer) in the room: done.
+        if ((await hs.members(roomId)).has(userId)) throw err;
+      }
     },
     async getState<T>(roomId: string, type: string, stateKey = "") {
       try {
