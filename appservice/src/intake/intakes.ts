@@ -145,13 +145,13 @@ export async function createIntake(
     if (!isSolved(input.challengeId.toLowerCase(), input.nonce, challenge.difficulty)) {
       throw challengeFailed("The nonce does not solve the challenge");
     }
-    if (challenge.used) return { answer: await sameIntake(db, settings, intakeId, pseudonym, input) };
+    if (challenge.used) return { answer: await sameIntake(db, settings, intakeId, pseudonym, input), retry: true };
     if (challenge.expired) throw challengeFailed("The challenge has expired; please fetch a new one");
     await db.query("UPDATE intake_challenges SET used_at = now() WHERE id = $1", [input.challengeId]);
     await db.query("SAVEPOINT reserve");
     try {
       const row = { id: intakeId, pseudonym, agencyId: agency.agencyId };
-      return { answer: await reserve(deps, db, settings, row, input) };
+      return { answer: await reserve(deps, db, settings, row, input), retry: false };
     } catch (err) {
       if (!(err instanceof MatrixError && err.errcode === "M_USER_IN_USE")) throw err;
       // Keep the challenge used, refuse after the commit.
@@ -160,7 +160,7 @@ export async function createIntake(
     }
   });
   if ("refusal" in outcome) throw outcome.refusal;
-  deps.log.info({ intake: intakeId }, "intake created");
+  deps.log.info({ intake: intakeId }, outcome.retry ? "intake answered again (retry)" : "intake created");
   return outcome.answer;
 }
 
