@@ -10,6 +10,9 @@ import { createPool } from "./db/pool.ts";
 import { createHomeserver } from "./matrix/homeserver.ts";
 import { roomStepRunners } from "./enquiries/rooms.ts";
 import { handleEnquiryEvent } from "./enquiries/events.ts";
+import { handleControlEvent } from "./control/events.ts";
+import { ControlWorker } from "./control/worker.ts";
+import { createWorkflow } from "./enquiries/workflow.ts";
 import { createMetrics } from "./metrics.ts";
 import { StepWorker } from "./steps/steps.ts";
 
@@ -46,25 +49,38 @@ const homeserver = createHomeserver(
   `@${config.botLocalpart}:${config.serverName}`,
 );
 const steps = new StepWorker(pool, roomStepRunners(homeserver), log);
+const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
 const app = createApp({
-  config,
-  pool,
-  homeserver,
-  metrics: createMetrics(),
-  log,
-  steps,
-  handle: (event, db) => handleEnquiryEvent(event, db, { botUserId: homeserver.botUserId }),
+  ...deps,
+  handle: async (event, db) => {
+    await handleEnquiryEvent(event, db, { botUserId: homeserver.botUserId });
+    await handleControlEvent(event, db);
+  },
 });
+// Answers the commands counsellors write in their control rooms.
+const control = new ControlWorker(deps);
+const workflow = createWorkflow(deps);
 
 const server = app.listen(config.port, config.bindAddress);
 await once(server, "listening");
 log.info({ address: config.bindAddress, port: config.port }, "listening");
 // Finishes steps left by a crash, then keeps doing new ones.
 steps.start();
+control.start();
+/** Archives enquiries whose reopening window has passed, once a minute (any replica may). */
+const archive = () =>
+  workflow.archiveExpired().then(
+    (count) => count && log.info({ count }, "enquiries archived"),
+    (err: Error) => log.warn({ err: err.message }, "archiving failed"),
+  );
+void archive();
+const archiveTimer = setInterval(() => void archive(), 60_000);
 
 async function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
   steps.stop();
+  control.stop();
+  clearInterval(archiveTimer);
   server.close();
   server.closeIdleConnections();
   await pool.end();

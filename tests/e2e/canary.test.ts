@@ -1,41 +1,12 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import * as sdk from "matrix-js-sdk";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { cryptoClient, eventually, matrixRequest, registerUser, stackSecret } from "../support/matrix.ts";
+import { dumpDatabase, stackFilesContaining } from "../support/canary.ts";
+import { cryptoClient, eventually, matrixRequest, registerUser } from "../support/matrix.ts";
 
 const stack = inject("stack");
 const clients: sdk.MatrixClient[] = [];
 afterAll(() => clients.forEach((c) => c.stopClient()));
-
-/** Plain SQL dump of every table of `database`, as the PostgreSQL superuser. */
-async function dumpDatabase(database: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    join(process.env.CONNECTA_PG_BIN ?? "", "pg_dump"),
-    ["-h", stack.bindAddress, "-p", String(stack.pgPort), "-U", "connecta_admin", "--no-owner", database],
-    {
-      env: { ...process.env, PGPASSWORD: stackSecret(stack, "postgres.connecta_admin") },
-      maxBuffer: 512 * 1024 * 1024,
-    },
-  );
-  return stdout;
-}
-
-/** Every file below `dir` (database files, write-ahead log, media store, logs) that contains `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  const found: string[] = [];
-  const bytes = Buffer.from(needle);
-  for (const entry of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
-    const path = join(dir, entry);
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    if (readFileSync(path).includes(bytes)) found.push(entry);
-  }
-  return found;
-}
 
 describe("end-to-end encryption canary", () => {
   it("two Rust-crypto clients exchange an encrypted message that no database table contains", async () => {
@@ -81,15 +52,14 @@ describe("end-to-end encryption canary", () => {
     expect(wire).toContain("m.room.encrypted");
     expect(wire).not.toContain(canary);
 
-    for (const database of ["synapse", "connecta"]) {
-      const dump = await dumpDatabase(database);
+    for (const database of ["synapse", "connecta"] as const) {
+      const dump = await dumpDatabase(stack, database);
       expect(dump).toContain("CREATE TABLE");
       expect(dump.includes(canary), `canary in ${database} dump`).toBe(false);
       if (database === "synapse") expect(dump).toContain(control);
     }
     // Also raw: database files and write-ahead log, media store, logs.
-    const dirs = [...new Set([stack.dataDir, stack.postgresDir])];
-    expect(dirs.flatMap((dir) => filesContaining(dir, canary))).toEqual([]);
-    expect(dirs.flatMap((dir) => filesContaining(dir, control)).length).toBeGreaterThan(0);
+    expect(stackFilesContaining(stack, canary)).toEqual([]);
+    expect(stackFilesContaining(stack, control).length).toBeGreaterThan(0);
   });
 });

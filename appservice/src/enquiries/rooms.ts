@@ -40,14 +40,18 @@ export function enquiryPowerLevels(): Record<string, unknown> {
       "m.room.canonical_alias": 100,
       "m.room.server_acl": 100,
       "m.room.tombstone": 100,
-      // MatrixRTC call membership: seeker and counsellor both join calls.
-      "org.matrix.msc3401.call.member": 0,
-      "m.call.member": 0,
-      "m.room.message": 0,
-      "m.room.encrypted": 0,
-      "m.reaction": 0,
+      ...writeLevels(0),
     },
   };
+}
+
+/**
+ * Events by which people take part in a conversation: messages, reactions and MatrixRTC call
+ * membership. Power 0 lets seeker and counsellor use them; 100 makes a closed room read-only.
+ */
+function writeLevels(level: 0 | 100): Record<string, number> {
+  const types = ["m.room.message", "m.room.encrypted", "m.reaction", "org.matrix.msc3401.call.member", "m.call.member"];
+  return Object.fromEntries(types.map((t) => [t, level]));
 }
 
 interface EnquiryRoomRow {
@@ -147,7 +151,11 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
       const users = { ...(current.users ?? {}), ...(step.payload.users as Record<string, number>) };
       for (const [user, level] of Object.entries(users)) if (level === 0) delete users[user];
       const content: Record<string, unknown> = { ...current, users };
-      if (typeof step.payload.events_default === "number") content.events_default = step.payload.events_default;
+      if (typeof step.payload.read_only === "boolean") {
+        const level = step.payload.read_only ? 100 : 0;
+        content.events_default = level;
+        content.events = { ...((current as { events?: object }).events ?? {}), ...writeLevels(level) };
+      }
       await hs.setState(roomId, "m.room.power_levels", "", content);
     },
     room_state: async (step, db) =>

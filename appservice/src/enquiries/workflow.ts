@@ -73,6 +73,8 @@ export interface Workflow {
   handover(userId: string, enquiryId: number, counsellorId: string): Promise<EnquirySummary>;
   close(userId: string, enquiryId: number): Promise<EnquirySummary>;
   reopen(userId: string, enquiryId: number): Promise<EnquirySummary>;
+  /** Archives enquiries closed longer than the reopening window; returns how many. */
+  archiveExpired(): Promise<number>;
 }
 
 /** Creates the workflow. */
@@ -88,6 +90,21 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
   };
 
   return {
+    async archiveExpired() {
+      return withTransaction(pool, async (db) => {
+        const { rows } = await db.query<{ id: string }>(
+          `UPDATE enquiries SET state = 'archived'
+            WHERE state = 'closed' AND closed_at <= now() - $1 * interval '1 day' RETURNING id`,
+          [deps.config.reopenWindowDays],
+        );
+        const ids = rows.map((r) => r.id);
+        await db.query(
+          "UPDATE assignments SET ended_at = now() WHERE enquiry_id = ANY($1::bigint[]) AND ended_at IS NULL",
+          [ids],
+        );
+        return ids.length;
+      });
+    },
     async queue(userId, query) {
       const agencies = (await memberships(pool, String(userId))).map((m) => m.agency_id);
       const wanted = query.agencyId === undefined ? agencies : agencies.filter((a) => a === String(query.agencyId));
@@ -243,7 +260,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
           throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can close");
         }
         await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
-        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, events_default: 100 });
+        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: true });
         return Number(enquiry.id);
       });
       await finishSteps(id);
@@ -265,7 +282,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
           "UPDATE enquiries SET state = $2, closed_at = NULL, waiting_since = CASE WHEN $2 = 'waiting' THEN now() ELSE waiting_since END WHERE id = $1",
           [enquiry.id, next],
         );
-        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, events_default: 0 });
+        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: false });
         return Number(enquiry.id);
       });
       await finishSteps(id);
