@@ -72,6 +72,11 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     { CONNECTA_REOPEN_WINDOW_DAYS: "soon" },
     "CONNECTA_REOPEN_WINDOW_DAYS: expected a number of days",
   ],
+  [
+    "a proof-of-work difficulty out of range",
+    { CONNECTA_INTAKE_POW_DIFFICULTY: "64" },
+    "CONNECTA_INTAKE_POW_DIFFICULTY: expected 1..32 bits",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];

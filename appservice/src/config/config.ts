@@ -29,6 +29,10 @@ export interface Config {
   operatorToken: string;
   /** CONNECTA_REOPEN_WINDOW_DAYS: how long after closing a seeker may reopen (default 14). */
   reopenWindowDays: number;
+  /** CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS: challenges and intakes per client address and window (default 100). */
+  intakeRateLimitPerAddress: number;
+  /** CONNECTA_INTAKE_POW_DIFFICULTY: proof-of-work difficulty of the intake in bits (default 18). */
+  intakeDifficulty: number;
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -89,6 +93,18 @@ const schema = z.object({
     .min(0, "expected 0..365 days")
     .max(365, "expected 0..365 days")
     .default(14),
+  CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS: z.coerce
+    .number({ message: "expected a number" })
+    .int("expected a whole number")
+    .min(1, "expected 1..1000000")
+    .max(1_000_000, "expected 1..1000000")
+    .default(100),
+  CONNECTA_INTAKE_POW_DIFFICULTY: z.coerce
+    .number({ message: "expected a number of bits" })
+    .int("expected a whole number of bits")
+    .min(1, "expected 1..32 bits")
+    .max(32, "expected 1..32 bits")
+    .default(18),
   CONNECTA_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -116,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     hsToken: v.CONNECTA_HS_TOKEN_FILE,
     operatorToken: v.CONNECTA_OPERATOR_TOKEN_FILE,
     reopenWindowDays: v.CONNECTA_REOPEN_WINDOW_DAYS,
+    intakeRateLimitPerAddress: v.CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS,
+    intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

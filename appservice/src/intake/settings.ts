@@ -58,23 +58,16 @@ export const DEFAULT_INTAKE_SETTINGS: IntakeSettings = {
   },
 };
 
-/**
- * Optional configuration keys the intake reads when `config.ts` provides them:
- * - `intakeRateLimitPerAddress`: per-address limit of challenges and of intakes per window;
- * - `intakeDifficulty`: proof-of-work difficulty in bits.
- */
-type IntakeConfig = Partial<{ intakeRateLimitPerAddress: number; intakeDifficulty: number }>;
-
-/** The intake settings of a process: the defaults, overridden by configuration where given. */
+/** The intake settings of a process: the defaults, with difficulty and per-address limits from the configuration. */
 export function intakeSettings(config: Config): IntakeSettings {
-  const extra = config as Config & IntakeConfig;
-  const perAddress = extra.intakeRateLimitPerAddress;
+  const perAddress = config.intakeRateLimitPerAddress;
   return {
     ...DEFAULT_INTAKE_SETTINGS,
-    difficulty: extra.intakeDifficulty ?? DEFAULT_INTAKE_SETTINGS.difficulty,
+    difficulty: config.intakeDifficulty,
     rateLimits: {
       ...DEFAULT_INTAKE_SETTINGS.rateLimits,
-      ...(perAddress === undefined ? {} : { challengePerAddress: perAddress, intakePerAddress: perAddress }),
+      challengePerAddress: perAddress,
+      intakePerAddress: perAddress,
     },
   };
 }
