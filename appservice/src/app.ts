@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { adminRoutes } from "./admin/routes.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
 import type { Config } from "./config/config.ts";
+import { controlRoutes } from "./control/routes.ts";
 import { enquiryRoutes } from "./enquiries/routes.ts";
 import { healthRoutes } from "./health/health.ts";
 import { Api } from "./http/api.ts";
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
   const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
   intakeRoutes(api, deps);
   enquiryRoutes(api, deps);
+  controlRoutes(api, deps);
   adminRoutes(api, deps);
   const openapi = api.openapi({ title: "Connecta application service API", version: "1" });
   app.get("/api/v1/openapi.json", (_req, res) => {
