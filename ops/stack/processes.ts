@@ -83,16 +83,33 @@ export async function answers200(url: string): Promise<boolean> {
   return res.status === 200;
 }
 
-/** Asks the kernel for a free TCP port on `host`. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
+/**
+ * Asks the kernel for `count` distinct free TCP ports on `host`. All are held open until all are
+ * known: a port freed at once could be handed out again for the next one.
+ */
+export async function freePorts(host: string, count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, host, () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (typeof address !== "object" || !address) throw new Error("no port");
+    return address.port;
   });
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** Asks the kernel for a free TCP port on `host`. */
+export async function freePort(host: string): Promise<number> {
+  const [port] = await freePorts(host, 1);
+  return port ?? 0;
 }

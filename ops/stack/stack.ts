@@ -8,7 +8,7 @@ import { ROOT, type StackConfig } from "./config.ts";
 import { ensureSecrets, type Secrets } from "./secrets.ts";
 import { clusterDir, startPostgres } from "./postgres.ts";
 import { BOT_LOCALPART, serviceUrl, startSynapse } from "./synapse.ts";
-import { answers200, freePort, startService, stopService, waitUntil, type Service } from "./processes.ts";
+import { answers200, freePorts, startService, stopService, waitUntil, type Service } from "./processes.ts";
 
 /** What a started stack tells its users (the CLI prints it, tests read it from stack.json). */
 export interface StackInfo {
@@ -99,9 +99,11 @@ async function startClient(config: StackConfig): Promise<Service> {
 /** Replaces every port of 0 by a free one. */
 async function assignPorts(config: StackConfig): Promise<StackConfig> {
   const out = { ...config };
-  for (const key of ["pgPort", "synapsePort", "synapseMetricsPort", "appservicePort", "clientPort"] as const) {
-    if (out[key] === 0) out[key] = await freePort(config.bindAddress);
-  }
+  const keys = (["pgPort", "synapsePort", "synapseMetricsPort", "appservicePort", "clientPort"] as const).filter(
+    (key) => out[key] === 0,
+  );
+  const ports = await freePorts(config.bindAddress, keys.length);
+  keys.forEach((key, i) => (out[key] = ports[i] ?? 0));
   return out;
 }
 
