@@ -197,15 +197,22 @@ describe("the counselling journey", () => {
     expect(close.status).toBe(200);
     expect(close.body.state).toBe("closed");
     await eventually("the room is read-only", async () => {
-      const res = await matrixRequest(
+      const levels = await matrixRequest(
         stack,
-        "PUT",
-        `/_matrix/client/v3/rooms/${enc(seeker.roomId)}/send/m.room.encrypted/closed-${Date.now()}`,
+        "GET",
+        `/_matrix/client/v3/rooms/${enc(seeker.roomId)}/state/m.room.power_levels/`,
         seeker,
-        { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "x" },
       );
-      return res.status === 403;
+      return (levels.body.events as Record<string, number> | undefined)?.["m.room.encrypted"] === 100;
     });
+    const late = await matrixRequest(
+      stack,
+      "PUT",
+      `/_matrix/client/v3/rooms/${enc(seeker.roomId)}/send/m.room.encrypted/closed-${Date.now()}`,
+      seeker,
+      { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "x" },
+    );
+    expect(late.status).toBe(403);
     // A replica with a reopening window of zero days archives it at its start.
     const port = await freePort(stack.bindAddress);
     services.push(await startAppservice(stack, port, "appservice-archive", { CONNECTA_REOPEN_WINDOW_DAYS: "0" }));

@@ -20,6 +20,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { FeatureDeps } from "../app.ts";
+import { ensureControlRoom } from "../control/rooms.ts";
 import { withClient, withTransaction } from "../db/pool.ts";
 import { LANGUAGES, type CounsellorRole, type Language } from "../domain.ts";
 import type { Api } from "../http/api.ts";
@@ -376,7 +377,13 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
     errors: ["M_USER_IN_USE", "M_INVALID_USERNAME", "M_UNAVAILABLE"],
     handler: async ({ body, res }) => {
       res.set("cache-control", "no-store");
-      return create(body);
+      const result = await create(body);
+      // Counsellors who work in Element find their control room waiting. A failure here is only
+      // logged: the room is also made on the counsellor's first call of POST /api/v1/control-room.
+      await ensureControlRoom(deps, userIdOf(body.localpart)).catch((err: Error) =>
+        deps.log.warn({ err: err.message }, "control room not created yet"),
+      );
+      return result;
     },
   });
 
