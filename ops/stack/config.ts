@@ -31,6 +31,11 @@ export interface StackConfig {
   appservicePort: number;
   /** CONNECTA_CLIENT_PORT: the web client (default 3000). */
   clientPort: number;
+  /**
+   * CONNECTA_SYNAPSE_EXTRA_CONFIG: optional YAML file loaded after homeserver-config/, whose keys
+   * override ours (e.g. rate limits of a benchmark stack). Null when unset.
+   */
+  synapseExtraConfig: string | null;
   /** CONNECTA_PG_BIN: folder with `postgres` and `initdb` (set by ops/connecta). */
   pgBin: string;
   /** CONNECTA_SYNAPSE_PYTHON: python of the Synapse venv (set by ops/connecta). */
@@ -73,6 +78,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     synapseMetricsPort: port(env, "CONNECTA_SYNAPSE_METRICS_PORT", 9008),
     appservicePort: port(env, "CONNECTA_APPSERVICE_PORT", 9009),
     clientPort: port(env, "CONNECTA_CLIENT_PORT", 3000),
+    synapseExtraConfig: env.CONNECTA_SYNAPSE_EXTRA_CONFIG ? resolve(env.CONNECTA_SYNAPSE_EXTRA_CONFIG) : null,
     pgBin,
     synapsePython,
   };

@@ -65,10 +65,11 @@ export async function startSynapse(config: StackConfig, secrets: Secrets): Promi
       stdio: ["ignore", "ignore", "pipe"],
     });
   }
+  const extra = config.synapseExtraConfig ? ["-c", config.synapseExtraConfig] : [];
   const service = startService(
     "synapse",
     config.synapsePython,
-    ["-m", "synapse.app.homeserver", "-c", homeserver],
+    ["-m", "synapse.app.homeserver", "-c", homeserver, ...extra],
     join(config.dataDir, "logs", "synapse.log"),
     { cwd: join(config.dataDir, "synapse") },
   );

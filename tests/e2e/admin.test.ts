@@ -269,11 +269,7 @@ describe("counsellors", () => {
     });
     // The control room (for counsellors working in Element) waits as an invite.
     const sync = await matrixRequest(stack, "GET", "/_matrix/client/v3/sync?timeout=0", {
-      userId: String(session.body.user_id),
-      localpart,
-      password: created.initial_password,
       accessToken: String(session.body.access_token),
-      deviceId: String(session.body.device_id),
     });
     expect(Object.keys((sync.body.rooms as { invite?: object } | undefined)?.invite ?? {}).length).toBe(1);
 

@@ -24,9 +24,7 @@ import {
   callIntakeApi,
   freshPseudonym,
   intakeBody,
-  intakeDb,
   intakeSeeker,
-  openIdTokenOf,
   registerNamed,
   registerWithToken,
   seedIntakeAgency,
@@ -35,6 +33,7 @@ import {
   type IntakeAgency,
   type Seeker,
 } from "../support/seeker.ts";
+import { connectaDb, openIdToken } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
@@ -63,7 +62,7 @@ async function roomState(roomId: string): Promise<StateEvent[]> {
 }
 
 async function sql<R extends Record<string, unknown>>(text: string, values: unknown[] = []): Promise<R[]> {
-  const db = await intakeDb(stack);
+  const db = await connectaDb(stack);
   try {
     return (await db.query<R>(text, values)).rows;
   } finally {
@@ -158,7 +157,7 @@ describe("the anonymous intake", () => {
   });
 
   it("completes idempotently: a retry answers with the same enquiry and room", async () => {
-    const token = await openIdTokenOf(stack, seeker);
+    const token = await openIdToken(stack, seeker);
     const again = await callIntakeApi(stack, "POST", `/api/v1/intake/${seeker.intakeId}/complete`, {}, token);
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ enquiry_id: seeker.enquiryId, room_id: seeker.roomId });
@@ -170,14 +169,14 @@ describe("the anonymous intake", () => {
 
   it("refuses completion by anyone but the registered pseudonym, and without a valid token", async () => {
     const path = `/api/v1/intake/${seeker.intakeId}/complete`;
-    const other = await callIntakeApi(stack, "POST", path, {}, await openIdTokenOf(stack, admin));
+    const other = await callIntakeApi(stack, "POST", path, {}, await openIdToken(stack, admin));
     expect(other.status).toBe(404);
     expect(other.body.errcode).toBe("M_NOT_FOUND");
     const missing = await callIntakeApi(stack, "POST", path, {});
     expect([missing.status, missing.body.errcode]).toEqual([401, "M_MISSING_TOKEN"]);
     const forged = await callIntakeApi(stack, "POST", path, {}, "forged-openid-token");
     expect([forged.status, forged.body.errcode]).toEqual([401, "M_UNKNOWN_TOKEN"]);
-    const token = await openIdTokenOf(stack, seeker);
+    const token = await openIdToken(stack, seeker);
     const unknown = await callIntakeApi(stack, "POST", `/api/v1/intake/${randomUUID()}/complete`, {}, token);
     expect([unknown.status, unknown.body.errcode]).toEqual([404, "M_NOT_FOUND"]);
     const malformed = await callIntakeApi(stack, "POST", "/api/v1/intake/not-a-uuid/complete", {}, token);
@@ -213,7 +212,7 @@ describe("the anonymous intake", () => {
       "POST",
       `/api/v1/intake/${String(answer.intake_id)}/complete`,
       {},
-      await openIdTokenOf(stack, user),
+      await openIdToken(stack, user),
     );
     expect(done.status, JSON.stringify(done.body)).toBe(200);
 

@@ -19,7 +19,7 @@ import {
   inviteSharingHistory,
   joinInvitedRoom,
 } from "../support/crypto-identity.ts";
-import { cryptoClient, eventually, matrixRequest, type TestUser } from "../support/matrix.ts";
+import { cryptoClient, eventually, matrixRequest, type TestUser, roomMembers } from "../support/matrix.ts";
 import { intakeSeeker } from "../support/seeker.ts";
 import { callApi, connectaDb, createAgency, createCounsellor, createTopic, openIdToken } from "../support/workflow.ts";
 
@@ -60,14 +60,6 @@ function decrypts(reader: sdk.MatrixClient, roomId: string, text: string) {
     },
     60_000,
   );
-}
-
-async function members(roomId: string, viewer: TestUser): Promise<string[]> {
-  const res = await matrixRequest(stack, "GET", `/_matrix/client/v3/rooms/${enc(roomId)}/members`, viewer);
-  return (res.body.chunk as { state_key: string; content: { membership: string } }[])
-    .filter((m) => ["join", "invite"].includes(m.content.membership))
-    .map((m) => m.state_key)
-    .sort();
 }
 
 async function enquiryState(id: number): Promise<string | undefined> {
@@ -123,7 +115,7 @@ describe("the counselling journey", () => {
     await eventually(
       "B and C are removed",
       async () =>
-        JSON.stringify(await members(seeker.roomId, seeker)) ===
+        JSON.stringify(await roomMembers(stack, seeker.roomId, seeker)) ===
         JSON.stringify([stack.botUserId, a.userId, seeker.userId].sort()),
     );
     await eventually("the clients see B and C removed", () =>
@@ -156,7 +148,7 @@ describe("the counselling journey", () => {
     await eventually(
       "A is removed",
       async () =>
-        JSON.stringify(await members(seeker.roomId, seeker)) ===
+        JSON.stringify(await roomMembers(stack, seeker.roomId, seeker)) ===
         JSON.stringify([stack.botUserId, b.userId, seeker.userId].sort()),
     );
     for (const text of [first, fromSeeker, fromA]) await decrypts(cb, seeker.roomId, text);
@@ -184,7 +176,7 @@ describe("the counselling journey", () => {
     await cother.sendTextMessage(other.roomId, canary("south-enquiry"));
     await eventually("the south's queue", async () => (await queueIds(tokens.s1)).includes(other.enquiryId));
     expect(await queueIds(tokens.a)).not.toContain(other.enquiryId);
-    expect(await members(other.roomId, other)).not.toContain(a.userId);
+    expect(await roomMembers(stack, other.roomId, other)).not.toContain(a.userId);
 
     // --- Close, then archive ------------------------------------------------------------------------
     const close = await callApi(

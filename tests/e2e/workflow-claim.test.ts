@@ -2,7 +2,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, stopService, type Service } from "../../ops/stack/processes.ts";
 import { startAppservice } from "../../ops/stack/stack.ts";
-import { eventually, matrixRequest, registerUser, type TestUser } from "../support/matrix.ts";
+import { eventually, matrixRequest, registerUser, type TestUser, roomMembers } from "../support/matrix.ts";
 import {
   callApi,
   connectaDb,
@@ -117,17 +117,9 @@ describe("the queue and claiming", () => {
     // The room ends with the seeker and the winner only (and the bot).
     await eventually(
       "the others are removed from the room",
-      async () => {
-        const res = await matrixRequest(stack, "GET", `/_matrix/client/v3/rooms/${enc(roomId)}/members`, seeker);
-        const current = (res.body.chunk as { state_key: string; content: { membership: string } }[])
-          .filter((m) => ["join", "invite"].includes(m.content.membership))
-          .map((m) => m.state_key)
-          .sort();
-        return (
-          JSON.stringify(current) ===
-          JSON.stringify([stack.botUserId, counsellors[winner ?? 0]?.userId, seeker.userId].sort())
-        );
-      },
+      async () =>
+        JSON.stringify(await roomMembers(stack, roomId, seeker)) ===
+        JSON.stringify([stack.botUserId, counsellors[winner ?? 0]?.userId, seeker.userId].sort()),
       60_000,
     );
   });

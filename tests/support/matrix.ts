@@ -57,7 +57,7 @@ export async function matrixRequest(
   stack: StackInfo,
   method: string,
   path: string,
-  user: TestUser | null,
+  user: Pick<TestUser, "accessToken"> | null,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -116,4 +116,18 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** Users joined to or invited into `roomId`, sorted, as `viewer` sees them. */
+export async function roomMembers(stack: StackInfo, roomId: string, viewer: TestUser): Promise<string[]> {
+  const res = await matrixRequest(
+    stack,
+    "GET",
+    `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/members`,
+    viewer,
+  );
+  return (res.body.chunk as { state_key: string; content: { membership: string } }[])
+    .filter((m) => ["join", "invite"].includes(m.content.membership))
+    .map((m) => m.state_key)
+    .sort();
 }

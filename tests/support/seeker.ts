@@ -8,6 +8,7 @@ import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
 import pg from "pg";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { matrixRequest, registerUser, stackSecret, type TestUser } from "./matrix.ts";
+import { connectaDb, openIdToken } from "./workflow.ts";
 
 /** A seeker after a completed intake: a Matrix user with an enquiry room. */
 export interface Seeker extends TestUser {
@@ -177,19 +178,6 @@ export async function registerNamed(stack: StackInfo, localpart: string): Promis
   };
 }
 
-/** A Matrix OpenID token of `user`, which our API takes as authentication. */
-export async function openIdTokenOf(stack: StackInfo, user: Pick<TestUser, "userId" | "accessToken">): Promise<string> {
-  const res = await matrixRequest(
-    stack,
-    "POST",
-    `/_matrix/client/v3/user/${encodeURIComponent(user.userId)}/openid/request_token`,
-    user as TestUser,
-    {},
-  );
-  if (res.status !== 200) throw new Error(`openid token: ${res.status} ${JSON.stringify(res.body)}`);
-  return String(res.body.access_token);
-}
-
 /** Goes through the whole intake as the web client will and returns the seeker with their room. */
 export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Promise<Seeker> {
   const pseudonym = options.pseudonym ?? freshPseudonym();
@@ -217,7 +205,7 @@ export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Pr
     "POST",
     `/api/v1/intake/${intakeId}/complete`,
     {},
-    await openIdTokenOf(stack, user),
+    await openIdToken(stack, user),
   );
   if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
   return {
@@ -228,19 +216,6 @@ export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Pr
     enquiryId: Number(completed.body.enquiry_id),
     roomId: String(completed.body.room_id),
   };
-}
-
-/** A superuser connection to the appservice's database; close it with `end()`. */
-export async function intakeDb(stack: StackInfo): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: stack.bindAddress,
-    port: stack.pgPort,
-    user: "connecta_admin",
-    password: stackSecret(stack, "postgres.connecta_admin"),
-    database: "connecta",
-  });
-  await client.connect();
-  return client;
 }
 
 /** A topic with its own agency and counsellors, for intakes with `postcode`. */
@@ -257,7 +232,7 @@ export interface IntakeAgency {
  * registered Matrix users as its counsellors.
  */
 export async function seedIntakeAgency(stack: StackInfo, counsellors = 2): Promise<IntakeAgency> {
-  const db = await intakeDb(stack);
+  const db = await connectaDb(stack);
   try {
     const suffix = randomBytes(4).toString("hex");
     const topic = `intake-${suffix}`;

@@ -58,7 +58,7 @@ export async function createCounsellor(
 }
 
 /** A Matrix OpenID token of `user`, as the web client gets it for our API. */
-export async function openIdToken(stack: StackInfo, user: TestUser): Promise<string> {
+export async function openIdToken(stack: StackInfo, user: Pick<TestUser, "userId" | "accessToken">): Promise<string> {
   const res = await matrixRequest(
     stack,
     "POST",

@@ -145,6 +145,14 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
     invite: async (step, db) => hs.invite(await roomOf(db, step), String(step.payload.user_id)),
     kick: async (step, db) =>
       hs.kick(await roomOf(db, step), String(step.payload.user_id), String(step.payload.reason ?? "")),
+    // Removes every member and invitee but the bot and `user_ids` (one look at the members).
+    keep_only: async (step, db) => {
+      const roomId = await roomOf(db, step);
+      const keep = new Set([hs.botUserId, ...(step.payload.user_ids as (string | null)[]).filter((u) => u !== null)]);
+      for (const userId of (await hs.members(roomId)).keys()) {
+        if (!keep.has(userId)) await hs.kick(roomId, userId, String(step.payload.reason ?? ""));
+      }
+    },
     power_levels: async (step, db) => {
       const roomId = await roomOf(db, step);
       const current = (await hs.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};

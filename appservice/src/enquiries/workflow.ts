@@ -11,7 +11,7 @@ import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import { faultPoint } from "../faults.ts";
 import { enqueueStep } from "../steps/steps.ts";
-import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
+import { COUNSELLOR_POWER } from "./rooms.ts";
 
 /** A queue entry. */
 export type QueueItem = z.infer<typeof import("./schemas.ts").QueueItem>;
@@ -140,29 +140,13 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       };
     },
     async mine(userId) {
-      const { rows } = await pool.query<{
-        id: string;
-        room_id: string | null;
-        state: string;
-        agency_id: string;
-        topic_id: string;
-        counsellor_id: string | null;
-      }>(
-        `SELECT id, room_id, state, agency_id, topic_id, counsellor_id FROM enquiries
+      const { rows } = await pool.query<SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS} FROM enquiries
           WHERE (seeker_id = $1 OR counsellor_id = $1) AND state <> 'archived'
           ORDER BY id DESC LIMIT 200`,
         [userId],
       );
-      return {
-        enquiries: rows.map((r) => ({
-          enquiry_id: Number(r.id),
-          room_id: r.room_id,
-          state: r.state,
-          agency_id: Number(r.agency_id),
-          topic: r.topic_id,
-          counsellor_id: r.counsellor_id,
-        })),
-      };
+      return { enquiries: rows.map(toSummary) };
     },
     async claim(userId, enquiryId) {
       const params = { enquiryId };
@@ -189,14 +173,10 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         await enqueueStep(db, id, "power_levels", { users: { [counsellor]: COUNSELLOR_POWER } });
         // From now on only the seeker and this counsellor are in the room: the others are
         // removed, so the seeker's client starts a new Megolm session without them.
-        const others = (await presentCounsellors(db, enquiry.agency_id)).filter((c) => c !== counsellor);
-        const { rows } = await db.query<{ counsellor_id: string }>(
-          "SELECT counsellor_id FROM agency_memberships WHERE agency_id = $1 AND counsellor_id <> $2",
-          [enquiry.agency_id, counsellor],
-        );
-        for (const other of new Set([...others, ...rows.map((r) => r.counsellor_id)])) {
-          await enqueueStep(db, id, "kick", { user_id: other, reason: "Die Anfrage wurde übernommen" });
-        }
+        await enqueueStep(db, id, "keep_only", {
+          user_ids: [enquiry.seeker_id, counsellor],
+          reason: "Die Anfrage wurde übernommen",
+        });
         return { ...enquiry, state: "active", counsellor_id: counsellor };
       });
       faultPoint("claim_committed");
@@ -239,7 +219,10 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         await enqueueStep(db, eid, "power_levels", {
           users: { [body.counsellor_id]: COUNSELLOR_POWER, ...(previous ? { [previous]: 0 } : {}) },
         });
-        if (previous) await enqueueStep(db, eid, "kick", { user_id: previous, reason: "Die Anfrage wurde übergeben" });
+        await enqueueStep(db, eid, "keep_only", {
+          user_ids: [enquiry.seeker_id, body.counsellor_id],
+          reason: "Die Anfrage wurde übergeben",
+        });
         return eid;
       });
       faultPoint("handover_committed");
@@ -291,17 +274,19 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
   };
 }
 
-async function summary(pool: pg.Pool, id: number) {
-  const { rows } = await pool.query<{
-    id: string;
-    room_id: string | null;
-    state: string;
-    agency_id: string;
-    topic_id: string;
-    counsellor_id: string | null;
-  }>("SELECT id, room_id, state, agency_id, topic_id, counsellor_id FROM enquiries WHERE id = $1", [id]);
-  const r = rows[0];
-  if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+/** The columns of an enquiry that its participants see. */
+const SUMMARY_COLUMNS = "id, room_id, state, agency_id, topic_id, counsellor_id";
+
+interface SummaryRow {
+  id: string;
+  room_id: string | null;
+  state: string;
+  agency_id: string;
+  topic_id: string;
+  counsellor_id: string | null;
+}
+
+function toSummary(r: SummaryRow): EnquirySummary {
   return {
     enquiry_id: Number(r.id),
     room_id: r.room_id,
@@ -310,4 +295,11 @@ async function summary(pool: pg.Pool, id: number) {
     topic: r.topic_id,
     counsellor_id: r.counsellor_id,
   };
+}
+
+async function summary(pool: pg.Pool, id: number): Promise<EnquirySummary> {
+  const { rows } = await pool.query<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM enquiries WHERE id = $1`, [id]);
+  const r = rows[0];
+  if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  return toSummary(r);
 }

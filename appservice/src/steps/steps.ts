@@ -11,7 +11,7 @@ import { withClient, withTransaction } from "../db/pool.ts";
 import { faultPoint } from "../faults.ts";
 
 /** The kinds of step. */
-export type StepKind = "create_room" | "invite" | "kick" | "power_levels" | "room_state";
+export type StepKind = "create_room" | "invite" | "kick" | "keep_only" | "power_levels" | "room_state";
 
 /** One step as its runner sees it. */
 export interface Step {
