@@ -122,7 +122,7 @@ try {
   console.log("|---|---|---|---|");
   row("queue listing, 100,000 enquiries stored (10,000 waiting over 50 agencies)", queue);
   row("baseline: appservice /healthz", health);
-  row("claim, winning request (50-way race, 2 processes, incl. its Matrix steps)", winners);
+  row("claim, the winning counsellor's requests (50-way race, 2 processes; answered once committed)", winners);
   row("claim, refused requests (409)", losers);
   row("baseline: one bare Synapse kick", kicks);
 } finally {
