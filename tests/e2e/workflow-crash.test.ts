@@ -2,7 +2,15 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, stopService, type Service } from "../../ops/stack/processes.ts";
 import { startAppservice } from "../../ops/stack/stack.ts";
-import { eventually, matrixRequest, registerUser, type TestUser, roomMembers } from "../support/matrix.ts";
+import { eventually, matrixRequest, registerUser, type TestUser, roomMembers, stackSecret } from "../support/matrix.ts";
+import {
+  callIntakeApi,
+  freshPseudonym,
+  intakeBody,
+  registerWithToken,
+  seedIntakeAgency,
+  solvedChallenge,
+} from "../support/seeker.ts";
 import {
   callApi,
   connectaDb,
@@ -62,7 +70,73 @@ async function waitingEnquiry() {
   return { enquiryId, roomId, seeker, a: a as TestUser, b: b as TestUser, c: c as TestUser };
 }
 
+/** Rooms of the bot marked as the room of `enquiryId` (looked up with the application service's token). */
+async function roomsMarkedFor(enquiryId: number): Promise<string[]> {
+  const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+  const joined = await matrixRequest(stack, "GET", "/_matrix/client/v3/joined_rooms", bot);
+  const marked: string[] = [];
+  for (const roomId of joined.body.joined_rooms as string[]) {
+    const marker = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v3/rooms/${enc(roomId)}/state/de.connecta.enquiry/`,
+      bot,
+    );
+    if (marker.body.enquiry_id === enquiryId) marked.push(roomId);
+  }
+  return marked;
+}
+
 describe("a crash in the middle of a workflow action", () => {
+  it("leaves an intake complete after the restart, with one room that matches the database", async () => {
+    const agency = await seedIntakeAgency(stack, 2);
+    const pseudonym = freshPseudonym();
+    const intake = await callIntakeApi(
+      stack,
+      "POST",
+      "/api/v1/intake",
+      intakeBody(await solvedChallenge(stack), { topic: agency.topic, postcode: agency.postcode, pseudonym }),
+    );
+    expect(intake.status).toBe(200);
+    const password = `pw-${pseudonym}-long-enough`;
+    const registered = await registerWithToken(stack, pseudonym, password, String(intake.body.registration_token));
+    const seeker: TestUser = {
+      userId: String(registered.body.user_id),
+      localpart: pseudonym,
+      password,
+      accessToken: String(registered.body.access_token),
+      deviceId: String(registered.body.device_id),
+    };
+    const token = await openIdToken(stack, seeker);
+    const complete = `/api/v1/intake/${String(intake.body.intake_id)}/complete`;
+
+    // The process dies after Synapse created the room, before the room was recorded.
+    const doomed = await doomedAppservice("step:create_room");
+    await expect(callApi(doomed.url, "POST", complete, token, {})).rejects.toThrow();
+    expect(await doomed.service.exited).toBe("SIGKILL");
+
+    // The seeker's client retries; the surviving replica finds the room instead of making another.
+    const retried = await eventually(
+      "the retried completion",
+      async () => {
+        const res = await callApi(stack.appserviceUrl, "POST", complete, token, {});
+        return res.status === 200 ? res.body : null;
+      },
+      60_000,
+    );
+    const enquiryId = Number(retried.enquiry_id);
+    expect(await roomsMarkedFor(enquiryId)).toEqual([retried.room_id]);
+    const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+    expect(await roomMembers(stack, String(retried.room_id), bot)).toEqual(
+      [stack.botUserId, seeker.userId, ...agency.counsellors.map((c) => c.userId)].sort(),
+    );
+    const rows = await db.query("SELECT count(*)::int AS n FROM enquiries WHERE intake_id = $1", [
+      intake.body.intake_id,
+    ]);
+    expect(rows.rows[0]?.n).toBe(1);
+    expect(await stepsDone(enquiryId)).toBe(true);
+  });
+
   it("leaves a claim complete after the restart, with the room matching the database", async () => {
     const { enquiryId, roomId, seeker, a } = await waitingEnquiry();
     const doomed = await doomedAppservice("step:power_levels");

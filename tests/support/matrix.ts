@@ -119,13 +119,18 @@ export async function eventually<T>(
 }
 
 /** Users joined to or invited into `roomId`, sorted, as `viewer` sees them. */
-export async function roomMembers(stack: StackInfo, roomId: string, viewer: TestUser): Promise<string[]> {
+export async function roomMembers(
+  stack: StackInfo,
+  roomId: string,
+  viewer: Pick<TestUser, "accessToken">,
+): Promise<string[]> {
   const res = await matrixRequest(
     stack,
     "GET",
     `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/members`,
     viewer,
   );
+  if (res.status !== 200) throw new Error(`members of ${roomId}: ${res.status} ${JSON.stringify(res.body)}`);
   return (res.body.chunk as { state_key: string; content: { membership: string } }[])
     .filter((m) => ["join", "invite"].includes(m.content.membership))
     .map((m) => m.state_key)

@@ -11,6 +11,7 @@ import type { FeatureDeps } from "../app.ts";
 import { SQLSTATE, withTransaction } from "../db/pool.ts";
 import type { AgeGroup, Language } from "../domain.ts";
 import { openEnquiry } from "../enquiries/open.ts";
+import { faultPoint } from "../faults.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
 import { POW_ALGORITHM, isSolved } from "./pow.ts";
@@ -298,6 +299,7 @@ export async function completeIntake(deps: FeatureDeps, intakeId: string, userId
       ageGroup: intake.age_group,
     });
   });
+  faultPoint("intake_committed");
   try {
     await deps.steps.drain(enquiryId);
   } catch (err) {
