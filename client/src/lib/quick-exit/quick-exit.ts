@@ -1,0 +1,95 @@
+/**
+ * Quick exit: leave the counselling site at once and wipe what it stored in this browser.
+ *
+ * People who write to a counsellor may be watched at home. One click on "Leave this page
+ * quickly" (or Escape twice) hides the page, empties our origin's storage and replaces the
+ * current history entry with an innocuous page on our own origin, so that Back does not lead
+ * to the counselling page. Earlier history entries cannot be removed by a web page.
+ */
+
+/** Path of the innocuous page the quick exit leads to (a recipe; no word about counselling). */
+export const NEUTRAL_PATH = "/rezept";
+
+/** How many Escape presses trigger the quick exit, and within how many milliseconds. */
+export const ESCAPE_PRESSES = 2;
+export const ESCAPE_WINDOW_MS = 1000;
+
+/** Longest wait for IndexedDB deletions before leaving; they finish in the background anyway. */
+const DELETE_WAIT_MS = 300;
+
+/**
+ * Creates a detector for "Escape pressed `presses` times within `windowMs`". Pure: feed it
+ * each key press with its time stamp; it answers `true` on the press that completes the
+ * sequence and then starts over. Any other key breaks the sequence.
+ */
+export function createEscapeSequence(
+  presses: number = ESCAPE_PRESSES,
+  windowMs: number = ESCAPE_WINDOW_MS,
+): (key: string, time: number) => boolean {
+  let times: number[] = [];
+  return (key, time) => {
+    if (key !== "Escape") {
+      times = [];
+      return false;
+    }
+    times = [...times, time].filter((t) => time - t <= windowMs);
+    if (times.length < presses) return false;
+    times = [];
+    return true;
+  };
+}
+
+/** Deletes one IndexedDB database; resolves when done, failed or blocked by an open connection. */
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = request.onerror = request.onblocked = () => resolve();
+  });
+}
+
+/**
+ * Empties sessionStorage, localStorage, all IndexedDB databases and Cache Storage of our
+ * origin. Never throws: whatever cannot be cleared is skipped. Blocked deletions (a database
+ * still open in this page) complete when the page is gone.
+ */
+export async function clearSiteData(): Promise<void> {
+  for (const storage of ["sessionStorage", "localStorage"] as const) {
+    try {
+      window[storage].clear();
+    } catch {
+      // Storage switched off by the browser: nothing to clear.
+    }
+  }
+  const deletions: Promise<unknown>[] = [];
+  try {
+    const databases = await indexedDB.databases();
+    for (const { name } of databases) {
+      if (name !== undefined) deletions.push(deleteDatabase(name));
+    }
+  } catch {
+    // indexedDB.databases() is missing in older browsers.
+  }
+  if ("caches" in window) {
+    deletions.push(
+      caches
+        .keys()
+        .then((keys) => Promise.all(keys.map((key) => caches.delete(key))))
+        .catch(() => undefined),
+    );
+  }
+  await Promise.race([Promise.all(deletions), new Promise((resolve) => setTimeout(resolve, DELETE_WAIT_MS))]);
+}
+
+/**
+ * Leaves the site now: hides the page at once, clears our storage and replaces the current
+ * history entry with {@link NEUTRAL_PATH}.
+ */
+export async function quickExit(): Promise<void> {
+  document.body.hidden = true;
+  document.title = "";
+  try {
+    await clearSiteData();
+  } finally {
+    location.replace(NEUTRAL_PATH);
+  }
+}
