@@ -11,6 +11,7 @@ import {
   createTopic,
   openIdToken,
   openTestEnquiry,
+  seekerWrites,
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -31,19 +32,6 @@ afterAll(async () => {
 
 const enc = encodeURIComponent;
 
-/** The seeker joins their room and writes (ciphertext stand-in: the server cannot tell). */
-async function seekerWrites(seeker: TestUser, roomId: string) {
-  expect((await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${enc(roomId)}`, seeker, {})).status).toBe(200);
-  const sent = await matrixRequest(
-    stack,
-    "PUT",
-    `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.encrypted/${Date.now()}`,
-    seeker,
-    { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "AwgAEn", sender_key: "x", device_id: "y", session_id: "z" },
-  );
-  expect(sent.status).toBe(200);
-}
-
 describe("the queue and claiming", () => {
   it("shows an enquiry in its agency's queue once the seeker has written, and only there", async () => {
     const topic = await createTopic(db);
@@ -59,7 +47,7 @@ describe("the queue and claiming", () => {
       );
 
     expect(await queueIds(token)).not.toContain(enquiryId);
-    await seekerWrites(seeker, roomId);
+    await seekerWrites(stack, db, seeker, { enquiryId, roomId });
     await eventually("the enquiry in the queue", async () => (await queueIds(token)).includes(enquiryId));
     const item = (
       (await callApi(stack.appserviceUrl, "GET", "/api/v1/queue", token)).body.enquiries as Record<string, unknown>[]
@@ -88,11 +76,7 @@ describe("the queue and claiming", () => {
     const tokens = await Promise.all(counsellors.map((c) => openIdToken(stack, c)));
     const seeker = await registerUser(stack, "seeker");
     const { enquiryId, roomId } = await openTestEnquiry(db, seeker, agency, topic);
-    await seekerWrites(seeker, roomId);
-    await eventually("waiting", async () => {
-      const r = await db.query<{ state: string }>("SELECT state FROM enquiries WHERE id = $1", [enquiryId]);
-      return r.rows[0]?.state === "waiting";
-    });
+    await seekerWrites(stack, db, seeker, { enquiryId, roomId });
 
     const attempts = Array.from({ length: 50 }, (_, i) => ({
       counsellor: i % 25,
@@ -149,7 +133,7 @@ describe("authorization", () => {
     const claim = await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${enquiryId}/claim`, seekerToken, {});
     expect(claim.status).toBe(403);
 
-    await seekerWrites(seeker, roomId);
+    await seekerWrites(stack, db, seeker, { enquiryId, roomId });
     // Synapse enforces the room's power levels against the seeker.
     const invite = await matrixRequest(stack, "POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, seeker, {
       user_id: otherSeeker.userId,

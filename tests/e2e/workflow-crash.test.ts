@@ -19,6 +19,8 @@ import {
   createTopic,
   openIdToken,
   openTestEnquiry,
+  seekerWrites,
+  stepsDone,
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -44,13 +46,6 @@ async function doomedAppservice(faultPoint: string) {
   return { service, url: `http://${stack.bindAddress}:${port}` };
 }
 
-async function stepsDone(enquiryId: number): Promise<boolean> {
-  const { rowCount } = await db.query("SELECT 1 FROM matrix_steps WHERE enquiry_id = $1 AND done_at IS NULL", [
-    enquiryId,
-  ]);
-  return rowCount === 0;
-}
-
 /** A waiting enquiry of a fresh agency with three counsellors. */
 async function waitingEnquiry() {
   const topic = await createTopic(db);
@@ -58,15 +53,7 @@ async function waitingEnquiry() {
   const [a, b, c] = await Promise.all([1, 2, 3].map(() => createCounsellor(stack, db, agency)));
   const seeker = await registerUser(stack, "seeker");
   const { enquiryId, roomId } = await openTestEnquiry(db, seeker, agency, topic);
-  await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${enc(roomId)}`, seeker, {});
-  await matrixRequest(stack, "PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.encrypted/1`, seeker, {
-    algorithm: "m.megolm.v1.aes-sha2",
-    ciphertext: "AwgAEn",
-  });
-  await eventually("waiting", async () => {
-    const r = await db.query<{ state: string }>("SELECT state FROM enquiries WHERE id = $1", [enquiryId]);
-    return r.rows[0]?.state === "waiting";
-  });
+  await seekerWrites(stack, db, seeker, { enquiryId, roomId });
   return { enquiryId, roomId, seeker, a: a as TestUser, b: b as TestUser, c: c as TestUser };
 }
 
@@ -134,7 +121,7 @@ describe("a crash in the middle of a workflow action", () => {
       intake.body.intake_id,
     ]);
     expect(rows.rows[0]?.n).toBe(1);
-    expect(await stepsDone(enquiryId)).toBe(true);
+    expect(await stepsDone(db, enquiryId)).toBe(true);
   });
 
   it("leaves a claim complete after the restart, with the room matching the database", async () => {
@@ -147,7 +134,7 @@ describe("a crash in the middle of a workflow action", () => {
     expect(await doomed.service.exited).toBe("SIGKILL");
 
     // The surviving replica finishes the remaining steps.
-    await eventually("the claim's steps are done", () => stepsDone(enquiryId), 60_000);
+    await eventually("the claim's steps are done", () => stepsDone(db, enquiryId), 60_000);
     expect(await roomMembers(stack, roomId, seeker)).toEqual([stack.botUserId, a.userId, seeker.userId].sort());
     const row = await db.query("SELECT state, counsellor_id FROM enquiries WHERE id = $1", [enquiryId]);
     expect(row.rows[0]).toEqual({ state: "active", counsellor_id: a.userId });
@@ -166,7 +153,7 @@ describe("a crash in the middle of a workflow action", () => {
     expect(
       (await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${enquiryId}/claim`, tokenA, {})).status,
     ).toBe(200);
-    await eventually("the claim's steps are done", () => stepsDone(enquiryId), 60_000);
+    await eventually("the claim's steps are done", () => stepsDone(db, enquiryId), 60_000);
 
     const doomed = await doomedAppservice("handover_committed");
     await expect(
@@ -174,7 +161,7 @@ describe("a crash in the middle of a workflow action", () => {
     ).rejects.toThrow();
     expect(await doomed.service.exited).toBe("SIGKILL");
 
-    await eventually("the handover's steps are done", () => stepsDone(enquiryId), 60_000);
+    await eventually("the handover's steps are done", () => stepsDone(db, enquiryId), 60_000);
     expect(await roomMembers(stack, roomId, seeker)).toEqual([stack.botUserId, b.userId, seeker.userId].sort());
     const assignments = await db.query(
       "SELECT counsellor_id, kind, ended_at IS NULL AS current FROM assignments WHERE enquiry_id = $1 ORDER BY id",

@@ -9,6 +9,9 @@ import {
   createTopic,
   openIdToken,
   openTestEnquiry,
+  seekerWrites,
+  stepsDone,
+  enquiryState,
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -23,21 +26,6 @@ afterAll(async () => {
   await db?.end();
 });
 
-async function state(enquiryId: number) {
-  const { rows } = await db.query<{ state: string; counsellor_id: string | null }>(
-    "SELECT state, counsellor_id FROM enquiries WHERE id = $1",
-    [enquiryId],
-  );
-  return rows[0];
-}
-
-async function stepsDone(enquiryId: number): Promise<boolean> {
-  const { rowCount } = await db.query("SELECT 1 FROM matrix_steps WHERE enquiry_id = $1 AND done_at IS NULL", [
-    enquiryId,
-  ]);
-  return rowCount === 0;
-}
-
 /** An active enquiry of a fresh agency: counsellor A took it; B is a colleague, L a team lead. */
 async function activeEnquiry() {
   const topic = await createTopic(db);
@@ -47,12 +35,7 @@ async function activeEnquiry() {
   const lead = await createCounsellor(stack, db, agency, "team_lead");
   const seeker = await registerUser(stack, "seeker");
   const { enquiryId, roomId } = await openTestEnquiry(db, seeker, agency, topic);
-  await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${enc(roomId)}`, seeker, {});
-  await matrixRequest(stack, "PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.encrypted/1`, seeker, {
-    algorithm: "m.megolm.v1.aes-sha2",
-    ciphertext: "AwgAEn",
-  });
-  await eventually("waiting", async () => (await state(enquiryId))?.state === "waiting");
+  await seekerWrites(stack, db, seeker, { enquiryId, roomId });
   const tokens = {
     a: await openIdToken(stack, a),
     b: await openIdToken(stack, b),
@@ -62,7 +45,7 @@ async function activeEnquiry() {
   expect(
     (await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${enquiryId}/claim`, tokens.a, {})).status,
   ).toBe(200);
-  await eventually("the claim's steps", () => stepsDone(enquiryId));
+  await eventually("the claim's steps", () => stepsDone(db, enquiryId));
   return { enquiryId, roomId, seeker, a, b, lead, tokens };
 }
 
@@ -75,7 +58,7 @@ describe("the enquiry lifecycle", () => {
     expect(
       (await matrixRequest(stack, "POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, seeker, {})).status,
     ).toBe(200);
-    await eventually("closed", async () => (await state(enquiryId))?.state === "closed");
+    await eventually("closed", async () => (await enquiryState(db, enquiryId))?.state === "closed");
     const current = await db.query("SELECT 1 FROM assignments WHERE enquiry_id = $1 AND ended_at IS NULL", [enquiryId]);
     expect(current.rowCount).toBe(0);
   });
@@ -94,7 +77,7 @@ describe("the enquiry lifecycle", () => {
     expect(reopened.body).toMatchObject({ state: "active", counsellor_id: a.userId });
     // A retried reopen changes nothing.
     expect((await api("POST", `/api/v1/enquiries/${enquiryId}/reopen`, tokens.seeker, {})).body.state).toBe("active");
-    await eventually("the room is writable again", () => stepsDone(enquiryId));
+    await eventually("the room is writable again", () => stepsDone(db, enquiryId));
     const sent = await matrixRequest(
       stack,
       "PUT",
@@ -130,7 +113,7 @@ describe("the enquiry lifecycle", () => {
     });
     expect(byLead.status).toBe(200);
     expect(byLead.body.counsellor_id).toBe(b.userId);
-    await eventually("the handover's steps", () => stepsDone(enquiryId));
+    await eventually("the handover's steps", () => stepsDone(db, enquiryId));
     expect(await roomMembers(stack, roomId, bot)).toEqual([stack.botUserId, b.userId, seeker.userId].sort());
   });
 

@@ -109,3 +109,50 @@ export async function openTestEnquiry(
   });
   return { enquiryId, roomId };
 }
+
+/** The enquiry's state and counsellor, as the database has them. */
+export async function enquiryState(
+  db: pg.Client,
+  enquiryId: number,
+): Promise<{ state: string; counsellor_id: string | null } | undefined> {
+  const { rows } = await db.query<{ state: string; counsellor_id: string | null }>(
+    "SELECT state, counsellor_id FROM enquiries WHERE id = $1",
+    [enquiryId],
+  );
+  return rows[0];
+}
+
+/** True when every Matrix step of the enquiry is done. */
+export async function stepsDone(db: pg.Client, enquiryId: number): Promise<boolean> {
+  const { rowCount } = await db.query("SELECT 1 FROM matrix_steps WHERE enquiry_id = $1 AND done_at IS NULL", [
+    enquiryId,
+  ]);
+  return rowCount === 0;
+}
+
+/**
+ * The seeker joins their enquiry room and writes (a ciphertext stand-in: the server cannot tell),
+ * then waits until the enquiry is in the queue.
+ */
+export async function seekerWrites(
+  stack: StackInfo,
+  db: pg.Client,
+  seeker: TestUser,
+  enquiry: { enquiryId: number; roomId: string },
+): Promise<void> {
+  const room = encodeURIComponent(enquiry.roomId);
+  const joined = await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${room}`, seeker, {});
+  if (joined.status !== 200) throw new Error(`join: ${joined.status}`);
+  const sent = await matrixRequest(
+    stack,
+    "PUT",
+    `/_matrix/client/v3/rooms/${room}/send/m.room.encrypted/${randomUUID()}`,
+    seeker,
+    {
+      algorithm: "m.megolm.v1.aes-sha2",
+      ciphertext: "AwgAEn",
+    },
+  );
+  if (sent.status !== 200) throw new Error(`send: ${sent.status}`);
+  await eventually("the enquiry waits", async () => (await enquiryState(db, enquiry.enquiryId))?.state === "waiting");
+}
