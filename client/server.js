@@ -5,7 +5,8 @@
 // static files, 404s and /healthz included. SvelteKit's page CSP replaces the fallback CSP.
 //
 // Environment: HOST (default 127.0.0.1), PORT (default 3000), plus the variables read by
-// src/lib/server/config.ts (CONNECTA_HOMESERVER_URL required, CONNECTA_LIVEKIT_URL optional).
+// src/lib/server/config.ts (CONNECTA_HOMESERVER_URL and CONNECTA_APPSERVICE_URL required,
+// CONNECTA_LIVEKIT_URL optional).
 import http from "node:http";
 import process from "node:process";
 import { FALLBACK_CSP, SECURITY_HEADERS } from "./security-headers.js";

@@ -13,6 +13,11 @@ export const variables = defineEnvVars({
     description: "Public base URL of the Matrix homeserver (Synapse), e.g. http://127.0.0.1:8008. Required.",
     schema: optionalString,
   },
+  CONNECTA_APPSERVICE_URL: {
+    description:
+      "Base URL of the application service as this server reaches it, e.g. http://127.0.0.1:9009; /api/v1/ forwards to it. Required.",
+    schema: optionalString,
+  },
   CONNECTA_LIVEKIT_URL: {
     description: "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
     schema: optionalString,

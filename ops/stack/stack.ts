@@ -52,6 +52,8 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
     CONNECTA_AS_TOKEN_FILE: join(secrets, "appservice.as_token"),
     CONNECTA_HS_TOKEN_FILE: join(secrets, "appservice.hs_token"),
     CONNECTA_OPERATOR_TOKEN_FILE: join(secrets, "operator.api_token"),
+    // The web client forwards the browser's API calls with X-Forwarded-For from this address.
+    CONNECTA_TRUSTED_PROXIES: info.bindAddress,
     CONNECTA_LOG_LEVEL: process.env.CONNECTA_LOG_LEVEL ?? "info",
   };
 }
@@ -89,6 +91,7 @@ async function startClient(config: StackConfig): Promise<Service> {
         HOST: config.bindAddress,
         PORT: String(config.clientPort),
         CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
+        CONNECTA_APPSERVICE_URL: serviceUrl(config, config.appservicePort),
       },
     },
   );

@@ -77,6 +77,11 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     { CONNECTA_INTAKE_POW_DIFFICULTY: "64" },
     "CONNECTA_INTAKE_POW_DIFFICULTY: expected 1..32 bits",
   ],
+  [
+    "a trusted proxy that is no address",
+    { CONNECTA_TRUSTED_PROXIES: "127.0.0.1, proxy.example" },
+    "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];
@@ -90,7 +95,13 @@ describe("loadConfig", () => {
       homeserverUrl: "http://127.0.0.1:8008",
       logLevel: "info",
       hsToken: "t".repeat(43),
+      trustedProxies: [],
     });
+  });
+
+  it("reads the trusted proxies as a list of addresses", () => {
+    const config = loadConfig({ ...valid, CONNECTA_TRUSTED_PROXIES: " 127.0.0.1,::1 ,," });
+    expect(config.trustedProxies).toEqual(["127.0.0.1", "::1"]);
   });
 
   it.each(invalid)("names the key for %s", (_, change, message) => {

@@ -3,6 +3,7 @@
  * validated. A missing or malformed value stops the process with one line naming the variable.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Validated configuration of one application service process. */
@@ -33,6 +34,11 @@ export interface Config {
   intakeRateLimitPerAddress: number;
   /** CONNECTA_INTAKE_POW_DIFFICULTY: proof-of-work difficulty of the intake in bits (default 18). */
   intakeDifficulty: number;
+  /**
+   * CONNECTA_TRUSTED_PROXIES: comma-separated IP addresses of reverse proxies whose
+   * `X-Forwarded-For` header names the client address (default none: the TCP peer counts).
+   */
+  trustedProxies: string[];
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -105,6 +111,16 @@ const schema = z.object({
     .min(1, "expected 1..32 bits")
     .max(32, "expected 1..32 bits")
     .default(18),
+  CONNECTA_TRUSTED_PROXIES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    )
+    .refine((list) => list.every((a) => isIP(a) !== 0), "expected comma-separated IP addresses")
+    .default([]),
   CONNECTA_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -134,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     reopenWindowDays: v.CONNECTA_REOPEN_WINDOW_DAYS,
     intakeRateLimitPerAddress: v.CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS,
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
+    trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

@@ -59,7 +59,8 @@ function ipv6Groups(address: string): number[] {
 /**
  * The rate-limit key of a client address: an IPv4 address as is (also when written IPv4-mapped,
  * `::ffff:192.0.2.1`), an IPv6 address by its /64 network, which one household or phone gets
- * as a whole. The address comes from the TCP connection only; X-Forwarded-For is not trusted.
+ * as a whole. The address is the TCP peer, or what a configured trusted proxy forwards
+ * (see client-address.ts).
  */
 export function addressKey(remoteAddress: string | undefined): string {
   if (!remoteAddress) return "unknown";

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { FeatureDeps } from "../app.ts";
 import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";
+import { clientAddress, normaliseAddress } from "./client-address.ts";
 import { completeIntake, createChallenge, createIntake } from "./intakes.ts";
 import { NONCE_PATTERN, POW_ALGORITHM } from "./pow.ts";
 import { addressKey, hit } from "./rate-limit.ts";
@@ -48,12 +49,17 @@ const Intake = z
 
 const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({ id: "IntakeCompletion" });
 
-/** Counts a request against the per-address and the global limit of `kind`. */
+/**
+ * Counts a request against the per-address and the global limit of `kind`. The address is the
+ * TCP peer, or what a trusted proxy (CONNECTA_TRUSTED_PROXIES) forwards in X-Forwarded-For.
+ */
 async function limit(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "intake", req: Request) {
   const r = s.rateLimits;
   const [perAddress, global] =
     kind === "challenge" ? [r.challengePerAddress, r.challengeGlobal] : [r.intakePerAddress, r.intakeGlobal];
-  await hit(deps.pool, `${kind}:addr:${addressKey(req.socket.remoteAddress)}`, perAddress, r.windowSeconds);
+  const trusted = new Set(deps.config.trustedProxies.map(normaliseAddress));
+  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), trusted);
+  await hit(deps.pool, `${kind}:addr:${addressKey(address)}`, perAddress, r.windowSeconds);
   await hit(deps.pool, `${kind}:global`, global, r.windowSeconds);
 }
 

@@ -1,13 +1,15 @@
 // Run-time configuration of the client server: the only module that reads the environment.
 // It is evaluated when the server starts (SvelteKit loads hooks.server.ts, which imports it),
 // so a missing or malformed value stops the start with an error naming the variable.
-import { CONNECTA_HOMESERVER_URL, CONNECTA_LIVEKIT_URL } from "$app/env/private";
-import { parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
+import { CONNECTA_APPSERVICE_URL, CONNECTA_HOMESERVER_URL, CONNECTA_LIVEKIT_URL } from "$app/env/private";
+import { parseAppserviceUrl, parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
 
 /** Validated run-time configuration. */
 export const config = {
   /** Public base URL of the Matrix homeserver. */
   homeserverUrl: parseHomeserverUrl(CONNECTA_HOMESERVER_URL),
+  /** Base URL of the application service; `/api/v1/` of this server forwards to it. */
+  appserviceUrl: parseAppserviceUrl(CONNECTA_APPSERVICE_URL),
   /** WebSocket URL of the LiveKit server, if calls are configured. */
   livekitUrl: parseLivekitUrl(CONNECTA_LIVEKIT_URL),
 };

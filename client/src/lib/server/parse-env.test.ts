@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
+import { parseAppserviceUrl, parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
 
 describe("parseHomeserverUrl", () => {
   it("accepts http and https URLs", () => {
@@ -23,6 +23,14 @@ describe("parseHomeserverUrl", () => {
     ]) {
       expect(() => parseHomeserverUrl(value)).toThrow(/^CONNECTA_HOMESERVER_URL must/);
     }
+  });
+});
+
+describe("parseAppserviceUrl", () => {
+  it("accepts an http URL and names the variable when missing or malformed", () => {
+    expect(parseAppserviceUrl("http://127.0.0.1:9009").origin).toBe("http://127.0.0.1:9009");
+    expect(() => parseAppserviceUrl(undefined)).toThrow(/CONNECTA_APPSERVICE_URL is required/);
+    expect(() => parseAppserviceUrl("ws://127.0.0.1:9009")).toThrow(/^CONNECTA_APPSERVICE_URL must/);
   });
 });
 

@@ -17,6 +17,22 @@ export function parseHomeserverUrl(value: string | undefined): URL {
 }
 
 /**
+ * Validates `CONNECTA_APPSERVICE_URL`, the base URL of the application service as the client
+ * server reaches it (the browser reaches its API through this server's `/api/v1/`).
+ *
+ * @param value - the raw environment value
+ * @returns the parsed URL
+ * @throws Error naming the variable if it is missing or not a plain http(s) URL
+ */
+export function parseAppserviceUrl(value: string | undefined): URL {
+  const name = "CONNECTA_APPSERVICE_URL";
+  if (value === undefined || value.trim() === "") {
+    throw new Error(`${name} is required: the base URL of the application service, e.g. http://127.0.0.1:9009`);
+  }
+  return parseUrl(name, value, ["http:", "https:"]);
+}
+
+/**
  * Validates the optional `CONNECTA_LIVEKIT_URL`, the WebSocket URL of the LiveKit server.
  *
  * @param value - the raw environment value

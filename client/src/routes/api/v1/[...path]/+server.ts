@@ -1,0 +1,18 @@
+// The application service's API on our own origin: every GET and POST under /api/v1/ is
+// forwarded (see src/lib/server/api-proxy.ts), so the browser needs no other origin than ours
+// and the homeserver's.
+import { forwardApiRequest } from "../../../../lib/server/api-proxy.ts";
+import type { RequestHandler } from "./$types";
+
+const forward: RequestHandler = async ({ request, getClientAddress }) => {
+  // Imported on use: `vite build` loads this module to analyse the routes, without the
+  // environment. (hooks.server.ts imports the configuration when the server starts.)
+  const { config } = await import("../../../../lib/server/config.ts");
+  return forwardApiRequest(request, config.appserviceUrl, getClientAddress());
+};
+
+/** Forwards a GET to the application service. */
+export const GET = forward;
+
+/** Forwards a POST to the application service. */
+export const POST = forward;
