@@ -47,6 +47,8 @@ const Intake = z
   })
   .meta({ id: "Intake" });
 
+const PublicTopic = z.object({ id: z.string(), name_de: z.string(), name_en: z.string() }).meta({ id: "PublicTopic" });
+
 const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({ id: "IntakeCompletion" });
 
 /**
@@ -65,6 +67,25 @@ async function limit(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "
 
 /** Adds the intake routes; `settings` default to {@link intakeSettings} of the configuration. */
 export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSettings(deps.config)): void {
+  api.add({
+    method: "get",
+    path: "/api/v1/topics",
+    summary: "The topics a seeker can choose for an intake (those at least one agency offers)",
+    tag: TAG,
+    auth: "none",
+    query: z.strictObject({}),
+    response: z.object({ topics: z.array(PublicTopic) }),
+    errors: [],
+    handler: async () => {
+      const { rows } = await deps.pool.query<z.infer<typeof PublicTopic>>(
+        `SELECT t.id, t.name_de, t.name_en FROM topics t
+         WHERE EXISTS (SELECT 1 FROM agency_topics at WHERE at.topic_id = t.id)
+         ORDER BY t.name_de, t.id`,
+      );
+      return { topics: rows };
+    },
+  });
+
   api.add({
     method: "get",
     path: "/api/v1/intake/challenge",
