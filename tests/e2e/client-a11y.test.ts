@@ -1,0 +1,204 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { a11yViolations } from "../support/a11y.ts";
+import { launchChromium } from "../support/browser.ts";
+
+const stack = inject("stack");
+const clientOrigin = new URL(stack.clientUrl).origin;
+const startUrl = `${stack.clientUrl}/`;
+const neutralUrl = `${stack.clientUrl}/rezept`;
+const screenshotDir = join(import.meta.dirname, "../../docs/screenshots");
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+let browser: Browser;
+/** Every URL any page of these tests requested; all must be on the client's origin. */
+const requests: string[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A fresh German browser context whose requests are recorded in {@link requests}. */
+async function newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ locale: "de-DE", reducedMotion: "reduce", ...options });
+  context.on("request", (request) => requests.push(request.url()));
+  return context;
+}
+
+/** Opens a page of the client and waits until it is hydrated and quiet. */
+async function open(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url, { waitUntil: "networkidle" });
+  return page;
+}
+
+/** Stores something in every kind of storage the quick exit must clear. */
+async function fillStorage(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    sessionStorage.setItem("draft", "a message not yet sent");
+    localStorage.setItem("device", "remembered");
+    for (const name of ["connecta-test-crypto", "connecta-test-sync"]) {
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.open(name, 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("keys");
+        request.onsuccess = () => {
+          request.result.close();
+          resolve();
+        };
+        request.onerror = () => reject(request.error);
+      });
+    }
+  });
+  expect(await storageState(page)).toEqual({
+    session: 1,
+    local: 1,
+    databases: ["connecta-test-crypto", "connecta-test-sync"],
+  });
+}
+
+/** How much is left in sessionStorage, localStorage and IndexedDB. */
+function storageState(page: Page): Promise<{ session: number; local: number; databases: string[] }> {
+  return page.evaluate(async () => ({
+    session: sessionStorage.length,
+    local: localStorage.length,
+    databases: (await indexedDB.databases()).map((database) => database.name ?? "").sort(),
+  }));
+}
+
+/** Checks that the quick exit left for the neutral page, wiped storage and replaced the history entry. */
+async function expectExited(page: Page, historyLength: number): Promise<void> {
+  await page.waitForURL(neutralUrl);
+  await page.waitForLoadState("networkidle");
+  expect(await page.locator("h1").innerText()).toBe("Einfacher Apfelkuchen vom Blech");
+  expect(await page.getByText("Seite schnell verlassen").count()).toBe(0);
+  await expect.poll(() => storageState(page)).toEqual({ session: 0, local: 0, databases: [] });
+  // Replaced, not added: Back cannot lead to the counselling page.
+  expect(await page.evaluate(() => history.length)).toBe(historyLength);
+  await page.goBack().catch(() => null);
+  expect(page.url()).not.toBe(startUrl);
+}
+
+describe("the web client's accessibility (axe, WCAG 2.1 A+AA)", () => {
+  const pages = [
+    { name: "start page", path: "/", status: 200 },
+    { name: "neutral page", path: "/rezept", status: 200 },
+    { name: "404 page", path: "/no-such-page", status: 404 },
+  ];
+  for (const lang of ["de", "en"]) {
+    for (const { name, path, status } of pages) {
+      it(`finds no violations on the ${name} in ${lang}`, async () => {
+        const context = await newContext();
+        const page = await context.newPage();
+        const response = await page.goto(`${stack.clientUrl}${path}${lang === "en" ? "?lang=en" : ""}`, {
+          waitUntil: "networkidle",
+        });
+        expect(response?.status()).toBe(status);
+        expect(await page.getAttribute("html", "lang")).toBe(lang);
+        expect(await a11yViolations(page)).toEqual([]);
+        await context.close();
+      });
+    }
+  }
+
+  it("finds no violations on the start page in dark mode", async () => {
+    const context = await newContext({ colorScheme: "dark" });
+    const page = await open(context, startUrl);
+    expect(await a11yViolations(page)).toEqual([]);
+    await context.close();
+  });
+});
+
+describe("the quick exit", () => {
+  it("leaves by the button and wipes our storage", async () => {
+    const context = await newContext();
+    const page = await open(context, startUrl);
+    await fillStorage(page);
+    const historyLength = await page.evaluate(() => history.length);
+    await page.getByRole("link", { name: "Seite schnell verlassen" }).click();
+    await expectExited(page, historyLength);
+    await context.close();
+  });
+
+  it("leaves on Escape twice within a second, not on two slow presses", async () => {
+    const context = await newContext();
+    const page = await open(context, startUrl);
+    await fillStorage(page);
+    const historyLength = await page.evaluate(() => history.length);
+    await page.keyboard.press("Escape");
+    await page.waitForTimeout(1200);
+    await page.keyboard.press("Escape");
+    await page.waitForTimeout(300);
+    expect(page.url()).toBe(startUrl);
+    await page.keyboard.press("Escape");
+    await expectExited(page, historyLength);
+    await context.close();
+  });
+
+  it("is the first stop after the skip link, with a visible focus outline", async () => {
+    const context = await newContext();
+    const page = await open(context, startUrl);
+    const focused = () =>
+      page.evaluate(() => {
+        const element = document.activeElement as HTMLElement;
+        const style = getComputedStyle(element);
+        const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+        return {
+          text: element.textContent?.trim(),
+          focusVisible: element.matches(":focus-visible"),
+          indicator: outline || style.boxShadow !== "none",
+        };
+      });
+    const historyLength = await page.evaluate(() => history.length);
+    await page.keyboard.press("Tab");
+    expect(await focused()).toEqual({ text: "Zum Inhalt springen", focusVisible: true, indicator: true });
+    await page.keyboard.press("Tab");
+    expect(await focused()).toEqual({ text: "Seite schnell verlassen", focusVisible: true, indicator: true });
+    await page.keyboard.press("Enter");
+    await expectExited(page, historyLength);
+    await context.close();
+  });
+
+  it("stays in view on a phone while scrolling", async () => {
+    const context = await newContext({ viewport: PHONE });
+    const page = await open(context, startUrl);
+    const button = page.getByRole("link", { name: "Seite schnell verlassen" });
+    expect(await button.isVisible()).toBe(true);
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    const box = await button.boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.y).toBeGreaterThanOrEqual(0);
+    expect(box!.y + box!.height).toBeLessThanOrEqual(PHONE.height);
+    expect(box!.height).toBeGreaterThanOrEqual(44);
+    await context.close();
+  });
+});
+
+describe("screenshots for docs/screenshots", () => {
+  it("shows the German start page on a desktop and a phone, and the neutral page", async () => {
+    await mkdir(screenshotDir, { recursive: true });
+    const shots = [
+      { file: "start-de-desktop.png", url: startUrl, viewport: DESKTOP },
+      { file: "start-de-phone.png", url: startUrl, viewport: PHONE },
+      { file: "neutral-de-phone.png", url: neutralUrl, viewport: PHONE },
+    ];
+    for (const { file, url, viewport } of shots) {
+      const context = await newContext({ viewport, colorScheme: "light" });
+      const page = await open(context, url);
+      await page.screenshot({ path: join(screenshotDir, file), fullPage: true });
+      await context.close();
+    }
+  });
+});
+
+describe("requests", () => {
+  it("went to no other origin than the client's", () => {
+    expect(requests.length).toBeGreaterThan(10);
+    expect([...new Set(requests.map((url) => new URL(url).origin))]).toEqual([clientOrigin]);
+  });
+});
