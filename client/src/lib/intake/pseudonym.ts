@@ -1,0 +1,21 @@
+// The pseudonym rules the browser can check before anything is sent; the application service
+// checks them again, together with the rules it keeps to itself (reserved words, mail
+// providers). Mirrors appservice/src/intake/pseudonym.ts.
+
+/** Why a pseudonym is refused: a key under `intake.errors` of the messages. */
+export type PseudonymProblem =
+  "pseudonymChars" | "pseudonymLength" | "pseudonymStart" | "pseudonymLetter" | "pseudonymDigits";
+
+/**
+ * Checks a pseudonym as typed.
+ *
+ * @returns the problem, or `null` when the browser finds none
+ */
+export function pseudonymProblem(input: string): PseudonymProblem | null {
+  if (!/^[A-Za-z0-9._-]*$/.test(input)) return "pseudonymChars";
+  if (input.length < 3 || input.length > 30) return "pseudonymLength";
+  if (!/^[A-Za-z0-9]/.test(input)) return "pseudonymStart";
+  if (!/[A-Za-z]/.test(input)) return "pseudonymLetter";
+  if ((input.match(/[0-9]/g) ?? []).length > 5) return "pseudonymDigits";
+  return null;
+}
