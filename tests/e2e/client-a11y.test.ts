@@ -101,6 +101,8 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA)", () => {
         expect(response?.status()).toBe(status);
         expect(await page.getAttribute("html", "lang")).toBe(lang);
         expect(await a11yViolations(page)).toEqual([]);
+        const exitLabel = lang === "en" ? "Leave this page quickly" : "Seite schnell verlassen";
+        expect(await page.getByRole("link", { name: exitLabel }).count()).toBe(path === "/rezept" ? 0 : 1);
         await context.close();
       });
     }

@@ -85,7 +85,8 @@ export async function clearSiteData(): Promise<void> {
  * history entry with {@link NEUTRAL_PATH}.
  */
 export async function quickExit(): Promise<void> {
-  document.body.hidden = true;
+  // On <html>: the UA's [hidden] rule hides it (app.css gives <body> its own display).
+  document.documentElement.hidden = true;
   document.title = "";
   try {
     await clearSiteData();
