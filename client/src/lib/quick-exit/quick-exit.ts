@@ -47,10 +47,24 @@ function deleteDatabase(name: string): Promise<void> {
   });
 }
 
+/** Deletes every IndexedDB database and Cache Storage cache of our origin. */
+async function deleteStores(): Promise<void> {
+  const deletions: Promise<unknown>[] = [];
+  if ("caches" in window) {
+    deletions.push(caches.keys().then((keys) => Promise.all(keys.map((key) => caches.delete(key)))));
+  }
+  // indexedDB.databases() is missing in older browsers: then this throws and is caught below.
+  const databases = await indexedDB.databases();
+  for (const { name } of databases) {
+    if (name !== undefined) deletions.push(deleteDatabase(name));
+  }
+  await Promise.all(deletions);
+}
+
 /**
  * Empties sessionStorage, localStorage, all IndexedDB databases and Cache Storage of our
- * origin. Never throws: whatever cannot be cleared is skipped. Blocked deletions (a database
- * still open in this page) complete when the page is gone.
+ * origin, waiting at most a moment. Never throws: whatever cannot be cleared is skipped.
+ * Deletions that take longer (a database still open in this page) complete when the page is gone.
  */
 export async function clearSiteData(): Promise<void> {
   for (const storage of ["sessionStorage", "localStorage"] as const) {
@@ -60,24 +74,10 @@ export async function clearSiteData(): Promise<void> {
       // Storage switched off by the browser: nothing to clear.
     }
   }
-  const deletions: Promise<unknown>[] = [];
-  try {
-    const databases = await indexedDB.databases();
-    for (const { name } of databases) {
-      if (name !== undefined) deletions.push(deleteDatabase(name));
-    }
-  } catch {
-    // indexedDB.databases() is missing in older browsers.
-  }
-  if ("caches" in window) {
-    deletions.push(
-      caches
-        .keys()
-        .then((keys) => Promise.all(keys.map((key) => caches.delete(key))))
-        .catch(() => undefined),
-    );
-  }
-  await Promise.race([Promise.all(deletions), new Promise((resolve) => setTimeout(resolve, DELETE_WAIT_MS))]);
+  await Promise.race([
+    deleteStores().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, DELETE_WAIT_MS)),
+  ]);
 }
 
 /**
