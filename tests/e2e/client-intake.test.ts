@@ -7,7 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/browser.ts";
-import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
+import { freshPseudonym, intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -160,6 +160,44 @@ describe("the intake in Chromium", () => {
       expect.arrayContaining(["/api/v1/intake/challenge", "/api/v1/intake", expect.stringMatching(/\/complete$/)]),
     );
     expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("explains a taken pseudonym in English and lets the seeker choose another", async () => {
+    const agency = await seedIntakeAgency(stack, 1);
+    const taken = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
+    const context = await browser.newContext({ locale: "en-GB" });
+    const page = await context.newPage();
+    await page.goto(`${stack.clientUrl}/anfrage?lang=en`, { waitUntil: "networkidle" });
+    expect(await page.locator("h1").innerText()).toBe("Ask for counselling");
+
+    // Nothing chosen: the summary names every missing answer and takes the focus.
+    await page.getByRole("button", { name: "Continue" }).click();
+    const summary = page.locator(".error-summary");
+    await expect.poll(() => summary.innerText()).toContain("Please choose a topic.");
+    expect(await summary.innerText()).toContain("Please choose your age.");
+    expect(await page.evaluate(() => document.activeElement?.classList.contains("error-summary"))).toBe(true);
+
+    await page.check(`input[name=topic][value="${agency.topic}"]`);
+    await page.fill("#postcode", agency.postcode);
+    await page.check("input[name=age_group][value=unknown]");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.fill("#pseudonym", "anna 0176");
+    const password = "Kiesel Laterne Morgenrot";
+    await page.fill("#password", password);
+    await page.fill("#password-repeat", password);
+    await page.getByRole("button", { name: "Send request" }).click();
+    await expect.poll(() => summary.innerText()).toContain("no spaces");
+
+    await page.fill("#pseudonym", taken.pseudonym);
+    await page.getByRole("button", { name: "Send request" }).click();
+    await expect.poll(() => summary.innerText(), { timeout: 30_000 }).toContain("already taken");
+    expect(await page.getAttribute("#pseudonym", "aria-invalid")).toBe("true");
+
+    await page.fill("#pseudonym", freshPseudonym("browser"));
+    await page.getByRole("button", { name: "Send request" }).click();
+    await page.waitForURL(`${stack.clientUrl}/anfrage/angelegt`, { timeout: 60_000 });
+    await expect.poll(() => page.locator("h1").innerText()).toBe("Your request has been set up");
     await context.close();
   });
 });
