@@ -13,8 +13,11 @@ import type { Command } from "./commands.ts";
 import { noticeContent, sendNotice } from "./rooms.ts";
 import { texts } from "./texts.ts";
 
-/** Seconds a worker has a command to itself before another may take it (its process died). */
-const LEASE_SECONDS = 60;
+/**
+ * Seconds a worker has a command to itself before another may take it (its process died). An
+ * answer needs a few seconds at most; a counsellor should not wait a minute after a crash.
+ */
+const LEASE_SECONDS = 15;
 /** After this many failed attempts the counsellor is told that it did not work. */
 const MAX_ATTEMPTS = 5;
 /** Answered commands are kept this long (Synapse does not send an event again later). */

@@ -7,7 +7,7 @@
  */
 import type pg from "pg";
 import type { Logger } from "pino";
-import { withClient, withTransaction } from "../db/pool.ts";
+import { withClient } from "../db/pool.ts";
 import { faultPoint } from "../faults.ts";
 
 /** The kinds of step. */
@@ -93,8 +93,45 @@ export class StepWorker {
    * could take.
    */
   async runOne(enquiryId: number | null): Promise<boolean> {
+    // One connection throughout: it holds the step's advisory lock (a session lock) while the
+    // step runs, and a request never needs a second connection from the pool.
     return withClient(this.#pool, async (client) => {
-      await client.query("BEGIN");
+      const step = await this.#take(client, enquiryId);
+      if (!step) return false;
+      const lock = [STEP_LOCK_SPACE, step.id % 2 ** 31];
+      try {
+        await client.query("BEGIN");
+        try {
+          await this.#runners[step.kind](step, client);
+          faultPoint(`step:${step.kind}`);
+          await client.query("UPDATE matrix_steps SET done_at = now(), last_error = NULL WHERE id = $1", [step.id]);
+          await client.query("COMMIT");
+          this.#log.debug({ step: step.id, kind: step.kind, enquiry: step.enquiryId }, "step done");
+        } catch (err) {
+          await client.query("ROLLBACK");
+          const message = (err as Error).message.slice(0, 500);
+          this.#log.warn({ step: step.id, kind: step.kind, enquiry: step.enquiryId, err: message }, "step failed");
+          await client.query(
+            `UPDATE matrix_steps SET last_error = $2,
+               run_after = now() + least(power(2, attempts), 60) * interval '1 second' WHERE id = $1`,
+            [step.id, message],
+          );
+        }
+        return true;
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1, $2::int)", lock);
+      }
+    });
+  }
+
+  /**
+   * Takes the next due step (of `enquiryId`, if given): locks it against other replicas with a
+   * session advisory lock and counts the attempt, committed before anything happens outside the
+   * database, so a run after a crash knows that this one may have half-done the step.
+   */
+  async #take(client: pg.PoolClient, enquiryId: number | null): Promise<Step | null> {
+    await client.query("BEGIN");
+    try {
       const { rows } = await client.query<{
         id: string;
         enquiry_id: string | null;
@@ -117,51 +154,33 @@ export class StepWorker {
         [enquiryId],
       );
       const row = rows[0];
-      if (!row) {
+      const locked =
+        row &&
+        (
+          await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2::int) AS ok", [
+            STEP_LOCK_SPACE,
+            Number(row.id) % 2 ** 31,
+          ])
+        ).rows[0]?.ok;
+      if (!row || !locked) {
         await client.query("COMMIT");
-        return false;
+        return null;
       }
-      const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2::int) AS ok", [
-        STEP_LOCK_SPACE,
-        Number(row.id) % 2 ** 31,
-      ]);
-      if (!locked.rows[0]?.ok) {
-        await client.query("COMMIT");
-        return false;
-      }
-      try {
-        // Count the attempt before doing anything outside the database, so a run after a crash
-        // knows that this one may have half-done the step.
-        await client.query("UPDATE matrix_steps SET attempts = attempts + 1 WHERE id = $1", [row.id]);
-        await client.query("COMMIT");
-        const step: Step = {
-          id: Number(row.id),
-          enquiryId: row.enquiry_id === null ? null : Number(row.enquiry_id),
-          kind: row.kind,
-          payload: row.payload,
-          previousAttempts: row.attempts,
-        };
-        try {
-          await withTransaction(this.#pool, async (db) => {
-            await this.#runners[step.kind](step, db);
-            faultPoint(`step:${step.kind}`);
-            await db.query("UPDATE matrix_steps SET done_at = now(), last_error = NULL WHERE id = $1", [step.id]);
-          });
-          this.#log.debug({ step: step.id, kind: step.kind, enquiry: step.enquiryId }, "step done");
-        } catch (err) {
-          const message = (err as Error).message.slice(0, 500);
-          this.#log.warn({ step: step.id, kind: step.kind, enquiry: step.enquiryId, err: message }, "step failed");
-          await client.query(
-            `UPDATE matrix_steps SET last_error = $2,
-               run_after = now() + least(power(2, attempts), 60) * interval '1 second' WHERE id = $1`,
-            [step.id, message],
-          );
-        }
-        return true;
-      } finally {
-        await client.query("SELECT pg_advisory_unlock($1, $2::int)", [STEP_LOCK_SPACE, Number(row.id) % 2 ** 31]);
-      }
-    });
+      await client.query("UPDATE matrix_steps SET attempts = attempts + 1 WHERE id = $1", [row.id]);
+      await client.query("COMMIT");
+      return {
+        id: Number(row.id),
+        enquiryId: row.enquiry_id === null ? null : Number(row.enquiry_id),
+        kind: row.kind,
+        payload: row.payload,
+        previousAttempts: row.attempts,
+      };
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      // A lock taken before the failure would outlive it on this pooled connection.
+      await client.query("SELECT pg_advisory_unlock_all()").catch(() => {});
+      throw err;
+    }
   }
 
   /**
