@@ -17,3 +17,8 @@ const points = new Set(
 export function faultPoint(point: string): void {
   if (points.has(point)) process.kill(process.pid, "SIGKILL");
 }
+
+/** True when any fault point is armed. */
+export function faultsArmed(): boolean {
+  return points.size > 0;
+}

@@ -13,6 +13,7 @@ import { handleEnquiryEvent } from "./enquiries/events.ts";
 import { handleControlEvent } from "./control/events.ts";
 import { ControlWorker } from "./control/worker.ts";
 import { createWorkflow } from "./enquiries/workflow.ts";
+import { faultsArmed } from "./faults.ts";
 import { createMetrics } from "./metrics.ts";
 import { StepWorker } from "./steps/steps.ts";
 
@@ -65,8 +66,12 @@ const server = app.listen(config.port, config.bindAddress);
 await once(server, "listening");
 log.info({ address: config.bindAddress, port: config.port }, "listening");
 // Finishes steps left by a crash, then keeps doing new ones.
-steps.start();
-control.start();
+// A process with armed faults (crash tests) only serves requests, so that it dies exactly where
+// the test aims and not in another test's background work.
+if (!faultsArmed()) {
+  steps.start();
+  control.start();
+}
 /** Archives enquiries whose reopening window has passed, once a minute (any replica may). */
 const archive = () =>
   workflow.archiveExpired().then(
