@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "./config.ts";
+import { loadConfig, sampleEnv } from "./config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "connecta-config-"));
 const tokenFile = join(dir, "token");
@@ -120,5 +120,14 @@ describe("the application service process", () => {
     const lines = result.stderr.trimEnd().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`connecta-appservice: configuration error: ${message}`);
+  });
+});
+
+describe("the sample configuration", () => {
+  it("is the one generated from the schema", () => {
+    const committed = readFileSync(fileURLToPath(new URL("../../config.sample.env", import.meta.url)), "utf8");
+    const regenerate =
+      "regenerate: node -e 'import(\"./appservice/src/config/config.ts\").then((m) => process.stdout.write(m.sampleEnv()))' > appservice/config.sample.env";
+    expect(committed, regenerate).toBe(sampleEnv());
   });
 });

@@ -77,40 +77,55 @@ const tokenFile = secretFile(32);
 
 /** Environment variable for each configuration key, in the order they are reported. */
 const schema = z.object({
-  CONNECTA_AS_BIND_ADDRESS: z.ipv4({ message: "expected an IPv4 address" }).or(z.ipv6()).default("127.0.0.1"),
+  CONNECTA_AS_BIND_ADDRESS: z
+    .ipv4({ message: "expected an IPv4 address" })
+    .or(z.ipv6())
+    .default("127.0.0.1")
+    .describe("Address to listen on."),
   CONNECTA_AS_PORT: z.coerce
     .number({ message: "expected a port number" })
     .int("expected a whole port number")
     .min(1, "expected a port number 1..65535")
-    .max(65535, "expected a port number 1..65535"),
+    .max(65535, "expected a port number 1..65535")
+    .describe("Port to listen on; Synapse pushes transactions here (the url of the registration)."),
   CONNECTA_AS_DATABASE_URL: z
     .string()
-    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), "expected a postgres:// URL"),
-  CONNECTA_AS_DATABASE_PASSWORD_FILE: secretFile(1).optional(),
-  CONNECTA_HOMESERVER_URL: httpUrl,
-  CONNECTA_SERVER_NAME: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a Matrix server name"),
-  CONNECTA_BOT_LOCALPART: z.string().regex(/^[a-z0-9._=/-]+$/, "expected a Matrix user localpart"),
-  CONNECTA_AS_TOKEN_FILE: tokenFile,
-  CONNECTA_HS_TOKEN_FILE: tokenFile,
-  CONNECTA_OPERATOR_TOKEN_FILE: tokenFile,
+    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol), "expected a postgres:// URL")
+    .describe("PostgreSQL URL, e.g. postgres://connecta@127.0.0.1:5432/connecta (no password in it)."),
+  CONNECTA_AS_DATABASE_PASSWORD_FILE: secretFile(1).optional().describe("File holding the database password."),
+  CONNECTA_HOMESERVER_URL: httpUrl.describe("Base URL of Synapse's client API."),
+  CONNECTA_SERVER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "expected a Matrix server name")
+    .describe("The Matrix server name (server_name in homeserver.yaml)."),
+  CONNECTA_BOT_LOCALPART: z
+    .string()
+    .regex(/^[a-z0-9._=/-]+$/, "expected a Matrix user localpart")
+    .describe("Local part of the bot user (sender_localpart of the registration)."),
+  CONNECTA_AS_TOKEN_FILE: tokenFile.describe("File holding the as_token we present to Synapse."),
+  CONNECTA_HS_TOKEN_FILE: tokenFile.describe("File holding the hs_token Synapse presents to us."),
+  CONNECTA_OPERATOR_TOKEN_FILE: tokenFile.describe("File holding the token operators use for the admin API."),
   CONNECTA_REOPEN_WINDOW_DAYS: z.coerce
     .number({ message: "expected a number of days" })
     .int("expected a whole number of days")
     .min(0, "expected 0..365 days")
     .max(365, "expected 0..365 days")
-    .default(14),
+    .default(14)
+    .describe("Days after closing during which the seeker may reopen an enquiry."),
   CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS: z.coerce
     .number({ message: "expected a number" })
     .int("expected a whole number")
     .min(1, "expected 1..1000000")
     .max(1_000_000, "expected 1..1000000")
-    .default(100),
+    .default(100)
+    .describe("Challenges and intakes per client address and window."),
   CONNECTA_INTAKE_POW_DIFFICULTY: z.coerce
     .number({ message: "expected a number of bits" })
     .int("expected a whole number of bits")
     .min(1, "expected 1..32 bits")
     .max(32, "expected 1..32 bits")
-    .default(18),
+    .default(18)
+    .describe("Proof-of-work difficulty of the intake in bits."),
   CONNECTA_TRUSTED_PROXIES: z
     .string()
     .transform((v) =>
@@ -120,8 +135,12 @@ const schema = z.object({
         .filter((a) => a !== ""),
     )
     .refine((list) => list.every((a) => isIP(a) !== 0), "expected comma-separated IP addresses")
-    .default([]),
-  CONNECTA_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    .default([])
+    .describe("Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the client."),
+  CONNECTA_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .describe("Log level: fatal, error, warn, info, debug, trace or silent."),
 });
 
 /** Reads and validates the configuration. Throws {@link ConfigError} naming the first bad key. */
@@ -153,4 +172,22 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
+}
+
+/**
+ * The sample environment file (appservice/config.sample.env), generated from the schema: every
+ * variable with its description; required ones uncommented, the others with their default.
+ */
+export function sampleEnv(): string {
+  const lines = ["# Configuration of the Connecta application service (generated from config.ts; do not edit)."];
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][]) {
+    lines.push("", `# ${field.description ?? key}`);
+    const fallback = field.safeParse(undefined);
+    if (!fallback.success) lines.push(`${key}=`);
+    else {
+      const value = fallback.data;
+      lines.push(`# ${key}=${Array.isArray(value) ? value.join(",") : value === undefined ? "" : String(value)}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
 }
