@@ -30,7 +30,7 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 
 describe("forwardApiRequest", () => {
   it("forwards body, Authorization and Content-Type, sets X-Forwarded-For and passes the answer on", async () => {
-    const request = new Request("http://client.test/api/v1/intake?x=1", {
+    const request = new Request("http://client.example.org/api/v1/intake?x=1", {
       method: "POST",
       headers: {
         authorization: "Bearer t",
@@ -57,7 +57,7 @@ describe("forwardApiRequest", () => {
     seen = undefined;
     const big = "x".repeat(MAX_BODY_BYTES + 1);
     const declared = await forwardApiRequest(
-      new Request("http://client.test/api/v1/intake", { method: "POST", body: big }),
+      new Request("http://client.example.org/api/v1/intake", { method: "POST", body: big }),
       appservice,
       "192.0.2.5",
     );
@@ -69,7 +69,11 @@ describe("forwardApiRequest", () => {
       },
     });
     const chunked = await forwardApiRequest(
-      new Request("http://client.test/api/v1/intake", { method: "POST", body: stream, duplex: "half" } as RequestInit),
+      new Request("http://client.example.org/api/v1/intake", {
+        method: "POST",
+        body: stream,
+        duplex: "half",
+      } as RequestInit),
       appservice,
       "192.0.2.5",
     );
@@ -84,7 +88,7 @@ describe("forwardApiRequest", () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const answer = await forwardApiRequest(
-      new Request("http://client.test/api/v1/intake/challenge"),
+      new Request("http://client.example.org/api/v1/intake/challenge"),
       new URL(`http://127.0.0.1:${port}`),
       "192.0.2.5",
     );

@@ -4,7 +4,7 @@ import { parseAppserviceUrl, parseHomeserverUrl, parseLivekitUrl } from "./parse
 describe("parseHomeserverUrl", () => {
   it("accepts http and https URLs", () => {
     expect(parseHomeserverUrl("http://127.0.0.1:8008").origin).toBe("http://127.0.0.1:8008");
-    expect(parseHomeserverUrl(" https://matrix.connecta.test/ ").origin).toBe("https://matrix.connecta.test");
+    expect(parseHomeserverUrl(" https://matrix.example.org/ ").origin).toBe("https://matrix.example.org");
   });
 
   it("rejects a missing value, naming the variable", () => {
@@ -14,12 +14,12 @@ describe("parseHomeserverUrl", () => {
 
   it("rejects malformed values, naming the variable", () => {
     for (const value of [
-      "matrix.connecta.test",
-      "ftp://matrix.connecta.test",
-      "wss://matrix.connecta.test",
-      "https://user:secret@matrix.connecta.test",
-      "https://matrix.connecta.test/?x=1",
-      "https://matrix.connecta.test/#x",
+      "matrix.example.org",
+      "ftp://matrix.example.org",
+      "wss://matrix.example.org",
+      "https://user:secret@matrix.example.org",
+      "https://matrix.example.org/?x=1",
+      "https://matrix.example.org/#x",
     ]) {
       expect(() => parseHomeserverUrl(value)).toThrow(/^CONNECTA_HOMESERVER_URL must/);
     }
@@ -41,12 +41,12 @@ describe("parseLivekitUrl", () => {
   });
 
   it("accepts ws and wss URLs", () => {
-    expect(parseLivekitUrl("wss://livekit.connecta.test")?.origin).toBe("wss://livekit.connecta.test");
+    expect(parseLivekitUrl("wss://livekit.example.org")?.origin).toBe("wss://livekit.example.org");
     expect(parseLivekitUrl("ws://127.0.0.1:7880")?.origin).toBe("ws://127.0.0.1:7880");
   });
 
   it("rejects other protocols, naming the variable", () => {
-    expect(() => parseLivekitUrl("https://livekit.connecta.test")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
+    expect(() => parseLivekitUrl("https://livekit.example.org")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
     expect(() => parseLivekitUrl("not a url")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
   });
 });

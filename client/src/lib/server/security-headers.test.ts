@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { withConnectSources } from "./security-headers.ts";
 
 const HOMESERVER = "http://127.0.0.1:8008";
-const LIVEKIT = "wss://livekit.connecta.test";
+const LIVEKIT = "wss://livekit.example.org";
 
 describe("withConnectSources", () => {
   it("appends sources to an existing connect-src", () => {
@@ -53,8 +53,8 @@ describe("withConnectSources", () => {
   it("rejects sources that would break the header", () => {
     for (const bad of [
       "",
-      "https://a.connecta.test; script-src *",
-      "https://a.connecta.test https://b.connecta.test",
+      "https://a.example.org; script-src *",
+      "https://a.example.org https://b.example.org",
       "a,b",
     ]) {
       expect(() => withConnectSources("connect-src 'self'", [bad])).toThrow(/Invalid CSP source/);

@@ -6,7 +6,7 @@
  * sources, which `connect-src` would otherwise inherit.
  *
  * @param csp - a header value such as `default-src 'none'; connect-src 'self'`
- * @param sources - CSP sources to allow, e.g. `['https://matrix.connecta.test']`
+ * @param sources - CSP sources to allow, e.g. `['https://matrix.example.org']`
  * @returns the changed header value (directives joined with `; `)
  * @throws Error if a source contains whitespace, `;` or `,`, which would break the header
  */
