@@ -8,6 +8,7 @@ import { adminRoutes } from "./admin/routes.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
 import type { Config } from "./config/config.ts";
 import { controlRoutes } from "./control/routes.ts";
+import { counsellorSelfRoutes } from "./counsellors/routes.ts";
 import { enquiryRoutes } from "./enquiries/routes.ts";
 import { healthRoutes } from "./health/health.ts";
 import { Api } from "./http/api.ts";
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): express.Express {
   const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
   intakeRoutes(api, deps);
   enquiryRoutes(api, deps);
+  counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);
   const openapi = api.openapi({ title: "Connecta application service API", version: "1" });

@@ -25,4 +25,10 @@ export const EnquirySummary = z.object({
   agency_id: z.number().int(),
   topic: z.string(),
   counsellor_id: z.string().nullable(),
+  counsellor_absence: z
+    .object({
+      message: z.string().nullable().describe("The counsellor's absence notice; null when they left none"),
+    })
+    .nullable()
+    .describe("Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null"),
 });

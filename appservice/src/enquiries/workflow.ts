@@ -141,9 +141,9 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
     },
     async mine(userId) {
       const { rows } = await pool.query<SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM enquiries
-          WHERE (seeker_id = $1 OR counsellor_id = $1) AND state <> 'archived'
-          ORDER BY id DESC LIMIT 200`,
+        `${SELECT_SUMMARIES}
+          WHERE (e.seeker_id = $1 OR e.counsellor_id = $1) AND e.state <> 'archived'
+          ORDER BY e.id DESC LIMIT 200`,
         [userId],
       );
       return { enquiries: rows.map(toSummary) };
@@ -274,8 +274,15 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
   };
 }
 
-/** The columns of an enquiry that its participants see. */
-const SUMMARY_COLUMNS = "id, room_id, state, agency_id, topic_id, counsellor_id";
+/**
+ * What an enquiry's participants see of it (`e`), with the absence of its counsellor (`c`): only
+ * while they are absent and not deactivated.
+ */
+const SELECT_SUMMARIES = `
+  SELECT e.id, e.room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
+         coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
+         c.absence_message AS counsellor_absence_message
+    FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
   id: string;
@@ -284,6 +291,8 @@ interface SummaryRow {
   agency_id: string;
   topic_id: string;
   counsellor_id: string | null;
+  counsellor_absent: boolean;
+  counsellor_absence_message: string | null;
 }
 
 function toSummary(r: SummaryRow): EnquirySummary {
@@ -294,11 +303,12 @@ function toSummary(r: SummaryRow): EnquirySummary {
     agency_id: Number(r.agency_id),
     topic: r.topic_id,
     counsellor_id: r.counsellor_id,
+    counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
   };
 }
 
 async function summary(pool: pg.Pool, id: number): Promise<EnquirySummary> {
-  const { rows } = await pool.query<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM enquiries WHERE id = $1`, [id]);
+  const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id]);
   const r = rows[0];
   if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
   return toSummary(r);
