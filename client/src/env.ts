@@ -22,4 +22,9 @@ export const variables = defineEnvVars({
     description: "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
     schema: optionalString,
   },
+  CONNECTA_IDLE_LOCK_MINUTES: {
+    description:
+      "Minutes without input after which a logged-in tab locks (logs this device out), 1 to 1440. Optional, default 15.",
+    schema: optionalString,
+  },
 });

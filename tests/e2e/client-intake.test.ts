@@ -4,9 +4,10 @@
  * completes the intake through our own origin. Checks where every request goes and that the
  * password reaches Synapse only.
  */
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/browser.ts";
+import { chooseRadio, focusVisible, tabTo } from "../support/keyboard.ts";
 import { freshPseudonym, intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb } from "../support/workflow.ts";
 
@@ -21,36 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-/** Presses Tab until the focused element matches `selector`. */
-async function tabTo(page: Page, selector: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-    await page.keyboard.press("Tab");
-  }
-  throw new Error(`Tab never reached ${selector}`);
-}
-
-/** Moves through the focused radio group with the arrow keys until `value` is checked. */
-async function chooseRadio(page: Page, value: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const focused = await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value);
-    if (focused === value) {
-      await page.keyboard.press("Space");
-      return;
-    }
-    await page.keyboard.press("ArrowDown");
-  }
-  throw new Error(`no radio button ${value}`);
-}
-
-/** Whether the focused element shows a focus outline. */
-function focusVisible(page: Page): Promise<boolean> {
-  return page.evaluate(() => {
-    const el = document.activeElement;
-    return el !== null && getComputedStyle(el).outlineStyle !== "none" && getComputedStyle(el).outlineWidth !== "0px";
-  });
-}
 
 describe("the intake in Chromium", () => {
   it("takes a seeker from the form to an enquiry room with the keyboard only", async () => {
@@ -110,13 +81,13 @@ describe("the intake in Chromium", () => {
     await page.keyboard.type(password);
     await page.keyboard.press("Enter");
 
-    await page.waitForURL(`${stack.clientUrl}/anfrage/angelegt`, { timeout: 60_000 }).catch(async (err: unknown) => {
+    // Next: the encryption passphrase (client/src/routes/schluessel/).
+    await page.waitForURL(`${stack.clientUrl}/schluessel`, { timeout: 60_000 }).catch(async (err: unknown) => {
       const shown = await page.locator("main").innerText();
       const sent = requests.map((r) => `${r.method} ${r.url}`).join("\n");
       throw new Error(`${String(err)}\npage:\n${shown}\nrequests:\n${sent}\nconsole:\n${problems.join("\n")}`);
     });
-    await expect.poll(() => page.locator("h1").innerText()).toBe("Ihre Anfrage ist angelegt");
-    expect(await page.locator(".pseudonym").innerText()).toBe(pseudonym);
+    await expect.poll(() => page.locator("h1").innerText(), { timeout: 60_000 }).toBe("Ihr Schlüsselsatz");
 
     // The login is kept for this tab only.
     const storage = await page.evaluate(() => ({
@@ -196,8 +167,8 @@ describe("the intake in Chromium", () => {
 
     await page.fill("#pseudonym", freshPseudonym("browser"));
     await page.getByRole("button", { name: "Send request" }).click();
-    await page.waitForURL(`${stack.clientUrl}/anfrage/angelegt`, { timeout: 60_000 });
-    await expect.poll(() => page.locator("h1").innerText()).toBe("Your request has been set up");
+    await page.waitForURL(`${stack.clientUrl}/schluessel`, { timeout: 60_000 });
+    await expect.poll(() => page.locator("h1").innerText(), { timeout: 60_000 }).toBe("Your passphrase");
     await context.close();
   });
 });

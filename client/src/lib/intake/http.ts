@@ -30,7 +30,7 @@ export class NetworkError extends Error {}
  */
 export async function jsonRequest(
   url: string,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT",
   body?: unknown,
   token?: string,
 ): Promise<JsonAnswer> {

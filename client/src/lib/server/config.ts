@@ -1,8 +1,13 @@
 // Run-time configuration of the client server: the only module that reads the environment.
 // It is evaluated when the server starts (SvelteKit loads hooks.server.ts, which imports it),
 // so a missing or malformed value stops the start with an error naming the variable.
-import { CONNECTA_APPSERVICE_URL, CONNECTA_HOMESERVER_URL, CONNECTA_LIVEKIT_URL } from "$app/env/private";
-import { parseAppserviceUrl, parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
+import {
+  CONNECTA_APPSERVICE_URL,
+  CONNECTA_HOMESERVER_URL,
+  CONNECTA_IDLE_LOCK_MINUTES,
+  CONNECTA_LIVEKIT_URL,
+} from "$app/env/private";
+import { parseAppserviceUrl, parseHomeserverUrl, parseIdleLockMinutes, parseLivekitUrl } from "./parse-env.ts";
 
 /** Validated run-time configuration. */
 export const config = {
@@ -12,6 +17,8 @@ export const config = {
   appserviceUrl: parseAppserviceUrl(CONNECTA_APPSERVICE_URL),
   /** WebSocket URL of the LiveKit server, if calls are configured. */
   livekitUrl: parseLivekitUrl(CONNECTA_LIVEKIT_URL),
+  /** Minutes without input after which a logged-in tab locks. */
+  idleLockMinutes: parseIdleLockMinutes(CONNECTA_IDLE_LOCK_MINUTES),
 };
 
 /**

@@ -61,3 +61,21 @@ function parseUrl(name: string, value: string, protocols: readonly string[]): UR
   }
   return url;
 }
+
+/**
+ * Validates the optional `CONNECTA_IDLE_LOCK_MINUTES`: after this many minutes without input, a
+ * logged-in tab locks (logs this device out; the history comes back with password and
+ * passphrase). For shared devices.
+ *
+ * @param value - the raw environment value
+ * @returns the minutes, 15 when unset
+ * @throws Error naming the variable if it is not a whole number from 1 to 1440
+ */
+export function parseIdleLockMinutes(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return 15;
+  const minutes = Number(value.trim());
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+    throw new Error(`CONNECTA_IDLE_LOCK_MINUTES must be a whole number of minutes from 1 to 1440, not "${value}"`);
+  }
+  return minutes;
+}

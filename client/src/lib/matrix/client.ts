@@ -1,0 +1,257 @@
+// The browser's Matrix client: matrix-js-sdk with Rust crypto (WASM). Pages import this module
+// only with `await import()`, so neither the SDK nor the WASM reaches the start page.
+//
+// One client per crypto store: the store in IndexedDB is named after the device
+// (`connecta-<device id>`), encrypted with the session's storeKey, and this module keeps at most
+// one client, for the session it was started with.
+import {
+  AuthType,
+  ClientEvent,
+  createClient,
+  MatrixError,
+  PendingEventOrdering,
+  SyncState,
+  type ICreateClientOpts,
+  type MatrixClient,
+} from "matrix-js-sdk";
+import {
+  decodeRecoveryKey,
+  deriveRecoveryKeyFromPassphrase,
+  type ImportRoomKeyProgressData,
+} from "matrix-js-sdk/lib/crypto-api/index.js";
+import type { Session } from "../session/session.ts";
+
+/** The name prefix of every crypto store of ours in IndexedDB. */
+export const STORE_PREFIX = "connecta-";
+
+/** The IndexedDB prefix of a device's crypto store. */
+export const storePrefix = (deviceId: string): string => `${STORE_PREFIX}${deviceId}`;
+
+const quiet = (): void => {};
+/** The SDK logs every request and crypto step; the console of a seeker's browser gets warnings only. */
+const logger: NonNullable<ICreateClientOpts["logger"]> = {
+  trace: quiet,
+  debug: quiet,
+  info: quiet,
+  warn: (...msg: unknown[]) => console.warn(...msg),
+  error: (...msg: unknown[]) => console.error(...msg),
+  getChild: () => logger,
+};
+
+/** The secret-storage key of this page, once unlocked or created. Never stored. */
+let secretStorageKey: Uint8Array<ArrayBuffer> | null = null;
+
+let current: { deviceId: string; client: Promise<MatrixClient> } | null = null;
+
+/** Waits until the first sync is done (or fails with what the server said). */
+function firstSync(client: MatrixClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }): void => {
+      if (state === SyncState.Prepared || state === SyncState.Syncing) {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      } else if (state === SyncState.Error && data?.error instanceof MatrixError && data.error.httpStatus === 401) {
+        client.off(ClientEvent.Sync, onSync);
+        reject(data.error);
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+async function start(session: Session): Promise<MatrixClient> {
+  const client = createClient({
+    baseUrl: session.homeserverUrl,
+    userId: session.userId,
+    accessToken: session.accessToken,
+    deviceId: session.deviceId,
+    timelineSupport: true,
+    logger,
+    cryptoCallbacks: {
+      // Answers with the key unlocked on this page; there is only ever one secret-storage key.
+      getSecretStorageKey: async ({ keys }) => {
+        const keyId = Object.keys(keys)[0];
+        return secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null;
+      },
+      cacheSecretStorageKey: (_keyId, _info, key) => {
+        secretStorageKey = key;
+      },
+    },
+  });
+  await client.initRustCrypto({
+    cryptoDatabasePrefix: storePrefix(session.deviceId),
+    storageKey: decodeBase64(session.storeKey),
+  });
+  const synced = firstSync(client);
+  await client.startClient({
+    initialSyncLimit: 30,
+    lazyLoadMembers: true,
+    // Messages being sent are kept apart from the timeline until the server has them.
+    pendingEventOrdering: PendingEventOrdering.Detached,
+  });
+  await synced;
+  return client;
+}
+
+/**
+ * The running client of this session: started (crypto store opened, first sync done) on the
+ * first call, the same one afterwards.
+ */
+export function connect(session: Session): Promise<MatrixClient> {
+  if (current?.deviceId === session.deviceId) return current.client;
+  if (current) void current.client.then((client) => client.stopClient()).catch(() => {});
+  const client = start(session);
+  current = { deviceId: session.deviceId, client };
+  client.catch(() => {
+    if (current?.client === client) current = null;
+  });
+  return client;
+}
+
+/** Stops the client of this page, if any, and forgets the unlocked key. */
+export async function disconnect(): Promise<void> {
+  const running = current;
+  current = null;
+  secretStorageKey = null;
+  if (!running) return;
+  try {
+    (await running.client).stopClient();
+  } catch {
+    // never started: nothing to stop
+  }
+}
+
+/**
+ * Deletes our crypto stores from IndexedDB, except the one of `keepDeviceId`. Stores of earlier
+ * logins are unreadable anyway (their key was in a closed tab's sessionStorage).
+ */
+export async function deleteStores(keepDeviceId?: string): Promise<void> {
+  const keep = keepDeviceId === undefined ? null : storePrefix(keepDeviceId);
+  const databases = await indexedDB.databases();
+  await Promise.all(
+    databases
+      .map((db) => db.name ?? "")
+      .filter((name) => name.startsWith(STORE_PREFIX) && (keep === null || !name.startsWith(`${keep}::`)))
+      .map(
+        (name) =>
+          new Promise<void>((resolve) => {
+            const request = indexedDB.deleteDatabase(name);
+            request.onsuccess = request.onerror = request.onblocked = () => resolve();
+          }),
+      ),
+  );
+}
+
+/** The steps of setting up or restoring keys, shown to the user as progress. */
+export type KeyStep = "identity" | "storage" | "backup" | "restore";
+
+/** Whether this account has secret storage (set up on an earlier device). */
+export async function hasSecretStorage(client: MatrixClient): Promise<boolean> {
+  return (await client.secretStorage.getDefaultKeyId()) !== null;
+}
+
+/**
+ * First device of an account: creates the cross-signing identity, secret storage (its key
+ * derived from the passphrase with PBKDF2) and a key backup, and returns the recovery key to show
+ * once. The password answers the homeserver's confirmation if it asks for one. The passphrase
+ * never leaves this page: only what it encrypts does.
+ */
+export async function createKeys(
+  client: MatrixClient,
+  passphrase: string,
+  password: string | null,
+  onStep: (step: KeyStep) => void,
+): Promise<string> {
+  const crypto = client.getCrypto();
+  if (!crypto) throw new Error("no crypto");
+  onStep("identity");
+  await crypto.bootstrapCrossSigning({
+    authUploadDeviceSigningKeys: async (makeRequest) => {
+      try {
+        // Synapse accepts an account's first cross-signing identity without confirmation.
+        await makeRequest(null);
+      } catch (err) {
+        if (!(err instanceof MatrixError) || err.httpStatus !== 401 || password === null) throw err;
+        const session = typeof err.data.session === "string" ? { session: err.data.session } : {};
+        await makeRequest({
+          type: AuthType.Password,
+          identifier: { type: "m.id.user", user: client.getSafeUserId() },
+          password,
+          ...session,
+        });
+      }
+    },
+  });
+  onStep("storage");
+  const generated = await crypto.createRecoveryKeyFromPassphrase(passphrase);
+  secretStorageKey = generated.privateKey;
+  onStep("backup");
+  await crypto.bootstrapSecretStorage({
+    createSecretStorageKey: async () => generated,
+    setupNewSecretStorage: true,
+    setupNewKeyBackup: true,
+  });
+  return generated.encodedPrivateKey ?? "";
+}
+
+/** The answer was not the key of this account's secret storage. */
+export class WrongSecretError extends Error {}
+
+/**
+ * A further device (or a cleared browser): unlocks secret storage with the passphrase or the
+ * recovery key, takes over the cross-signing identity (so the device is trusted) and restores
+ * every room key from the backup, reporting progress. Returns how many keys were restored.
+ *
+ * @throws WrongSecretError when the passphrase or recovery key does not fit
+ */
+export async function restoreKeys(
+  client: MatrixClient,
+  secret: { passphrase: string } | { recoveryKey: string },
+  onStep: (step: KeyStep) => void,
+  onProgress: (done: number, total: number) => void,
+): Promise<number> {
+  const crypto = client.getCrypto();
+  if (!crypto) throw new Error("no crypto");
+  const found = await client.secretStorage.getKey();
+  if (!found) throw new WrongSecretError("no secret storage");
+  const [, info] = found;
+  let key: Uint8Array<ArrayBuffer>;
+  try {
+    if ("passphrase" in secret) {
+      if (!info.passphrase) throw new WrongSecretError("secret storage has no passphrase");
+      key = await deriveRecoveryKeyFromPassphrase(
+        secret.passphrase,
+        info.passphrase.salt,
+        info.passphrase.iterations,
+        info.passphrase.bits,
+      );
+    } else {
+      key = decodeRecoveryKey(secret.recoveryKey.trim());
+    }
+  } catch (err) {
+    throw err instanceof WrongSecretError ? err : new WrongSecretError(String(err));
+  }
+  if (!(await client.secretStorage.checkKey(key, info))) throw new WrongSecretError("key does not fit");
+  secretStorageKey = key;
+  onStep("identity");
+  await crypto.bootstrapCrossSigning({});
+  onStep("backup");
+  await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+  await crypto.checkKeyBackupAndEnable();
+  onStep("restore");
+  const result = await crypto.restoreKeyBackup({
+    progressCallback: (progress: ImportRoomKeyProgressData) => {
+      if (progress.stage === "load_keys") onProgress(progress.successes + progress.failures, progress.total);
+    },
+  });
+  return result.imported;
+}
+
+export type { MatrixClient };

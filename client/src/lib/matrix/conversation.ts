@@ -1,0 +1,302 @@
+// A conversation (one counselling room) as the chat view shows it: decrypted messages with their
+// delivery and read state, kept up to date from the client's events. Loaded lazily with client.ts.
+import {
+  ClientEvent,
+  Direction,
+  EventStatus,
+  EventType,
+  MatrixEventEvent,
+  MsgType,
+  RoomEvent,
+  type MatrixClient,
+  type MatrixEvent,
+  type Room,
+} from "matrix-js-sdk";
+import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js";
+import { decryptAttachment, encryptAttachment, type AcceptedType, type EncryptedFile } from "./attachments.ts";
+
+/** One line of the chat. */
+export interface ChatMessage {
+  id: string;
+  sender: string;
+  own: boolean;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  kind: "text" | "image" | "file" | "undecryptable";
+  body: string;
+  file?: { file: EncryptedFile; mimetype: string; size: number; name: string };
+  /** Own messages only: sending, sent (on the server), read (by someone else in the room), failed. */
+  state?: "sending" | "sent" | "read" | "failed" | undefined;
+}
+
+/** The chat's view of a room. */
+export interface ConversationState {
+  messages: ChatMessage[];
+  /** Messages of others after the own read marker. */
+  unread: number;
+  /** False while older messages may exist on the server. */
+  complete: boolean;
+  /** The room is closed for writing (power levels forbid our messages). */
+  readOnly: boolean;
+}
+
+function toMessage(event: MatrixEvent, me: string, readUpTo: number, index: number): ChatMessage | null {
+  const own = event.getSender() === me;
+  const base = {
+    id: event.getId() ?? event.getTxnId() ?? String(index),
+    sender: event.getSender() ?? "",
+    own,
+    ts: event.getTs(),
+  };
+  let state: ChatMessage["state"];
+  if (own) {
+    const status = event.status;
+    if (status === EventStatus.NOT_SENT) state = "failed";
+    else if (status !== null) state = "sending";
+    else state = index <= readUpTo ? "read" : "sent";
+  }
+  if (event.isDecryptionFailure()) return { ...base, kind: "undecryptable", body: "", state };
+  if (event.getType() !== EventType.RoomMessage) return null;
+  const content = event.getContent();
+  if (typeof content.body !== "string") return null; // redacted or empty
+  if ((content.msgtype === MsgType.Image || content.msgtype === MsgType.File) && content.file) {
+    const info = (content.info ?? {}) as { mimetype?: string; size?: number };
+    return {
+      ...base,
+      kind: content.msgtype === MsgType.Image ? "image" : "file",
+      body: content.body,
+      file: {
+        file: content.file as EncryptedFile,
+        mimetype: String(info.mimetype ?? "application/octet-stream"),
+        size: Number(info.size ?? 0),
+        name: content.body,
+      },
+      state,
+    };
+  }
+  return { ...base, kind: "text", body: content.body, state };
+}
+
+/** Computes the chat's state from the room's live timeline. */
+export function conversationState(client: MatrixClient, room: Room): ConversationState {
+  const me = client.getSafeUserId();
+  const events = room.getLiveTimeline().getEvents();
+  const pending = room.getPendingEvents();
+  const all = [...events, ...pending.filter((p) => !events.includes(p))];
+  // The last of our events that another member of the room has read.
+  let readUpTo = -1;
+  const others = room.getJoinedMembers().filter((m) => m.userId !== me);
+  for (let i = all.length - 1; i >= 0 && readUpTo < 0; i--) {
+    const event = all[i] as MatrixEvent;
+    const id = event.getId();
+    if (event.status !== null || !id || event.getSender() !== me) continue;
+    if (others.some((m) => room.hasUserReadEvent(m.userId, id))) readUpTo = i;
+  }
+  const messages: ChatMessage[] = [];
+  all.forEach((event, i) => {
+    const message = toMessage(event, me, readUpTo, i);
+    if (message) messages.push(message);
+  });
+  let unread = 0;
+  for (let i = all.length - 1; i >= 0; i--) {
+    const event = all[i] as MatrixEvent;
+    const id = event.getId();
+    if (event.status !== null) continue;
+    if (event.getSender() === me || (id && room.hasUserReadEvent(me, id))) break;
+    if (event.getType() === EventType.RoomMessage || event.isDecryptionFailure()) unread++;
+  }
+  const readOnly = !room.currentState.maySendMessage(me);
+  const complete = room.getLiveTimeline().getPaginationToken(Direction.Backward) === null;
+  return { messages, unread, complete, readOnly };
+}
+
+/**
+ * Calls `onChange` with the room's state now and whenever it changes (new or decrypted events,
+ * receipts, local echo updates, membership). Returns the function that stops watching.
+ */
+export function watchConversation(
+  client: MatrixClient,
+  roomId: string,
+  onChange: (state: ConversationState) => void,
+): () => void {
+  let scheduled = false;
+  const update = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      const room = client.getRoom(roomId);
+      if (room) onChange(conversationState(client, room));
+    });
+  };
+  const onEvent = (event: MatrixEvent): void => {
+    if (event.getRoomId() === roomId) update();
+  };
+  client.on(RoomEvent.Timeline, onEvent);
+  client.on(RoomEvent.Receipt, update);
+  client.on(RoomEvent.LocalEchoUpdated, onEvent);
+  client.on(MatrixEventEvent.Decrypted, onEvent);
+  client.on(ClientEvent.Room, update);
+  client.on(RoomEvent.MyMembership, update);
+  update();
+  return () => {
+    client.off(RoomEvent.Timeline, onEvent);
+    client.off(RoomEvent.Receipt, update);
+    client.off(RoomEvent.LocalEchoUpdated, onEvent);
+    client.off(MatrixEventEvent.Decrypted, onEvent);
+    client.off(ClientEvent.Room, update);
+    client.off(RoomEvent.MyMembership, update);
+  };
+}
+
+/** Loads older messages until the room's beginning or `max` more events. */
+export async function loadOlder(client: MatrixClient, roomId: string, max = 1000): Promise<void> {
+  const room = client.getRoom(roomId);
+  if (!room) return;
+  let loaded = 0;
+  while (loaded < max && room.getLiveTimeline().getPaginationToken(Direction.Backward) !== null) {
+    const before = room.getLiveTimeline().getEvents().length;
+    await client.scrollback(room, 50);
+    const after = room.getLiveTimeline().getEvents().length;
+    if (after === before) break;
+    loaded += after - before;
+  }
+}
+
+/** Sends a text message (encrypted by the SDK). */
+export async function sendText(client: MatrixClient, roomId: string, text: string): Promise<void> {
+  await client.sendMessage(roomId, { msgtype: MsgType.Text, body: text });
+}
+
+/** Marks everything up to the newest event as read (a public receipt: the counsellor sees it). */
+export async function markRead(client: MatrixClient, roomId: string): Promise<void> {
+  const room = client.getRoom(roomId);
+  const events = room?.getLiveTimeline().getEvents() ?? [];
+  const last = [...events].reverse().find((e) => e.getId() && !e.status);
+  if (room && last && !room.hasUserReadEvent(client.getSafeUserId(), last.getId() as string)) {
+    await client.sendReadReceipt(last);
+  }
+}
+
+/**
+ * Encrypts and uploads a file, then sends it as an image or file message. `name` is only put
+ * inside the encrypted message; the upload itself carries no name or type.
+ */
+export async function sendFile(
+  client: MatrixClient,
+  roomId: string,
+  plain: ArrayBuffer,
+  name: string,
+  type: AcceptedType,
+  onProgress: (done: number, total: number) => void,
+): Promise<void> {
+  const { data, file } = await encryptAttachment(plain);
+  const upload = await client.uploadContent(new Blob([data]), {
+    type: "application/octet-stream",
+    includeFilename: false,
+    progressHandler: ({ loaded, total }) => onProgress(loaded, total),
+  });
+  const image = type.startsWith("image/");
+  await client.sendMessage(roomId, {
+    msgtype: image ? MsgType.Image : MsgType.File,
+    body: name,
+    info: { mimetype: type, size: plain.byteLength },
+    file: { ...file, url: upload.content_uri },
+  } as RoomMessageEventContent);
+}
+
+/** Downloads and decrypts an attachment; returns an object URL (revoke it when done). */
+export async function openAttachment(client: MatrixClient, message: ChatMessage): Promise<string> {
+  if (!message.file) throw new Error("no file");
+  const url = client.mxcUrlToHttp(message.file.file.url, undefined, undefined, undefined, false, true, true);
+  if (!url) throw new Error("bad media url");
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${client.getAccessToken() ?? ""}` },
+    credentials: "omit",
+  });
+  if (!res.ok) throw new Error(`download ${res.status}`);
+  const plain = await decryptAttachment(await res.arrayBuffer(), message.file.file);
+  return URL.createObjectURL(new Blob([plain], { type: message.file.mimetype }));
+}
+
+/** What a counsellor's lists show of a room: the first message, unread count, last activity. */
+export interface RoomOverview {
+  /** The first message of the seeker (the enquiry), or null if none is there yet. */
+  first: ChatMessage | null;
+  unread: number;
+  /** Milliseconds since the epoch of the newest event, or null. */
+  lastActivity: number | null;
+  /** The other person's name in the room (the seeker's pseudonym for a counsellor). */
+  counterpart: string | null;
+  /** Own membership: "join", "invite" or null when the room is unknown. */
+  membership: string | null;
+}
+
+/** The overview of a room for the counsellor's queue and session lists. */
+export function roomOverview(client: MatrixClient, roomId: string, seekerId?: string): RoomOverview {
+  const room = client.getRoom(roomId);
+  if (!room) return { first: null, unread: 0, lastActivity: null, counterpart: null, membership: null };
+  const membership = room.getMyMembership();
+  const state = conversationState(client, room);
+  const first = state.messages.find((m) => !m.own && (seekerId === undefined || m.sender === seekerId)) ?? null;
+  const last = room.getLiveTimeline().getEvents().at(-1);
+  const counterpart = seekerId ? (room.getMember(seekerId)?.name ?? seekerId) : null;
+  return { first, unread: state.unread, lastActivity: last ? last.getTs() : null, counterpart, membership };
+}
+
+/**
+ * Joins the rooms of `roomIds` this user is invited to (a counsellor's queue and assigned
+ * enquiries, as our API lists them: never a room only because someone invited us). Joining
+ * imports the room-key history the inviter shared (MSC4268).
+ */
+export async function joinInvited(client: MatrixClient, roomIds: string[]): Promise<void> {
+  for (const roomId of roomIds) {
+    if (client.getRoom(roomId)?.getMyMembership() === "invite") {
+      try {
+        await client.joinRoom(roomId);
+        // Sending needs the room's encryption settings, which arrive with the join in the sync.
+        for (let i = 0; i < 100; i++) {
+          const room = client.getRoom(roomId);
+          if (room?.getMyMembership() === "join" && room.hasEncryptionStateEvent()) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } catch {
+        // Already taken and we were removed meanwhile: the next refresh drops it.
+      }
+    }
+  }
+}
+
+/** Invites a colleague from this (cross-signed) device, sharing the room's key history. */
+export async function inviteColleague(client: MatrixClient, roomId: string, userId: string): Promise<void> {
+  const member = client.getRoom(roomId)?.getMember(userId);
+  if (member?.membership === "invite" || member?.membership === "join") return;
+  await client.invite(roomId, userId);
+}
+
+/**
+ * Calls `onChange` when rooms or messages change anywhere, and `onInvite` when this user is
+ * invited somewhere (a new enquiry in the queue); returns the stop function.
+ */
+export function watchRooms(client: MatrixClient, onChange: () => void, onInvite: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const update = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 200);
+  };
+  const membership = (_room: Room, membership: string): void => {
+    if (membership === "invite") onInvite();
+    update();
+  };
+  client.on(RoomEvent.Timeline, update);
+  client.on(RoomEvent.MyMembership, membership);
+  client.on(RoomEvent.Receipt, update);
+  client.on(MatrixEventEvent.Decrypted, update);
+  return () => {
+    clearTimeout(timer);
+    client.off(RoomEvent.Timeline, update);
+    client.off(RoomEvent.MyMembership, membership);
+    client.off(RoomEvent.Receipt, update);
+    client.off(MatrixEventEvent.Decrypted, update);
+  };
+}

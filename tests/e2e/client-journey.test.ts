@@ -1,0 +1,346 @@
+/**
+ * The whole counselling journey in the browser, against the real stack (Synapse, PostgreSQL,
+ * the application service and the client): a seeker (one browser context) and a counsellor
+ * (another) with Rust crypto in the page.
+ *
+ * Intake and first enquiry → the counsellor sees it decrypted in the queue and takes it →
+ * messages and an encrypted attachment both ways → the seeker logs in on a fresh context with
+ * password and passphrase and reads the whole history → handover to a colleague (whose
+ * matrix-js-sdk client decrypts the earlier history) → close. Every request of both contexts
+ * goes to our own origins; the passphrase appears in no request.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { a11yViolations } from "../support/a11y.ts";
+import { launchChromium } from "../support/browser.ts";
+import { chooseRadio, tabTo, typeInto } from "../support/keyboard.ts";
+import type { TestUser } from "../support/matrix.ts";
+import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
+import { connectaDb, unique } from "../support/workflow.ts";
+
+const stack = inject("stack");
+const clientOrigin = new URL(stack.clientUrl).origin;
+const homeserverOrigin = new URL(stack.synapseUrl).origin;
+const screenshotDir = join(import.meta.dirname, "../../docs/screenshots");
+
+let browser: Browser;
+const requests: { context: string; url: string; body: string }[] = [];
+const problems: string[] = [];
+/** Warnings and errors the pages logged: shown when the journey fails. */
+const consoleLog: string[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  await mkdir(screenshotDir, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A German context whose requests, page errors and CSP violations are recorded. */
+async function newContext(name: string): Promise<BrowserContext> {
+  const context = await browser.newContext({ locale: "de-DE", reducedMotion: "reduce", acceptDownloads: true });
+  context.on("request", (request) =>
+    requests.push({ context: name, url: request.url(), body: request.postData() ?? "" }),
+  );
+  context.on("page", (page) => {
+    page.on("pageerror", (error) => problems.push(`${name}: ${error.message}`));
+    page.on("console", (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`${name}: ${message.text()}`);
+      else if (message.type() === "error" || message.type() === "warning")
+        consoleLog.push(`${name}: ${message.text()}`);
+    });
+  });
+  return context;
+}
+
+/** Fails with the page's text when `h1` does not become `text`. */
+async function expectHeading(page: Page, text: string, timeout = 60_000): Promise<void> {
+  await expect
+    .poll(() => page.locator("h1").first().innerText(), { timeout, message: `h1 on ${page.url()}` })
+    .toBe(text);
+}
+
+/** Every open page's URL and text, to explain a failure. */
+async function pagesText(): Promise<string> {
+  const texts: string[] = [];
+  for (const context of browser.contexts()) {
+    for (const page of context.pages()) {
+      texts.push(
+        `--- ${page.url()}\n${await page
+          .locator("main")
+          .innerText()
+          .catch(() => "(no main)")}`,
+      );
+    }
+  }
+  return `${texts.join("\n")}\n--- problems:\n${problems.join("\n")}\n--- console:\n${consoleLog.slice(-40).join("\n")}`;
+}
+
+describe("the counselling journey in browser contexts", () => {
+  it("runs from intake to close", async () => {
+    try {
+      await journey();
+    } catch (err) {
+      throw new Error(`${String(err)}\n${await pagesText()}`, { cause: err });
+    }
+  });
+});
+
+/** A 1×1 PNG and a one-page PDF, as a seeker or counsellor might send them. */
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+const PDF = Buffer.from(
+  "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj " +
+    "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+);
+
+/** Axe on the page as it is now; collects violations per page for one assertion at the end. */
+const violations: Record<string, unknown[]> = {};
+async function checkA11y(page: Page, name: string): Promise<void> {
+  const found = await a11yViolations(page);
+  if (found.length > 0) violations[name] = found;
+}
+
+/** Desktop and narrow phone screenshots of the page as it is now. */
+async function screenshots(page: Page, name: string): Promise<void> {
+  const size = page.viewportSize() ?? { width: 1280, height: 900 };
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: join(screenshotDir, `${name}-de-desktop.png`), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(screenshotDir, `${name}-de-phone.png`), fullPage: true });
+  await page.setViewportSize(size);
+}
+
+/** The messages of the conversation on the page, as text. */
+const messages = (page: Page) => page.getByTestId("message").allInnerTexts();
+
+/**
+ * A counsellor's first login in the browser: name and the operator's password, the forced
+ * password change, then a passphrase for their keys; ends on the desk.
+ */
+async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en"): Promise<void> {
+  const t = lang === "de" ? GERMAN : ENGLISH;
+  await page.goto(`${stack.clientUrl}/beratung?lang=${lang}`, { waitUntil: "networkidle" });
+  await page.waitForURL(/\/beratung\/anmelden/);
+  await checkA11y(page, `counsellor login ${lang}`);
+  await page.fill("#login-name", user.localpart);
+  await page.fill("#login-password", user.password);
+  await page.getByRole("button", { name: t.login }).click();
+  await expectHeading(page, t.changeTitle);
+  await checkA11y(page, `password change ${lang}`);
+  const newPassword = `Neues Passwort ${unique()} ${unique()}`;
+  await page.fill("#new-password", newPassword);
+  await page.fill("#new-password-repeat", newPassword);
+  await page.getByRole("button", { name: t.change }).click();
+  await page.waitForURL(`${stack.clientUrl}/schluessel`);
+  await expectHeading(page, t.createTitle);
+  const passphrase = `Beratung ${unique()} Schlüssel ${unique()}`;
+  await page.fill("#passphrase", passphrase);
+  await page.fill("#passphrase-repeat", passphrase);
+  await page.getByRole("button", { name: t.create }).click();
+  await expectHeading(page, t.recoveryTitle, 120_000);
+  await page.getByRole("checkbox").check();
+  await page.getByRole("button", { name: t.continue }).click();
+  await page.waitForURL(`${stack.clientUrl}/beratung`);
+  await expectHeading(page, t.desk);
+  user.password = newPassword;
+  passphrases.push(passphrase);
+}
+
+const GERMAN = {
+  login: "Anmelden",
+  changeTitle: "Bitte wählen Sie ein eigenes Passwort",
+  change: "Passwort ändern",
+  createTitle: "Ihr Schlüsselsatz",
+  create: "Schlüssel erzeugen",
+  recoveryTitle: "Ihr Wiederherstellungsschlüssel",
+  continue: "Weiter",
+  desk: "Beratung",
+};
+const ENGLISH = {
+  login: "Log in",
+  changeTitle: "Please choose your own password",
+  change: "Change password",
+  createTitle: "Your passphrase",
+  create: "Create keys",
+  recoveryTitle: "Your recovery key",
+  continue: "Continue",
+  desk: "Counselling",
+};
+
+/** Every passphrase used in the journey: none may appear in any request. */
+const passphrases: string[] = [];
+
+async function journey(): Promise<void> {
+  const agency = await seedIntakeAgency(stack, 2);
+  const [userA, userB] = agency.counsellors as [TestUser, TestUser];
+  const db = await connectaDb(stack);
+  // seedIntakeAgency names counsellors after their user ids; the desk greets them by name.
+  await db.query("UPDATE counsellors SET display_name = $2 WHERE user_id = $1", [userA.userId, "Anna Berger"]);
+  await db.query("UPDATE counsellors SET display_name = $2 WHERE user_id = $1", [userB.userId, "Ben Krause"]);
+  await db.end();
+
+  // Counsellor A is at work: logs in (first time: new password, passphrase).
+  const counsellorContext = await newContext("counsellor A");
+  const desk = await counsellorContext.newPage();
+  await counsellorFirstLogin(desk, userA, "de");
+  await checkA11y(desk, "desk (empty) de");
+
+  // The seeker, keyboard only: intake.
+  const pseudonym = freshPseudonym("journey");
+  const password = `Fenster Brücke Sonne ${Date.now()}`;
+  const passphrase = `Mein geheimer Satz ${Date.now()} am Fluss`;
+  passphrases.push(passphrase);
+  const seekerContext = await newContext("seeker");
+  const seeker = await seekerContext.newPage();
+  await seeker.goto(`${stack.clientUrl}/anfrage`, { waitUntil: "networkidle" });
+  await tabTo(seeker, "input[name=topic]");
+  await chooseRadio(seeker, agency.topic);
+  await typeInto(seeker, "#postcode", agency.postcode);
+  await tabTo(seeker, "input[name=age_group]");
+  await chooseRadio(seeker, "18_26");
+  await tabTo(seeker, "button[type=submit]");
+  await seeker.keyboard.press("Enter");
+  await seeker.locator("#pseudonym").waitFor();
+  await checkA11y(seeker, "intake step 2 de");
+  await typeInto(seeker, "#pseudonym", pseudonym);
+  await typeInto(seeker, "#password", password);
+  await typeInto(seeker, "#password-repeat", password);
+  await seeker.keyboard.press("Enter");
+
+  // The encryption passphrase: keys are created, the recovery key is shown once.
+  await seeker.waitForURL(`${stack.clientUrl}/schluessel`, { timeout: 60_000 });
+  await expectHeading(seeker, "Ihr Schlüsselsatz");
+  await checkA11y(seeker, "passphrase de");
+  await screenshots(seeker, "passphrase");
+  await typeInto(seeker, "#passphrase", passphrase);
+  await typeInto(seeker, "#passphrase-repeat", passphrase);
+  await seeker.keyboard.press("Enter");
+  await expectHeading(seeker, "Ihr Wiederherstellungsschlüssel", 120_000);
+  expect(await seeker.getByTestId("recovery-key").innerText()).toMatch(/^E[Ss]\w{2}( \w{4}){11}$/);
+  await checkA11y(seeker, "recovery key de");
+  await screenshots(seeker, "recovery-key");
+  await tabTo(seeker, "input[type=checkbox]");
+  await seeker.keyboard.press("Space");
+  await tabTo(seeker, "button.button-primary");
+  await seeker.keyboard.press("Enter");
+
+  // The first enquiry, with a draft that survives a reload encrypted.
+  await seeker.waitForURL(`${stack.clientUrl}/gespraech`);
+  await expectHeading(seeker, "Ihr Gespräch");
+  const enquiry = `Ich weiß nicht mehr weiter ${unique()}`;
+  await typeInto(seeker, "#composer", enquiry);
+  await expect
+    .poll(() => seeker.evaluate(() => Object.keys(sessionStorage).some((k) => k.startsWith("connecta.draft."))))
+    .toBe(true);
+  const stored = await seeker.evaluate(() => JSON.stringify(sessionStorage));
+  expect(stored).not.toContain(enquiry);
+  await seeker.reload({ waitUntil: "load" });
+  await expect.poll(() => seeker.locator("#composer").inputValue(), { timeout: 30_000 }).toBe(enquiry);
+  await tabTo(seeker, "#composer");
+  await seeker.keyboard.press("ControlOrMeta+Enter");
+  await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toMatch(/gesendet|gelesen/);
+  expect((await messages(seeker)).join("\n")).toContain(enquiry);
+  await checkA11y(seeker, "conversation waiting de");
+
+  // The counsellor's desk shows it, decrypted, without a reload; A takes it.
+  const item = desk.getByTestId("queue-item").filter({ hasText: enquiry });
+  await item.waitFor({ timeout: 60_000 });
+  await checkA11y(desk, "desk with queue de");
+  await screenshots(desk, "counsellor-desk");
+  await item.getByRole("button", { name: /Anfrage \d+ übernehmen/ }).click();
+  await desk.waitForURL(/\/beratung\/gespraech\/\d+$/);
+  await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain(enquiry);
+
+  // Messages and attachments both ways.
+  const reply = `Danke, dass Sie schreiben. ${unique()}`;
+  await desk.fill("#composer", reply);
+  await desk.getByRole("button", { name: "Senden" }).click();
+  await desk.setInputFiles("#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
+  await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
+  await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain(reply);
+  await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
+  // The seeker's enquiry shows as read once the counsellor has seen it.
+  await expect.poll(async () => (await messages(seeker))[0], { timeout: 30_000 }).toContain("gelesen");
+  await seeker.setInputFiles("#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
+  await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("foto.png");
+  // Both open what the other sent: decrypted in the browser.
+  await desk.getByRole("button", { name: "Bild anzeigen" }).click();
+  await expect
+    .poll(() => desk.locator("img.attachment-image").evaluate((img: HTMLImageElement) => img.naturalWidth), {
+      timeout: 30_000,
+    })
+    .toBe(1);
+  await seeker.getByRole("button", { name: "Datei öffnen" }).click();
+  const link = seeker.getByRole("link", { name: "infoblatt.pdf speichern" });
+  const [download] = await Promise.all([seeker.waitForEvent("download"), link.click()]);
+  expect(download.suggestedFilename()).toBe("infoblatt.pdf");
+  expect(Buffer.from(await readFile(await download.path())).equals(PDF)).toBe(true);
+  await checkA11y(seeker, "conversation active de");
+  await checkA11y(desk, "counsellor conversation de");
+  await screenshots(seeker, "conversation");
+  await screenshots(desk, "counsellor-conversation");
+
+  // The seeker on a fresh device (English this time): password, passphrase, whole history.
+  const secondContext = await newContext("seeker, second device");
+  const second = await secondContext.newPage();
+  await second.goto(`${stack.clientUrl}/anmelden?lang=en`, { waitUntil: "networkidle" });
+  await checkA11y(second, "seeker login en");
+  await second.fill("#login-name", pseudonym);
+  await second.fill("#login-password", password);
+  await second.getByRole("button", { name: "Log in" }).click();
+  await second.waitForURL(`${stack.clientUrl}/schluessel`);
+  await expectHeading(second, "Unlock your messages");
+  await checkA11y(second, "unlock en");
+  await second.fill("#passphrase", "not my passphrase at all");
+  await second.getByRole("button", { name: "Unlock" }).click();
+  await expect.poll(() => second.locator(".error-summary").innerText(), { timeout: 60_000 }).toContain("does not fit");
+  await second.fill("#passphrase", passphrase);
+  await second.getByRole("button", { name: "Unlock" }).click();
+  await second.waitForURL(`${stack.clientUrl}/gespraech`, { timeout: 120_000 });
+  await expect
+    .poll(async () => (await messages(second)).join("\n"), { timeout: 60_000 })
+    .toMatch(new RegExp(`${enquiry}[\\s\\S]*${reply}[\\s\\S]*infoblatt.pdf[\\s\\S]*foto.png`));
+  expect((await messages(second)).join("\n")).not.toContain("cannot be decrypted");
+  await checkA11y(second, "conversation en");
+
+  // Counsellor B logs in (English); A hands over from the browser; B reads the whole history.
+  const colleagueContext = await newContext("counsellor B");
+  const colleague = await colleagueContext.newPage();
+  await counsellorFirstLogin(colleague, userB, "en");
+  await desk.selectOption("#colleague", userB.userId);
+  await desk.getByRole("button", { name: "Übergeben" }).click();
+  await desk.waitForURL(/\/beratung\?uebergeben=1$/);
+  const mine = colleague.getByRole("link", { name: /Enquiry \d+/ });
+  await mine.waitFor({ timeout: 60_000 });
+  await checkA11y(colleague, "desk with conversation en");
+  await mine.click();
+  await expect
+    .poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 })
+    .toMatch(new RegExp(`${enquiry}[\\s\\S]*${reply}`));
+  expect((await messages(colleague)).join("\n")).not.toContain("cannot be decrypted");
+  await checkA11y(colleague, "counsellor conversation en");
+
+  // B closes; the seeker sees that the conversation has ended and cannot write any more.
+  await colleague.getByRole("button", { name: "End the conversation …" }).click();
+  await colleague.getByRole("button", { name: "Yes, end it" }).click();
+  await colleague.getByText("This conversation has ended.").first().waitFor({ timeout: 30_000 });
+  await second.reload({ waitUntil: "load" });
+  await second.getByText("No more messages can be written.").waitFor({ timeout: 60_000 });
+  expect(await second.locator("#composer").count()).toBe(0);
+  await checkA11y(second, "conversation closed en");
+
+  // Only our origins; no passphrase in any request; no CSP violation or page error.
+  const origins = new Set(requests.map((r) => new URL(r.url).origin));
+  expect([...origins].sort()).toEqual([clientOrigin, homeserverOrigin].sort());
+  for (const secret of passphrases) {
+    expect(requests.filter((r) => r.url.includes(secret) || r.body.includes(secret))).toEqual([]);
+  }
+  expect(problems).toEqual([]);
+  expect(violations).toEqual({});
+}
