@@ -89,6 +89,11 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA)", () => {
     { name: "start page", path: "/", status: 200 },
     { name: "neutral page", path: "/rezept", status: 200 },
     { name: "404 page", path: "/no-such-page", status: 404 },
+    { name: "intake page", path: "/anfrage", status: 200 },
+    { name: "seeker login", path: "/anmelden", status: 200 },
+    { name: "counsellor login", path: "/beratung/anmelden", status: 200 },
+    { name: "keys page without login", path: "/schluessel", status: 200 },
+    { name: "conversation page without login", path: "/gespraech", status: 200 },
   ];
   for (const lang of ["de", "en"]) {
     for (const { name, path, status } of pages) {
@@ -141,6 +146,29 @@ describe("the quick exit", () => {
     await expectExited(page, historyLength);
     await context.close();
   });
+
+  // Every page a seeker sees; the logged-in ones with a session in this tab (not a valid one:
+  // the exit must work whatever the page is doing). The journey test exits a real session.
+  for (const path of ["/anfrage", "/anmelden", "/schluessel", "/gespraech", "/beratung/anmelden"]) {
+    it(`leaves ${path} on Escape twice and takes the session along`, async () => {
+      const context = await newContext();
+      const page = await open(context, startUrl);
+      await fillStorage(page);
+      await page.evaluate(() =>
+        sessionStorage.setItem(
+          "connecta.session",
+          JSON.stringify({ role: "seeker", userId: "@x:localhost", accessToken: "t", deviceId: "D", keysReady: true }),
+        ),
+      );
+      await page.goto(`${stack.clientUrl}${path}`, { waitUntil: "load" });
+      await page.locator("h1").waitFor();
+      const historyLength = await page.evaluate(() => history.length);
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("Escape");
+      await expectExited(page, historyLength);
+      await context.close();
+    });
+  }
 
   it("is the first stop after the skip link, with a visible focus outline", async () => {
     const context = await newContext();

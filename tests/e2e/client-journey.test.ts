@@ -86,7 +86,7 @@ describe("the counselling journey in browser contexts", () => {
     } catch (err) {
       throw new Error(`${String(err)}\n${await pagesText()}`, { cause: err });
     }
-  });
+  }, 600_000);
 });
 
 /** A 1×1 PNG and a one-page PDF, as a seeker or counsellor might send them. */
@@ -335,6 +335,22 @@ async function journey(): Promise<void> {
   expect(await second.locator("#composer").count()).toBe(0);
   await checkA11y(second, "conversation closed en");
 
+  // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab.
+  const historyLength = await second.evaluate(() => history.length);
+  await second.keyboard.press("Escape");
+  await second.keyboard.press("Escape");
+  await second.waitForURL(`${stack.clientUrl}/rezept`);
+  await expect
+    .poll(() =>
+      second.evaluate(async () => ({
+        session: sessionStorage.length,
+        local: localStorage.length,
+        databases: (await indexedDB.databases()).length,
+      })),
+    )
+    .toEqual({ session: 0, local: 0, databases: 0 });
+  expect(await second.evaluate(() => history.length)).toBe(historyLength);
+
   // Only our origins; no passphrase in any request; no CSP violation or page error.
   const origins = new Set(requests.map((r) => new URL(r.url).origin));
   expect([...origins].sort()).toEqual([clientOrigin, homeserverOrigin].sort());
@@ -342,5 +358,5 @@ async function journey(): Promise<void> {
     expect(requests.filter((r) => r.url.includes(secret) || r.body.includes(secret))).toEqual([]);
   }
   expect(problems).toEqual([]);
-  expect(violations).toEqual({});
+  expect(JSON.stringify(violations, null, 1)).toBe("{}");
 }
