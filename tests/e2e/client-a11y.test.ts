@@ -55,11 +55,10 @@ async function fillStorage(page: Page): Promise<void> {
       });
     }
   });
-  expect(await storageState(page)).toEqual({
-    session: 1,
-    local: 1,
-    databases: ["connecta-test-crypto", "connecta-test-sync"],
-  });
+  const state = await storageState(page);
+  expect(state.session).toBeGreaterThanOrEqual(1);
+  expect(state.local).toBe(1);
+  expect(state.databases).toEqual(expect.arrayContaining(["connecta-test-crypto", "connecta-test-sync"]));
 }
 
 /** How much is left in sessionStorage, localStorage and IndexedDB. */
@@ -147,25 +146,29 @@ describe("the quick exit", () => {
     await context.close();
   });
 
-  // Every page a seeker sees; the logged-in ones with a session in this tab (not a valid one:
-  // the exit must work whatever the page is doing). The journey test exits a real session.
+  // Every page a seeker sees, opened directly with a session in the tab (set before the page's
+  // scripts run; not a valid one: the exit must work whatever the page is doing). The journey
+  // test exits a real session.
   for (const path of ["/anfrage", "/anmelden", "/schluessel", "/gespraech", "/beratung/anmelden"]) {
     it(`leaves ${path} on Escape twice and takes the session along`, async () => {
       const context = await newContext();
-      const page = await open(context, startUrl);
+      await context.addInitScript(() => {
+        if (location.pathname !== "/rezept" && !sessionStorage.getItem("connecta.session")) {
+          const session = { role: "seeker", userId: "@x:localhost", accessToken: "t", deviceId: "D", keysReady: true };
+          sessionStorage.setItem("connecta.session", JSON.stringify(session));
+        }
+      });
+      const url = `${stack.clientUrl}${path}`;
+      const page = await open(context, url);
       await fillStorage(page);
-      await page.evaluate(() =>
-        sessionStorage.setItem(
-          "connecta.session",
-          JSON.stringify({ role: "seeker", userId: "@x:localhost", accessToken: "t", deviceId: "D", keysReady: true }),
-        ),
-      );
-      await page.goto(`${stack.clientUrl}${path}`, { waitUntil: "load" });
-      await page.locator("h1").waitFor();
       const historyLength = await page.evaluate(() => history.length);
       await page.keyboard.press("Escape");
       await page.keyboard.press("Escape");
-      await expectExited(page, historyLength);
+      await page.waitForURL(neutralUrl);
+      await expect.poll(() => storageState(page)).toEqual({ session: 0, local: 0, databases: [] });
+      expect(await page.evaluate(() => history.length)).toBe(historyLength);
+      await page.goBack().catch(() => null);
+      expect(page.url()).not.toBe(url);
       await context.close();
     });
   }

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
 import { chooseRadio, tabTo, typeInto } from "../support/keyboard.ts";
-import type { TestUser } from "../support/matrix.ts";
+import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb, unique } from "../support/workflow.ts";
 
@@ -334,6 +334,32 @@ async function journey(): Promise<void> {
   await second.getByText("No more messages can be written.").waitFor({ timeout: 60_000 });
   expect(await second.locator("#composer").count()).toBe(0);
   await checkA11y(second, "conversation closed en");
+
+  // Counsellor A logs out everywhere: the desk's login ends at the homeserver too.
+  const tokenA = await desk.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken);
+  await desk.getByRole("button", { name: "Auf allen Geräten abmelden" }).click();
+  await desk.waitForURL(`${stack.clientUrl}/beratung/anmelden`);
+  expect(await desk.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("connecta.")))).toEqual([]);
+  expect((await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: tokenA })).status).toBe(
+    401,
+  );
+
+  // Counsellor B walks away from the desk: after the idle time the tab locks (logs out).
+  const tokenB = await colleague.evaluate(
+    () => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken,
+  );
+  await colleague.clock.install();
+  await colleague.goto(`${stack.clientUrl}/beratung`, { waitUntil: "load" });
+  await colleague.getByText("Logged in as").waitFor();
+  await colleague.clock.fastForward("16:00");
+  await colleague.waitForURL(`${stack.clientUrl}/beratung/anmelden?gesperrt=1`, { timeout: 30_000 });
+  await colleague.getByText("For your protection you have been logged out.").waitFor();
+  expect(await colleague.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("connecta.")))).toEqual(
+    [],
+  );
+  expect((await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: tokenB })).status).toBe(
+    401,
+  );
 
   // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab.
   const historyLength = await second.evaluate(() => history.length);

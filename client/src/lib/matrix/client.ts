@@ -9,6 +9,7 @@ import {
   ClientEvent,
   createClient,
   MatrixError,
+  MemoryStore,
   PendingEventOrdering,
   SyncState,
   type ICreateClientOpts,
@@ -73,6 +74,9 @@ async function start(session: Session): Promise<MatrixClient> {
     accessToken: session.accessToken,
     deviceId: session.deviceId,
     timelineSupport: true,
+    // In memory only: the SDK's default store would write the user id into localStorage,
+    // which outlives the tab.
+    store: new MemoryStore(),
     logger,
     cryptoCallbacks: {
       // Answers with the key unlocked on this page; there is only ever one secret-storage key.

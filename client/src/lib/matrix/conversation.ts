@@ -153,6 +153,12 @@ export function watchConversation(
 export async function loadOlder(client: MatrixClient, roomId: string, max = 1000): Promise<void> {
   const room = client.getRoom(roomId);
   if (!room) return;
+  // A room joined from an invite may start its timeline at the invite with no way back (the
+  // counsellor who takes over a conversation): load it anew from the server, so that the whole
+  // history can be paged in.
+  const timeline = room.getLiveTimeline();
+  const fromStart = timeline.getEvents().some((e) => e.getType() === EventType.RoomCreate);
+  if (!fromStart && timeline.getPaginationToken(Direction.Backward) === null) await room.refreshLiveTimeline();
   let loaded = 0;
   while (loaded < max && room.getLiveTimeline().getPaginationToken(Direction.Backward) !== null) {
     const before = room.getLiveTimeline().getEvents().length;
@@ -269,7 +275,10 @@ export async function joinInvited(client: MatrixClient, roomIds: string[]): Prom
 
 /** Invites a colleague from this (cross-signed) device, sharing the room's key history. */
 export async function inviteColleague(client: MatrixClient, roomId: string, userId: string): Promise<void> {
-  const member = client.getRoom(roomId)?.getMember(userId);
+  const room = client.getRoom(roomId);
+  // Members are loaded lazily: without this, a colleague removed at the claim may still look invited.
+  await room?.loadMembersIfNeeded();
+  const member = room?.getMember(userId);
   if (member?.membership === "invite" || member?.membership === "join") return;
   await client.invite(roomId, userId);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAppserviceUrl, parseHomeserverUrl, parseLivekitUrl } from "./parse-env.ts";
+import { parseAppserviceUrl, parseHomeserverUrl, parseIdleLockMinutes, parseLivekitUrl } from "./parse-env.ts";
 
 describe("parseHomeserverUrl", () => {
   it("accepts http and https URLs", () => {
@@ -48,5 +48,20 @@ describe("parseLivekitUrl", () => {
   it("rejects other protocols, naming the variable", () => {
     expect(() => parseLivekitUrl("https://livekit.example.org")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
     expect(() => parseLivekitUrl("not a url")).toThrow(/^CONNECTA_LIVEKIT_URL must/);
+  });
+});
+
+describe("parseIdleLockMinutes", () => {
+  it("is 15 minutes unless set", () => {
+    expect(parseIdleLockMinutes(undefined)).toBe(15);
+    expect(parseIdleLockMinutes(" ")).toBe(15);
+    expect(parseIdleLockMinutes("5")).toBe(5);
+    expect(parseIdleLockMinutes("1440")).toBe(1440);
+  });
+
+  it("rejects what is not a whole number of minutes from 1 to 1440, naming the variable", () => {
+    for (const value of ["0", "-3", "1.5", "1441", "ten", "5m"]) {
+      expect(() => parseIdleLockMinutes(value)).toThrow(/^CONNECTA_IDLE_LOCK_MINUTES must/);
+    }
   });
 });

@@ -32,7 +32,8 @@ export async function logout(session: Session, everywhere = false): Promise<bool
     const request = indexedDB.deleteDatabase("connecta.drafts");
     request.onsuccess = request.onerror = request.onblocked = () => resolve();
   });
-  for (const key of Object.keys(sessionStorage)) if (key.startsWith("connecta.")) sessionStorage.removeItem(key);
+  // Session, drafts and SvelteKit's scroll positions of this tab.
+  sessionStorage.clear();
   clearSession();
   forgetApiToken();
   return told;
