@@ -92,6 +92,9 @@ async function startClient(config: StackConfig): Promise<Service> {
         PORT: String(config.clientPort),
         CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
         CONNECTA_APPSERVICE_URL: serviceUrl(config, config.appservicePort),
+        ...(process.env.CONNECTA_IDLE_LOCK_MINUTES
+          ? { CONNECTA_IDLE_LOCK_MINUTES: process.env.CONNECTA_IDLE_LOCK_MINUTES }
+          : {}),
       },
     },
   );
