@@ -286,6 +286,18 @@ async function journey(): Promise<void> {
   await screenshots(seeker, "conversation");
   await screenshots(desk, "counsellor-conversation");
 
+  // A is away for a while: the seeker sees the absence notice.
+  const conversationUrl = desk.url();
+  await desk.getByRole("link", { name: "Zurück zur Übersicht" }).click();
+  await desk.getByLabel("Ich bin abwesend").check();
+  await desk.getByLabel("Nachricht an Ratsuchende").fill("Ich bin ab Montag wieder für Sie da.");
+  await desk.getByRole("button", { name: "Speichern" }).click();
+  await desk.getByText("Ihre Abwesenheit ist eingeschaltet.").waitFor();
+  await seeker.reload({ waitUntil: "load" });
+  await seeker.getByText("Ich bin ab Montag wieder für Sie da.").waitFor({ timeout: 30_000 });
+  await checkA11y(seeker, "conversation with absence de");
+  await desk.goto(conversationUrl, { waitUntil: "load" });
+
   // The seeker on a fresh device (English this time): password, passphrase, whole history.
   const secondContext = await newContext("seeker, second device");
   const second = await secondContext.newPage();

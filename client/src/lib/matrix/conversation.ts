@@ -5,6 +5,7 @@ import {
   Direction,
   EventStatus,
   EventType,
+  MatrixError,
   MatrixEventEvent,
   MsgType,
   RoomEvent,
@@ -80,7 +81,14 @@ function toMessage(event: MatrixEvent, me: string, readUpTo: number, index: numb
 /** Computes the chat's state from the room's live timeline. */
 export function conversationState(client: MatrixClient, room: Room): ConversationState {
   const me = client.getSafeUserId();
-  const events = room.getLiveTimeline().getEvents();
+  // What the server gave us by /messages (see loadOlder) and the live timeline, once each, in
+  // server order; then what is still being sent.
+  const byId = new Map<string, MatrixEvent>();
+  for (const event of [...(history.get(room.roomId) ?? []), ...room.getLiveTimeline().getEvents()]) {
+    const id = event.getId();
+    if (id && !byId.has(id)) byId.set(id, event);
+  }
+  const events = [...byId.values()].sort((a, b) => a.getTs() - b.getTs());
   const pending = room.getPendingEvents();
   const all = [...events, ...pending.filter((p) => !events.includes(p))];
   // The last of our events that another member of the room has read.
@@ -133,6 +141,7 @@ export function watchConversation(
     if (event.getRoomId() === roomId) update();
   };
   client.on(RoomEvent.Timeline, onEvent);
+  client.on(RoomEvent.TimelineReset, update);
   client.on(RoomEvent.Receipt, update);
   client.on(RoomEvent.LocalEchoUpdated, onEvent);
   client.on(MatrixEventEvent.Decrypted, onEvent);
@@ -141,6 +150,7 @@ export function watchConversation(
   update();
   return () => {
     client.off(RoomEvent.Timeline, onEvent);
+    client.off(RoomEvent.TimelineReset, update);
     client.off(RoomEvent.Receipt, update);
     client.off(RoomEvent.LocalEchoUpdated, onEvent);
     client.off(MatrixEventEvent.Decrypted, onEvent);
@@ -149,24 +159,28 @@ export function watchConversation(
   };
 }
 
-/** Loads older messages until the room's beginning or `max` more events. */
+/** Each room's events as loaded from the server's /messages, oldest first. */
+const history = new Map<string, MatrixEvent[]>();
+
+/**
+ * Loads the room's history from the server (up to `max` events) and decrypts it. Read directly,
+ * not by paginating the SDK's timeline: a counsellor removed at the claim and invited back for
+ * a handover has a timeline with a gap where the events of the absence belong, which
+ * pagination never fills.
+ */
 export async function loadOlder(client: MatrixClient, roomId: string, max = 1000): Promise<void> {
-  const room = client.getRoom(roomId);
-  if (!room) return;
-  // A room joined from an invite may start its timeline at the invite with no way back (the
-  // counsellor who takes over a conversation): load it anew from the server, so that the whole
-  // history can be paged in.
-  const timeline = room.getLiveTimeline();
-  const fromStart = timeline.getEvents().some((e) => e.getType() === EventType.RoomCreate);
-  if (!fromStart && timeline.getPaginationToken(Direction.Backward) === null) await room.refreshLiveTimeline();
-  let loaded = 0;
-  while (loaded < max && room.getLiveTimeline().getPaginationToken(Direction.Backward) !== null) {
-    const before = room.getLiveTimeline().getEvents().length;
-    await client.scrollback(room, 50);
-    const after = room.getLiveTimeline().getEvents().length;
-    if (after === before) break;
-    loaded += after - before;
+  const mapper = client.getEventMapper();
+  const loaded: MatrixEvent[] = [];
+  let from: string | null = null;
+  while (loaded.length < max) {
+    const page = await client.createMessagesRequest(roomId, from, 100, Direction.Backward);
+    const events = page.chunk.map(mapper);
+    loaded.unshift(...events.reverse());
+    if (!page.end || page.chunk.length === 0) break;
+    from = page.end;
   }
+  await Promise.all(loaded.map((event) => client.decryptEventIfNeeded(event)));
+  history.set(roomId, loaded);
 }
 
 /** Sends a text message (encrypted by the SDK). */
@@ -250,37 +264,54 @@ export function roomOverview(client: MatrixClient, roomId: string, seekerId?: st
   return { first, unread: state.unread, lastActivity: last ? last.getTs() : null, counterpart, membership };
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Joins the rooms of `roomIds` this user is invited to (a counsellor's queue and assigned
  * enquiries, as our API lists them: never a room only because someone invited us). Joining
- * imports the room-key history the inviter shared (MSC4268).
+ * imports the room-key history the inviter shared (MSC4268). With `waitMs`, waits that long
+ * for an invite the API already knows of but the sync has not brought yet (a handover), and
+ * returns whether every room is joined.
  */
-export async function joinInvited(client: MatrixClient, roomIds: string[]): Promise<void> {
+export async function joinInvited(client: MatrixClient, roomIds: string[], waitMs = 0): Promise<boolean> {
+  let all = true;
   for (const roomId of roomIds) {
-    if (client.getRoom(roomId)?.getMyMembership() === "invite") {
+    const deadline = Date.now() + waitMs;
+    let membership = client.getRoom(roomId)?.getMyMembership();
+    while (membership !== "invite" && membership !== "join" && Date.now() < deadline) {
+      await sleep(250);
+      membership = client.getRoom(roomId)?.getMyMembership();
+    }
+    if (membership === "invite") {
       try {
         await client.joinRoom(roomId);
         // Sending needs the room's encryption settings, which arrive with the join in the sync.
         for (let i = 0; i < 100; i++) {
           const room = client.getRoom(roomId);
           if (room?.getMyMembership() === "join" && room.hasEncryptionStateEvent()) break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
+          await sleep(100);
         }
       } catch {
         // Already taken and we were removed meanwhile: the next refresh drops it.
       }
     }
+    if (client.getRoom(roomId)?.getMyMembership() !== "join") all = false;
   }
+  return all;
 }
 
-/** Invites a colleague from this (cross-signed) device, sharing the room's key history. */
+/**
+ * Invites a colleague from this (cross-signed) device, sharing the room's key history. Always
+ * asks the server: this client's member list may be stale (members load lazily), and a colleague
+ * removed at the claim may still look invited here.
+ */
 export async function inviteColleague(client: MatrixClient, roomId: string, userId: string): Promise<void> {
-  const room = client.getRoom(roomId);
-  // Members are loaded lazily: without this, a colleague removed at the claim may still look invited.
-  await room?.loadMembersIfNeeded();
-  const member = room?.getMember(userId);
-  if (member?.membership === "invite" || member?.membership === "join") return;
-  await client.invite(roomId, userId);
+  try {
+    await client.invite(roomId, userId);
+  } catch (err) {
+    // Already invited or in the room (a retried handover): nothing to do.
+    if (!(err instanceof MatrixError && err.errcode === "M_FORBIDDEN" && /already/i.test(err.message))) throw err;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-// The application service's API on our own origin: every GET and POST under /api/v1/ is
+// The application service's API on our own origin: every GET, POST and PUT under /api/v1/ is
 // forwarded (see src/lib/server/api-proxy.ts), so the browser needs no other origin than ours
 // and the homeserver's.
 import { forwardApiRequest } from "../../../../lib/server/api-proxy.ts";
@@ -16,3 +16,6 @@ export const GET = forward;
 
 /** Forwards a POST to the application service. */
 export const POST = forward;
+
+/** Forwards a PUT (e.g. a counsellor's absence) to the application service. */
+export const PUT = forward;
