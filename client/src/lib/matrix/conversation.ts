@@ -282,17 +282,19 @@ export async function joinInvited(client: MatrixClient, roomIds: string[], waitM
       await sleep(250);
       membership = client.getRoom(roomId)?.getMyMembership();
     }
-    if (membership === "invite") {
+    for (let attempt = 0; attempt < 2 && client.getRoom(roomId)?.getMyMembership() === "invite"; attempt++) {
       try {
         await client.joinRoom(roomId);
-        // Sending needs the room's encryption settings, which arrive with the join in the sync.
-        for (let i = 0; i < 100; i++) {
-          const room = client.getRoom(roomId);
-          if (room?.getMyMembership() === "join" && room.hasEncryptionStateEvent()) break;
-          await sleep(100);
-        }
-      } catch {
-        // Already taken and we were removed meanwhile: the next refresh drops it.
+      } catch (err) {
+        // Taken by someone else and we were removed meanwhile (the next refresh drops it), or
+        // the join went through and only a later step failed: the sync tells.
+        console.warn("joining", roomId, err);
+      }
+      // Sending needs the room's encryption settings, which arrive with the join in the sync.
+      for (let i = 0; i < 100; i++) {
+        const room = client.getRoom(roomId);
+        if (room?.getMyMembership() === "join" && room.hasEncryptionStateEvent()) break;
+        await sleep(100);
       }
     }
     if (client.getRoom(roomId)?.getMyMembership() !== "join") all = false;
