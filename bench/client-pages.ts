@@ -13,12 +13,15 @@
  * Lighthouse then uses, and Lighthouse navigates with `disableStorageReset`, so whatever
  * `prepare` left in the tab's sessionStorage is there when the page loads. The HTTP cache is
  * cleared after `prepare`, so such a page loads as cold as the others. The intake page is run
- * once more that way with a dummy session value, checked after the run: see PAGES below.
+ * once more that way with a dummy session value, checked after the run; the chat page
+ * (/gespraech) of a seeker with 20 messages is prepared by logging in and unlocking with the
+ * passphrase in that tab: see PAGES below.
  *
  *   npm run -w client build && node bench/client-pages.ts [runs, default 3]
  *   (in the environment ops/connecta sets up; CONNECTA_LIGHTHOUSE_REPORTS=<folder> keeps every
  *   run's HTML report there; CONNECTA_CHROMIUM overrides /usr/bin/chromium)
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,13 +30,18 @@ import { join } from "node:path";
 import { constants, gzipSync } from "node:zlib";
 import { desktopConfig, generateReport, navigation } from "lighthouse";
 import type { Config, Flags, Result } from "lighthouse";
+import * as sdk from "matrix-js-sdk";
+import { logger as sdkLogger, type Logger } from "matrix-js-sdk/lib/logger.js";
 import { chromium, type Browser as PlaywrightBrowser, type Response } from "playwright-core";
 // puppeteer-core is Lighthouse's own dependency (installed with it): Lighthouse drives the
 // tab through it, and so does `prepare`.
 import puppeteer, { type Browser as PuppeteerBrowser, type Page } from "puppeteer-core";
 import { ROOT } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
+import { bootstrapCrossSigning, joinInvitedRoom } from "../tests/support/crypto-identity.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
+import { matrixRequest } from "../tests/support/matrix.ts";
+import { intakeSeeker, seedIntakeAgency, type Seeker } from "../tests/support/seeker.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
 const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
@@ -62,6 +70,8 @@ const SESSION_KEY = "connecta.session";
 interface Context {
   stack: StackInfo;
   baselineUrl: string;
+  /** The seeker whose chat page is measured, set up on first use. */
+  chatSeeker?: Promise<ChatSeeker>;
 }
 
 /** A page to measure. */
@@ -92,6 +102,125 @@ async function setSessionStorage(page: Page, ctx: Context, items: Record<string,
 
 const DUMMY_SESSION = JSON.stringify({ bench: "client-pages: a dummy value, not a session" });
 
+/** Messages in the measured chat. */
+const CHAT_MESSAGES = 20;
+
+interface ChatSeeker extends Seeker {
+  passphrase: string;
+  /** The messages in the seeker's room, oldest first. */
+  texts: string[];
+}
+
+const quietLogger: Logger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (...msg: unknown[]) => console.error(...msg),
+  getChild: () => quietLogger,
+};
+
+// The SDK's global logger, used where no client logger is passed (e.g. MatrixRTCSession, which
+// logs to stdout, where the results go): errors only. Its child loggers, made later, copy its
+// method factory.
+{
+  type Factory = (method: string, level: number, name: string) => (...msg: unknown[]) => void;
+  const root = sdkLogger as unknown as { methodFactory: Factory; rebuild: () => void };
+  const original = root.methodFactory;
+  root.methodFactory = (method, level, name) => (method === "error" ? original(method, level, name) : () => {});
+  root.rebuild();
+}
+
+/**
+ * A seeker after the intake whose first device (matrix-js-sdk with Rust crypto in Node) set up
+ * keys as the web client's createKeys() does (cross-signing, secret storage from a passphrase, key
+ * backup) and wrote CHAT_MESSAGES messages into the enquiry room; resolves once their keys are in
+ * the backup.
+ */
+async function chatSeeker(stack: StackInfo): Promise<ChatSeeker> {
+  const agency = await seedIntakeAgency(stack, 1);
+  const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
+  let secretStorageKey: Uint8Array<ArrayBuffer> | null = null;
+  const client = sdk.createClient({
+    baseUrl: stack.synapseUrl,
+    userId: seeker.userId,
+    accessToken: seeker.accessToken,
+    deviceId: seeker.deviceId,
+    logger: quietLogger,
+    cryptoCallbacks: {
+      getSecretStorageKey: async ({ keys }) => {
+        const keyId = Object.keys(keys)[0];
+        return secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null;
+      },
+      cacheSecretStorageKey: (_keyId, _info, key) => {
+        secretStorageKey = key;
+      },
+    },
+  });
+  try {
+    await client.initRustCrypto({ useIndexedDB: false });
+    const synced = new Promise<void>((resolve) =>
+      client.on(sdk.ClientEvent.Sync, (state) => {
+        if (state === sdk.SyncState.Prepared || state === sdk.SyncState.Syncing) resolve();
+      }),
+    );
+    await client.startClient({ initialSyncLimit: 30 });
+    await synced;
+    const crypto = client.getCrypto();
+    if (!crypto) throw new Error("no crypto");
+    await bootstrapCrossSigning(client, seeker);
+    const passphrase = `Leuchtturm ${randomBytes(6).toString("hex")} am Meer`;
+    const generated = await crypto.createRecoveryKeyFromPassphrase(passphrase);
+    secretStorageKey = generated.privateKey;
+    await crypto.bootstrapSecretStorage({
+      createSecretStorageKey: async () => generated,
+      setupNewSecretStorage: true,
+      setupNewKeyBackup: true,
+    });
+    await joinInvitedRoom(client, seeker.roomId);
+    const texts: string[] = [];
+    for (let i = 1; i <= CHAT_MESSAGES; i++) {
+      const text = `Nachricht ${i}: ${i % 2 === 0 ? "Wie geht es weiter?" : "Ich schreibe, weil es mir nicht gut geht."}`;
+      for (;;) {
+        try {
+          await client.sendTextMessage(seeker.roomId, text);
+          break;
+        } catch (err) {
+          // Synapse's message rate limit (rc_message) is not raised for this benchmark.
+          if (!(err instanceof sdk.MatrixError) || err.httpStatus !== 429) throw err;
+          await new Promise((r) => setTimeout(r, err.getRetryAfterMs() ?? 1000));
+        }
+      }
+      texts.push(text);
+    }
+    for (let i = 0; ; i++) {
+      const backup = await matrixRequest(stack, "GET", "/_matrix/client/v3/room_keys/version", seeker);
+      if (Number(backup.body.count) >= 1) break;
+      if (i > 120) throw new Error(`the chat seeker's keys were not backed up: ${JSON.stringify(backup.body)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return { ...seeker, passphrase, texts };
+  } finally {
+    client.stopClient();
+  }
+}
+
+/** Waits until the tab shows the seeker's conversation, every message decrypted. */
+async function chatShown(page: Page, texts: string[]): Promise<void> {
+  await page.waitForFunction(
+    (expected: string[]) => {
+      const bodies = new Set([...document.querySelectorAll('[data-testid="message"] .body')].map((e) => e.textContent));
+      return (
+        location.pathname === "/gespraech" &&
+        document.querySelector('[data-testid="message"] .undecryptable') === null &&
+        expected.every((text) => bodies.has(text))
+      );
+    },
+    { timeout: 120_000 },
+    texts,
+  );
+}
+
 const PAGES: PageEntry[] = [
   { name: "start page /", url: (ctx) => `${ctx.stack.clientUrl}/`, targets: true, scripts: true },
   { name: "intake page /anfrage", url: (ctx) => `${ctx.stack.clientUrl}/anfrage`, targets: true, scripts: true },
@@ -114,25 +243,35 @@ const PAGES: PageEntry[] = [
       }
     },
   },
-  // --- Pages that need a login: add them here ------------------------------------------------
+  // --- Pages that need a login ----------------------------------------------------------------
   // `prepare` runs in Lighthouse's tab, and Lighthouse keeps storage for entries that have one
-  // (sessionStorage and IndexedDB, where the crypto store lives). The chat page, once it exists
-  // (issue 4), e.g. with tests/support/seeker.ts:
-  // {
-  //   name: "chat page /gespraech",
-  //   url: (ctx) => `${ctx.stack.clientUrl}/gespraech`,
-  //   targets: true,
-  //   scripts: false, // the script measurement runs no `prepare` (yet)
-  //   prepare: async (page, ctx) => {
-  //     const agency = await seedIntakeAgency(ctx.stack);
-  //     const seeker = await intakeSeeker(ctx.stack, { topic: agency.topic, postcode: agency.postcode });
-  //     const session = { role: "seeker", homeserverUrl: ctx.stack.synapseUrl, userId: seeker.userId,
-  //       accessToken: seeker.accessToken, deviceId: seeker.deviceId, pseudonym: seeker.pseudonym,
-  //       storeKey: "<base64 of 32 random bytes>", enquiryId: seeker.enquiryId, roomId: seeker.roomId };
-  //     await setSessionStorage(page, ctx, { [SESSION_KEY]: JSON.stringify(session) });
-  //   },
-  //   check: async (page) => { /* e.g. the chat is shown, not the login */ },
-  // },
+  // (sessionStorage and IndexedDB, where the crypto store lives).
+  {
+    // A seeker's chat, reloaded: `prepare` logs in at /anmelden and unlocks with the passphrase
+    // in the tab (a new device whose keys come from the backup), until the conversation is shown
+    // decrypted; Lighthouse then loads /gespraech again in that tab, with its session and crypto
+    // store. Measured: what a logged-in seeker's reload costs (the SDK, the WASM, opening the
+    // crypto store, the first sync, the decrypted conversation).
+    name: "chat page /gespraech (logged in, reloaded)",
+    url: (ctx) => `${ctx.stack.clientUrl}/gespraech`,
+    targets: true,
+    scripts: false, // the script measurement runs no `prepare` (yet)
+    prepare: async (page, ctx) => {
+      const seeker = await (ctx.chatSeeker ??= chatSeeker(ctx.stack));
+      await page.goto(`${ctx.stack.clientUrl}/anmelden`, { waitUntil: "networkidle0" });
+      await page.type("#login-name", seeker.pseudonym);
+      await page.type("#login-password", seeker.password);
+      await page.click("form button[type=submit]");
+      await page.waitForSelector("#passphrase", { timeout: 120_000 });
+      await page.type("#passphrase", seeker.passphrase);
+      await page.click("form button[type=submit]");
+      await chatShown(page, seeker.texts);
+    },
+    check: async (page, ctx) => {
+      const seeker = await (ctx.chatSeeker as Promise<ChatSeeker>);
+      await chatShown(page, seeker.texts);
+    },
+  },
   // ---------------------------------------------------------------------------------------------
   { name: "baseline: blank HTML page (node:http)", url: (ctx) => ctx.baselineUrl, targets: false, scripts: false },
 ];
@@ -571,3 +710,7 @@ try {
 } finally {
   await cleanup();
 }
+// Everything this run started has stopped, but the chat seeker's matrix-js-sdk client leaves the
+// timeout timer of every request it made running after the request ended (http-api/utils.js
+// timeoutSignal, up to minutes): without this, Node would wait for them.
+process.exit(0);
