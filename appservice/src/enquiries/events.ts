@@ -56,23 +56,17 @@ export async function handleEnquiryEvent(
 
   if (membership === "invite") {
     // Only the bot invites, and the assigned counsellor may invite a colleague of the agency
-    // (handover). Any other invite is taken back. The handing-over counsellor's client invites
-    // and then calls the API at once, so the invite often arrives here after the handover: it
-    // stays if it is the invite of the new counsellor by the one who handed over to them.
+    // (handover). Any other invite is taken back, but never the invite of the counsellor who is
+    // assigned now: the handing-over counsellor's client invites and then calls the API at
+    // once, so that invite often arrives here after the handover made the invitee responsible.
     const allowed =
+      event.state_key === enquiry.counsellor_id ||
       (event.sender === enquiry.counsellor_id &&
         (
           await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
             enquiry.agency_id,
             event.state_key,
           ])
-        ).rowCount === 1) ||
-      (event.state_key === enquiry.counsellor_id &&
-        (
-          await db.query(
-            "SELECT 1 FROM assignments WHERE enquiry_id = $1 AND counsellor_id = $2 AND kind = 'handover' AND assigned_by = $3 AND ended_at IS NULL",
-            [enquiry.id, event.state_key, event.sender],
-          )
         ).rowCount === 1);
     if (!allowed) {
       await enqueueStep(db, Number(enquiry.id), "kick", {

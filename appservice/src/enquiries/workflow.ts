@@ -216,13 +216,15 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [enquiry.id, body.counsellor_id]);
         const eid = Number(enquiry.id);
         await enqueueStep(db, eid, "invite", { user_id: body.counsellor_id });
-        await enqueueStep(db, eid, "power_levels", {
-          users: { [body.counsellor_id]: COUNSELLOR_POWER, ...(previous ? { [previous]: 0 } : {}) },
-        });
+        await enqueueStep(db, eid, "power_levels", { users: { [body.counsellor_id]: COUNSELLOR_POWER } });
         await enqueueStep(db, eid, "keep_only", {
           user_ids: [enquiry.seeker_id, body.counsellor_id],
           reason: "Die Anfrage wurde übergeben",
         });
+        // The old counsellor loses their power only once they are out of the room: lowering it
+        // while the new counsellor's join (authorised by their invite) is on its way can make
+        // Synapse's state resolution drop that invite, and with it the join.
+        if (previous) await enqueueStep(db, eid, "power_levels", { users: { [previous]: 0 } });
         return eid;
       });
       faultPoint("handover_committed");

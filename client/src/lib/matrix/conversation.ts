@@ -297,7 +297,11 @@ export async function joinInvited(client: MatrixClient, roomIds: string[], waitM
         await sleep(100);
       }
     }
-    if (client.getRoom(roomId)?.getMyMembership() !== "join") all = false;
+    // The server has the last word: under load the sync can lag behind a join that went through.
+    if (client.getRoom(roomId)?.getMyMembership() !== "join") {
+      const joined = await client.getJoinedRooms().catch(() => ({ joined_rooms: [] as string[] }));
+      if (!joined.joined_rooms.includes(roomId)) all = false;
+    }
   }
   return all;
 }
