@@ -44,6 +44,11 @@ import { matrixRequest } from "../tests/support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency, type Seeker } from "../tests/support/seeker.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
+/**
+ * CONNECTA_BENCH_PAGES=<text>: only the pages whose name contains it (the baseline always runs),
+ * for working on one page; the results are then incomplete and not for docs/benchmarks.md.
+ */
+const ONLY = process.env.CONNECTA_BENCH_PAGES;
 const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
 const REPORTS = process.env.CONNECTA_LIGHTHOUSE_REPORTS;
 /** As tests/support/browser.ts, plus German: nothing calls home, loopback only. */
@@ -221,7 +226,7 @@ async function chatShown(page: Page, texts: string[]): Promise<void> {
   );
 }
 
-const PAGES: PageEntry[] = [
+const ALL_PAGES: PageEntry[] = [
   { name: "start page /", url: (ctx) => `${ctx.stack.clientUrl}/`, targets: true, scripts: true },
   { name: "intake page /anfrage", url: (ctx) => `${ctx.stack.clientUrl}/anfrage`, targets: true, scripts: true },
   {
@@ -275,6 +280,8 @@ const PAGES: PageEntry[] = [
   // ---------------------------------------------------------------------------------------------
   { name: "baseline: blank HTML page (node:http)", url: (ctx) => ctx.baselineUrl, targets: false, scripts: false },
 ];
+
+const PAGES = ALL_PAGES.filter((p) => !ONLY || p.name.includes(ONLY) || p.name.startsWith("baseline"));
 
 const FORM_FACTORS: { name: "mobile" | "desktop"; config: Config | undefined }[] = [
   { name: "mobile", config: undefined },
@@ -633,7 +640,7 @@ try {
       );
     }
   }
-  const start = shipped.find((s) => s.entry === PAGES[0]);
+  const start = shipped.find((s) => s.entry === ALL_PAGES[0]);
   if (start) {
     const gz = start.files.reduce((total, s) => total + s.gzip, 0);
     const crypto = start.files.some((s) => s.markers.length > 0);

@@ -45,6 +45,31 @@ export const CSP_DIRECTIVES = {
  */
 export const FALLBACK_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/** Where the scripts of our web workers are served (SvelteKit's output for `new Worker(...)`). */
+export const WORKER_PATH_PREFIX = "/_app/immutable/workers/";
+
+/**
+ * Content-Security-Policy for the script of a web worker. A worker is governed by the policy
+ * that comes with its own script, not by the page's: the Matrix worker imports its chunks,
+ * compiles the crypto WASM, fetches the WASM from our origin and talks to the homeserver.
+ *
+ * @param {readonly string[]} connectOrigins - the homeserver's origin (as for pages' connect-src)
+ * @returns {string}
+ */
+export function workerCsp(connectOrigins) {
+  for (const origin of connectOrigins) {
+    if (!/^https?:\/\/[^\s;,'/]+$/.test(origin))
+      throw new Error(`Invalid origin for a worker CSP: ${JSON.stringify(origin)}`);
+  }
+  return [
+    "default-src 'none'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    `connect-src ${["'self'", ...connectOrigins].join(" ")}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join("; ");
+}
+
 /**
  * Browser features, by Permissions-Policy name. Only what video counselling needs later is
  * allowed, and only for our own origin; everything else is switched off. Features that

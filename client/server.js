@@ -9,7 +9,7 @@
 // CONNECTA_LIVEKIT_URL optional).
 import http from "node:http";
 import process from "node:process";
-import { FALLBACK_CSP, SECURITY_HEADERS } from "./security-headers.js";
+import { FALLBACK_CSP, SECURITY_HEADERS, WORKER_PATH_PREFIX, workerCsp } from "./security-headers.js";
 
 const host = process.env.HOST || "127.0.0.1";
 const port = parsePort(process.env.PORT);
@@ -20,11 +20,16 @@ const port = parsePort(process.env.PORT);
 /** @type {{ handler: (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void }} */
 const { handler } = await import(new URL("./build/handler.js", import.meta.url).href);
 
+// The homeserver's URL was checked by SvelteKit's start above (src/lib/server/config.ts).
+const WORKER_CSP = workerCsp([new URL(String(process.env.CONNECTA_HOMESERVER_URL)).origin]);
+
 const server = http.createServer((req, res) => {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
     res.setHeader(name, value);
   }
-  res.setHeader("Content-Security-Policy", FALLBACK_CSP);
+  // A worker's script brings the policy the worker runs under; everything else the fallback.
+  const worker = req.url?.startsWith(WORKER_PATH_PREFIX) && /\.js(\?|$)/.test(req.url);
+  res.setHeader("Content-Security-Policy", worker ? WORKER_CSP : FALLBACK_CSP);
 
   if (req.url === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
     const body = '{"status":"ok"}';

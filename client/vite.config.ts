@@ -14,10 +14,34 @@ export default defineConfig({
       // 'auto': a nonce for the inline hydration script of server-rendered pages
       // (a hash for prerendered ones).
       csp: { mode: "auto", directives: CSP_DIRECTIVES },
+      inlineStyleThreshold: Infinity,
     }),
   ],
   build: {
     // The Matrix SDK chunk (about 250 KB gzipped) is loaded only on pages that need it.
     chunkSizeWarningLimit: 1000,
+  },
+  // The Matrix worker (src/lib/matrix/worker.ts) imports the SDK, which splits into chunks.
+  worker: { format: "es" },
+  environments: {
+    client: {
+      build: {
+        rolldownOptions: {
+          output: {
+            codeSplitting: {
+              groups: [
+                {
+                  name: "framework",
+                  test: (id: string) =>
+                    /node_modules[\\/](svelte|@sveltejs[\\/]kit|esm-env|devalue|clsx)[\\/]|vite[\\/]preload-helper|src[\\/]lib[\\/](i18n|quick-exit)[\\/]/.test(
+                      id,
+                    ) && !/@sveltejs[\\/]kit[\\/]src[\\/]runtime[\\/]client[\\/]/.test(id),
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
   },
 });

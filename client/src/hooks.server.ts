@@ -1,6 +1,7 @@
 import type { Handle } from "@sveltejs/kit/hooks";
 import { FALLBACK_CSP, SECURITY_HEADERS } from "../security-headers.js";
 import { LANGUAGE_COOKIE, isLanguage, negotiateLanguage } from "./lib/i18n/negotiate.ts";
+import { compressHtml } from "./lib/server/compress.ts";
 import { connectOrigins } from "./lib/server/config.ts";
 import { withConnectSources } from "./lib/server/security-headers.ts";
 
@@ -44,5 +45,5 @@ export const handle: Handle = async ({ event, resolve }) => {
     // Pages carry a fresh CSP nonce and should not stay in the cache of a shared device.
     headers.set("cache-control", "no-store");
   }
-  return response;
+  return compressHtml(event.request, response);
 };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import de from "./de.json";
 import en from "./en.json";
+import { formatMessage, lookup, translator } from "./index.ts";
 
 /** Lists the dotted keys of all strings in a nested message object. */
 function keys(messages: object, prefix = ""): string[] {
@@ -21,6 +22,63 @@ describe("translations", () => {
         return typeof value !== "string" || value.trim() === "";
       });
       expect(empty).toEqual([]);
+    }
+  });
+});
+
+describe("formatMessage", () => {
+  it("inserts values and leaves a placeholder without a value visible", () => {
+    expect(formatMessage("Datei {name} speichern", "de", { name: "a.pdf" })).toBe("Datei a.pdf speichern");
+    expect(formatMessage("höchstens {max} MB", "de", {})).toBe("höchstens {max} MB");
+  });
+
+  it("does not read placeholders inside inserted values", () => {
+    expect(formatMessage("{name} ({max} MB)", "de", { name: "{max}.pdf", max: 10 })).toBe("{max}.pdf (10 MB)");
+  });
+
+  it("chooses plural forms by the language's rules, exact matches first", () => {
+    const message = "{n, plural, =0 {keine} one {# Nachricht} other {# Nachrichten}}";
+    expect(formatMessage(message, "de", { n: 0 })).toBe("keine");
+    expect(formatMessage(message, "de", { n: 1 })).toBe("1 Nachricht");
+    expect(formatMessage(message, "de", { n: 1200 })).toBe("1.200 Nachrichten");
+    expect(formatMessage(message, "en", { n: 1200 })).toBe("1,200 Nachrichten");
+  });
+});
+
+describe("translator", () => {
+  const dictionaries = { de: { a: { b: "Hallo {name}" }, only: "nur deutsch" }, en: { a: { b: "Hello {name}" } } };
+
+  it("looks up dotted keys in the chosen language", () => {
+    expect(translator("en", dictionaries)("a.b", { values: { name: "Kim" } })).toBe("Hello Kim");
+    expect(translator("de", dictionaries)("a.b", { values: { name: "Kim" } })).toBe("Hallo Kim");
+  });
+
+  it("falls back to German, then to the key", () => {
+    expect(translator("en", dictionaries)("only")).toBe("nur deutsch");
+    expect(translator("en", dictionaries)("a.missing")).toBe("a.missing");
+    expect(translator("en", dictionaries)("a")).toBe("a");
+    expect(translator("en", dictionaries)("toString")).toBe("toString");
+  });
+
+  it("translates the real unread-count message in both languages", () => {
+    expect(translator("de")("desk.unread", { values: { n: 1 } })).toBe("1 ungelesene Nachricht");
+    expect(translator("en")("desk.unread", { values: { n: 3 } })).toBe("3 unread messages");
+  });
+});
+
+describe("every message", () => {
+  it("uses only {name} placeholders and plurals, and all of them are filled", () => {
+    for (const [language, messages] of [
+      ["de", de],
+      ["en", en],
+    ] as const) {
+      for (const key of keys(messages)) {
+        const message = lookup(messages, key) ?? "";
+        const names = [...message.matchAll(/\{\s*(\w+)/g)].map(([, name]) => name as string);
+        const values = Object.fromEntries(names.map((name) => [name, 2]));
+        const formatted = formatMessage(message, language, values);
+        expect({ key, formatted }).toEqual({ key, formatted: expect.not.stringMatching(/[{}]/) });
+      }
     }
   });
 });

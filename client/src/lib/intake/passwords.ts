@@ -4,11 +4,25 @@
  * so the client refuses common passwords itself, against a list shipped with the client:
  *
  * ```ts
- * import listText from "$lib/intake/common-passwords.txt?raw";
- * const list = parsePasswordList(listText);
+ * const list = await loadCommonPasswords();
  * if (isCommonPassword(password, list, [pseudonym])) ...
  * ```
  */
+
+let commonPasswords: Promise<ReadonlySet<string>> | undefined;
+
+/**
+ * The list of common passwords (`common-passwords.txt`), fetched on first use: a file of its own
+ * (about 8 kB gzipped) that no page needs before a password is checked. A failed fetch is tried
+ * again on the next call.
+ */
+export function loadCommonPasswords(): Promise<ReadonlySet<string>> {
+  const loading = (commonPasswords ??= import("./common-passwords.txt?raw").then((m) => parsePasswordList(m.default)));
+  loading.catch(() => {
+    if (commonPasswords === loading) commonPasswords = undefined;
+  });
+  return loading;
+}
 
 /** Reads the list: one password a line, `#` starts a comment line; compared in lower case. */
 export function parsePasswordList(text: string): Set<string> {

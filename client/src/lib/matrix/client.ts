@@ -1,5 +1,6 @@
-// The browser's Matrix client: matrix-js-sdk with Rust crypto (WASM). Pages import this module
-// only with `await import()`, so neither the SDK nor the WASM reaches the start page.
+// The browser's Matrix client: matrix-js-sdk with Rust crypto (WASM). It runs in the Matrix
+// worker (worker.ts), off the page's main thread; pages reach it through remote.ts, so neither
+// the SDK nor the WASM is part of any page's own code.
 //
 // One client per crypto store: the store in IndexedDB is named after the device
 // (`connecta-<device id>`), encrypted with the session's storeKey, and this module keeps at most
@@ -21,12 +22,7 @@ import {
   type ImportRoomKeyProgressData,
 } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { Session } from "../session/session.ts";
-
-/** The name prefix of every crypto store of ours in IndexedDB. */
-export const STORE_PREFIX = "connecta-";
-
-/** The IndexedDB prefix of a device's crypto store. */
-export const storePrefix = (deviceId: string): string => `${STORE_PREFIX}${deviceId}`;
+import { storePrefix } from "./stores.ts";
 
 const quiet = (): void => {};
 /** The SDK logs every request and crypto step; the console of a seeker's browser gets warnings only. */
@@ -119,40 +115,6 @@ export function connect(session: Session): Promise<MatrixClient> {
   return client;
 }
 
-/** Stops the client of this page, if any, and forgets the unlocked key. */
-export async function disconnect(): Promise<void> {
-  const running = current;
-  current = null;
-  secretStorageKey = null;
-  if (!running) return;
-  try {
-    (await running.client).stopClient();
-  } catch {
-    // never started: nothing to stop
-  }
-}
-
-/**
- * Deletes our crypto stores from IndexedDB, except the one of `keepDeviceId`. Stores of earlier
- * logins are unreadable anyway (their key was in a closed tab's sessionStorage).
- */
-export async function deleteStores(keepDeviceId?: string): Promise<void> {
-  const keep = keepDeviceId === undefined ? null : storePrefix(keepDeviceId);
-  const databases = await indexedDB.databases();
-  await Promise.all(
-    databases
-      .map((db) => db.name ?? "")
-      .filter((name) => name.startsWith(STORE_PREFIX) && (keep === null || !name.startsWith(`${keep}::`)))
-      .map(
-        (name) =>
-          new Promise<void>((resolve) => {
-            const request = indexedDB.deleteDatabase(name);
-            request.onsuccess = request.onerror = request.onblocked = () => resolve();
-          }),
-      ),
-  );
-}
-
 /** The steps of setting up or restoring keys, shown to the user as progress. */
 export type KeyStep = "identity" | "storage" | "backup" | "restore";
 
@@ -206,7 +168,9 @@ export async function createKeys(
 }
 
 /** The answer was not the key of this account's secret storage. */
-export class WrongSecretError extends Error {}
+export class WrongSecretError extends Error {
+  override name = "WrongSecretError";
+}
 
 /**
  * A further device (or a cleared browser): unlocks secret storage with the passphrase or the

@@ -1,5 +1,6 @@
 // A conversation (one counselling room) as the chat view shows it: decrypted messages with their
-// delivery and read state, kept up to date from the client's events. Loaded lazily with client.ts.
+// delivery and read state, kept up to date from the client's events. Runs in the Matrix worker
+// with client.ts; everything it hands out is plain data the page can receive.
 import {
   ClientEvent,
   Direction,
@@ -20,6 +21,8 @@ import { decryptAttachment, encryptAttachment, type AcceptedType, type Encrypted
 export interface ChatMessage {
   id: string;
   sender: string;
+  /** The sender's display name in the room (their user id if they have none). */
+  senderName: string;
   own: boolean;
   /** Milliseconds since the epoch. */
   ts: number;
@@ -41,11 +44,13 @@ export interface ConversationState {
   readOnly: boolean;
 }
 
-function toMessage(event: MatrixEvent, me: string, readUpTo: number, index: number): ChatMessage | null {
+function toMessage(room: Room, event: MatrixEvent, me: string, readUpTo: number, index: number): ChatMessage | null {
   const own = event.getSender() === me;
+  const sender = event.getSender() ?? "";
   const base = {
     id: event.getId() ?? event.getTxnId() ?? String(index),
-    sender: event.getSender() ?? "",
+    sender,
+    senderName: room.getMember(sender)?.name ?? sender,
     own,
     ts: event.getTs(),
   };
@@ -102,7 +107,7 @@ export function conversationState(client: MatrixClient, room: Room): Conversatio
   }
   const messages: ChatMessage[] = [];
   all.forEach((event, i) => {
-    const message = toMessage(event, me, readUpTo, i);
+    const message = toMessage(room, event, me, readUpTo, i);
     if (message) messages.push(message);
   });
   let unread = 0;
@@ -225,8 +230,8 @@ export async function sendFile(
   } as RoomMessageEventContent);
 }
 
-/** Downloads and decrypts an attachment; returns an object URL (revoke it when done). */
-export async function openAttachment(client: MatrixClient, message: ChatMessage): Promise<string> {
+/** Downloads and decrypts an attachment. */
+export async function openAttachment(client: MatrixClient, message: ChatMessage): Promise<Blob> {
   if (!message.file) throw new Error("no file");
   const url = client.mxcUrlToHttp(message.file.file.url, undefined, undefined, undefined, false, true, true);
   if (!url) throw new Error("bad media url");
@@ -236,7 +241,7 @@ export async function openAttachment(client: MatrixClient, message: ChatMessage)
   });
   if (!res.ok) throw new Error(`download ${res.status}`);
   const plain = await decryptAttachment(await res.arrayBuffer(), message.file.file);
-  return URL.createObjectURL(new Blob([plain], { type: message.file.mimetype }));
+  return new Blob([plain], { type: message.file.mimetype });
 }
 
 /** What a counsellor's lists show of a room: the first message, unread count, last activity. */

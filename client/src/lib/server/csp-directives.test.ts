@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ANNOUNCER_STYLE_HASH, CSP_DIRECTIVES, PERMISSIONS_POLICY } from "../../../security-headers.js";
+import { ANNOUNCER_STYLE_HASH, CSP_DIRECTIVES, PERMISSIONS_POLICY, workerCsp } from "../../../security-headers.js";
 
 describe("CSP_DIRECTIVES", () => {
   it("allows the inline style of the installed SvelteKit route announcer", () => {
@@ -35,5 +35,24 @@ describe("PERMISSIONS_POLICY", () => {
       ["autoplay", "camera", "display-capture", "fullscreen", "microphone"].map((f) => `${f}=(self)`),
     );
     expect(PERMISSIONS_POLICY).toContain("geolocation=()");
+  });
+});
+
+describe("workerCsp", () => {
+  it("lets a worker load our scripts and WASM and talk to our origin and the homeserver only", () => {
+    const csp = workerCsp(["http://127.0.0.1:8008"]);
+    expect(csp.split("; ")).toEqual([
+      "default-src 'none'",
+      "script-src 'self' 'wasm-unsafe-eval'",
+      "connect-src 'self' http://127.0.0.1:8008",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+    ]);
+  });
+
+  it("refuses anything that is not a bare origin", () => {
+    for (const origin of ["*", "https://a.example/path", "https://a.example; script-src *", "'unsafe-eval'", ""]) {
+      expect(() => workerCsp([origin]), origin).toThrow(/Invalid origin/);
+    }
   });
 });

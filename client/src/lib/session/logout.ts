@@ -25,9 +25,10 @@ async function serverLogout(session: Session, all: boolean): Promise<boolean> {
  */
 export async function logout(session: Session, everywhere = false): Promise<boolean> {
   const told = await serverLogout(session, everywhere);
-  const matrix = await import("../matrix/client.ts");
-  await matrix.disconnect();
-  await matrix.deleteStores();
+  const { disconnect } = await import("../matrix/remote.ts");
+  const { deleteStores } = await import("../matrix/stores.ts");
+  disconnect();
+  await deleteStores();
   await new Promise<void>((resolve) => {
     const request = indexedDB.deleteDatabase("connecta.drafts");
     request.onsuccess = request.onerror = request.onblocked = () => resolve();

@@ -1,0 +1,93 @@
+// The Matrix worker: matrix-js-sdk, its Rust crypto (WASM) and the crypto store run here, off
+// the page's main thread, so that decrypting, syncing and restoring keys never make the page
+// stutter. Started by remote.ts, one per tab and session; the page calls the API below by name
+// (rpc.ts) and receives plain data only.
+import type { Session } from "../session/session.ts";
+import { connect, createKeys, hasSecretStorage, restoreKeys, type KeyStep, type MatrixClient } from "./client.ts";
+import {
+  conversationState,
+  inviteColleague,
+  joinInvited,
+  loadOlder,
+  markRead,
+  openAttachment,
+  roomOverview,
+  sendFile,
+  sendText,
+  watchConversation,
+  watchRooms,
+  type ChatMessage,
+  type ConversationState,
+  type RoomOverview,
+} from "./conversation.ts";
+import type { AcceptedType } from "./attachments.ts";
+import { serve } from "./rpc.ts";
+
+declare const self: {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+};
+
+let client: MatrixClient | null = null;
+const watches = new Map<number, () => void>();
+let lastWatch = 0;
+
+function running(): MatrixClient {
+  if (!client) throw new Error("not connected");
+  return client;
+}
+
+function addWatch(stop: () => void): number {
+  watches.set(++lastWatch, stop);
+  return lastWatch;
+}
+
+/** What the page can ask of the Matrix client. */
+const api = {
+  /** Starts the client of `session` (crypto store opened, first sync done). */
+  async connect(session: Session): Promise<void> {
+    client = await connect(session);
+  },
+  hasSecretStorage: (): Promise<boolean> => hasSecretStorage(running()),
+  createKeys: (passphrase: string, password: string | null, onStep: (step: KeyStep) => void): Promise<string> =>
+    createKeys(running(), passphrase, password, onStep),
+  restoreKeys: (
+    secret: { passphrase: string } | { recoveryKey: string },
+    onStep: (step: KeyStep) => void,
+    onProgress: (done: number, total: number) => void,
+  ): Promise<number> => restoreKeys(running(), secret, onStep, onProgress),
+  joinInvited: (roomIds: string[], waitMs: number): Promise<boolean> => joinInvited(running(), roomIds, waitMs),
+  inviteColleague: (roomId: string, userId: string): Promise<void> => inviteColleague(running(), roomId, userId),
+  sendText: (roomId: string, text: string): Promise<void> => sendText(running(), roomId, text),
+  sendFile: (
+    roomId: string,
+    plain: ArrayBuffer,
+    name: string,
+    type: AcceptedType,
+    onProgress: (done: number, total: number) => void,
+  ): Promise<void> => sendFile(running(), roomId, plain, name, type, onProgress),
+  openAttachment: (message: ChatMessage): Promise<Blob> => openAttachment(running(), message),
+  markRead: (roomId: string): Promise<void> => markRead(running(), roomId),
+  loadOlder: (roomId: string): Promise<void> => loadOlder(running(), roomId),
+  conversationState(roomId: string): ConversationState | null {
+    const room = running().getRoom(roomId);
+    return room ? conversationState(running(), room) : null;
+  },
+  roomOverviews: (roomIds: string[]): Record<string, RoomOverview> =>
+    Object.fromEntries(roomIds.map((roomId) => [roomId, roomOverview(running(), roomId)])),
+  /** Watches a room (see watchConversation); returns the id for `unwatch`. */
+  watchConversation: (roomId: string, onChange: (state: ConversationState) => void): number =>
+    addWatch(watchConversation(running(), roomId, onChange)),
+  /** Watches all rooms (see watchRooms); returns the id for `unwatch`. */
+  watchRooms: (onChange: () => void, onInvite: () => void): number =>
+    addWatch(watchRooms(running(), onChange, onInvite)),
+  unwatch(id: number): void {
+    watches.get(id)?.();
+    watches.delete(id);
+  },
+};
+
+/** The Matrix worker's API, for remote.ts. */
+export type MatrixApi = typeof api;
+
+serve(api, self);
