@@ -37,6 +37,13 @@ export default defineConfig({
                       id,
                     ) && !/@sveltejs[\\/]kit[\\/]src[\\/]runtime[\\/]client[\\/]/.test(id),
                 },
+                {
+                  // Our shared code of the pages after the start page (session, chat, API, intake
+                  // helpers): one file, not a dozen small ones. The Matrix client stays in its
+                  // worker, the password list in its own file (loaded on use).
+                  name: "app",
+                  test: (id: string) => /src[\\/]lib[\\/]/.test(id) && !/\.txt(\?|$)|[\\/]matrix[\\/](client|conversation|worker)\./.test(id),
+                },
               ],
             },
           },
