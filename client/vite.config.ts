@@ -42,7 +42,9 @@ export default defineConfig({
                   // helpers): one file, not a dozen small ones. The Matrix client stays in its
                   // worker, the password list in its own file (loaded on use).
                   name: "app",
-                  test: (id: string) => /src[\\/]lib[\\/]/.test(id) && !/\.txt(\?|$)|[\\/]matrix[\\/](client|conversation|worker)\./.test(id),
+                  test: (id: string) =>
+                    /src[\\/]lib[\\/]/.test(id) &&
+                    !/\.txt(\?|$)|[\\/]matrix[\\/](client|conversation|worker)\./.test(id),
                 },
               ],
             },
