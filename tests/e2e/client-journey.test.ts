@@ -15,7 +15,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
-import { chooseRadio, tabTo, typeInto } from "../support/keyboard.ts";
+import { chooseFileByKeyboard, chooseRadio, tabTo, tabToText, typeInto } from "../support/keyboard.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb, unique } from "../support/workflow.ts";
@@ -120,32 +120,36 @@ async function screenshots(page: Page, name: string): Promise<void> {
 const messages = (page: Page) => page.getByTestId("message").allInnerTexts();
 
 /**
- * A counsellor's first login in the browser: name and the operator's password, the forced
- * password change, then a passphrase for their keys; ends on the desk.
+ * A counsellor's first login in the browser, by keyboard: name and the operator's password, the
+ * forced password change, then a passphrase for their keys; ends on the desk.
  */
 async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en"): Promise<void> {
   const t = lang === "de" ? GERMAN : ENGLISH;
   await page.goto(`${stack.clientUrl}/beratung?lang=${lang}`, { waitUntil: "networkidle" });
   await page.waitForURL(/\/beratung\/anmelden/);
   await checkA11y(page, `counsellor login ${lang}`);
-  await page.fill("#login-name", user.localpart);
-  await page.fill("#login-password", user.password);
-  await page.getByRole("button", { name: t.login }).click();
+  await typeInto(page, "#login-name", user.localpart);
+  await typeInto(page, "#login-password", user.password);
+  await page.keyboard.press("Enter");
   await expectHeading(page, t.changeTitle);
   await checkA11y(page, `password change ${lang}`);
   const newPassword = `Neues Passwort ${unique()} ${unique()}`;
-  await page.fill("#new-password", newPassword);
-  await page.fill("#new-password-repeat", newPassword);
-  await page.getByRole("button", { name: t.change }).click();
+  await typeInto(page, "#new-password", newPassword);
+  await typeInto(page, "#new-password-repeat", newPassword);
+  await page.keyboard.press("Enter");
   await page.waitForURL(`${stack.clientUrl}/schluessel`);
   await expectHeading(page, t.createTitle);
+  await checkA11y(page, `passphrase (counsellor) ${lang}`);
   const passphrase = `Beratung ${unique()} Schlüssel ${unique()}`;
-  await page.fill("#passphrase", passphrase);
-  await page.fill("#passphrase-repeat", passphrase);
-  await page.getByRole("button", { name: t.create }).click();
+  await typeInto(page, "#passphrase", passphrase);
+  await typeInto(page, "#passphrase-repeat", passphrase);
+  await page.keyboard.press("Enter");
   await expectHeading(page, t.recoveryTitle, 120_000);
-  await page.getByRole("checkbox").check();
-  await page.getByRole("button", { name: t.continue }).click();
+  await checkA11y(page, `recovery key (counsellor) ${lang}`);
+  await tabTo(page, "input[type=checkbox]");
+  await page.keyboard.press("Space");
+  await tabToText(page, t.continue);
+  await page.keyboard.press("Enter");
   await page.waitForURL(`${stack.clientUrl}/beratung`);
   await expectHeading(page, t.desk);
   user.password = newPassword;
@@ -153,21 +157,15 @@ async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en
 }
 
 const GERMAN = {
-  login: "Anmelden",
   changeTitle: "Bitte wählen Sie ein eigenes Passwort",
-  change: "Passwort ändern",
   createTitle: "Ihr Schlüsselsatz",
-  create: "Schlüssel erzeugen",
   recoveryTitle: "Ihr Wiederherstellungsschlüssel",
   continue: "Weiter",
   desk: "Beratung",
 };
 const ENGLISH = {
-  login: "Log in",
   changeTitle: "Please choose your own password",
-  change: "Change password",
   createTitle: "Your passphrase",
-  create: "Create keys",
   recoveryTitle: "Your recovery key",
   continue: "Continue",
   desk: "Counselling",
@@ -253,32 +251,39 @@ async function journey(): Promise<void> {
   await item.waitFor({ timeout: 60_000 });
   await checkA11y(desk, "desk with queue de");
   await screenshots(desk, "counsellor-desk");
-  await item.getByRole("button", { name: /Anfrage \d+ übernehmen/ }).click();
+  // The counsellor by keyboard too, from here on.
+  await tabToText(desk, "übernehmen");
+  await desk.keyboard.press("Enter");
   await desk.waitForURL(/\/beratung\/gespraech\/\d+$/);
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain(enquiry);
 
   // Messages and attachments both ways.
   const reply = `Danke, dass Sie schreiben. ${unique()}`;
-  await desk.fill("#composer", reply);
-  await desk.getByRole("button", { name: "Senden" }).click();
-  await desk.setInputFiles("#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
+  await typeInto(desk, "#composer", reply);
+  await desk.keyboard.press("ControlOrMeta+Enter");
+  await chooseFileByKeyboard(desk, "#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain(reply);
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   // The seeker's enquiry shows as read once the counsellor has seen it.
   await expect.poll(async () => (await messages(seeker))[0], { timeout: 30_000 }).toContain("gelesen");
-  await seeker.setInputFiles("#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
+  await chooseFileByKeyboard(seeker, "#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("foto.png");
   // Both open what the other sent: decrypted in the browser.
-  await desk.getByRole("button", { name: "Bild anzeigen" }).click();
+  await tabToText(desk, "Bild anzeigen", true);
+  await desk.keyboard.press("Enter");
   await expect
     .poll(() => desk.locator("img.attachment-image").evaluate((img: HTMLImageElement) => img.naturalWidth), {
       timeout: 30_000,
     })
     .toBe(1);
-  await seeker.getByRole("button", { name: "Datei öffnen" }).click();
-  const link = seeker.getByRole("link", { name: "infoblatt.pdf speichern" });
-  const [download] = await Promise.all([seeker.waitForEvent("download"), link.click()]);
+  // The seeker by keyboard: back to the file's button, open it; focus moves to the save link.
+  await tabToText(seeker, "Datei öffnen", true);
+  await seeker.keyboard.press("Enter");
+  await expect
+    .poll(() => seeker.evaluate(() => document.activeElement?.textContent ?? ""), { timeout: 30_000 })
+    .toBe("infoblatt.pdf speichern");
+  const [download] = await Promise.all([seeker.waitForEvent("download"), seeker.keyboard.press("Enter")]);
   expect(download.suggestedFilename()).toBe("infoblatt.pdf");
   expect(Buffer.from(await readFile(await download.path())).equals(PDF)).toBe(true);
   await checkA11y(seeker, "conversation active de");
@@ -288,10 +293,14 @@ async function journey(): Promise<void> {
 
   // A is away for a while: the seeker sees the absence notice.
   const conversationUrl = desk.url();
-  await desk.getByRole("link", { name: "Zurück zur Übersicht" }).click();
-  await desk.getByLabel("Ich bin abwesend").check();
-  await desk.getByLabel("Nachricht an Ratsuchende").fill("Ich bin ab Montag wieder für Sie da.");
-  await desk.getByRole("button", { name: "Speichern" }).click();
+  await tabToText(desk, "Zurück zur Übersicht");
+  await desk.keyboard.press("Enter");
+  await desk.getByRole("heading", { name: "Abwesenheit" }).waitFor();
+  await tabTo(desk, "input[type=checkbox]");
+  await desk.keyboard.press("Space");
+  await typeInto(desk, "#absence-message", "Ich bin ab Montag wieder für Sie da.");
+  await tabToText(desk, "Speichern");
+  await desk.keyboard.press("Enter");
   await desk.getByText("Ihre Abwesenheit ist eingeschaltet.").waitFor();
   await seeker.reload({ waitUntil: "load" });
   await seeker.getByText("Ich bin ab Montag wieder für Sie da.").waitFor({ timeout: 30_000 });
@@ -303,17 +312,28 @@ async function journey(): Promise<void> {
   const second = await secondContext.newPage();
   await second.goto(`${stack.clientUrl}/anmelden?lang=en`, { waitUntil: "networkidle" });
   await checkA11y(second, "seeker login en");
-  await second.fill("#login-name", pseudonym);
-  await second.fill("#login-password", password);
-  await second.getByRole("button", { name: "Log in" }).click();
+  // Keyboard only, as on the first device.
+  await typeInto(second, "#login-name", pseudonym);
+  await typeInto(second, "#login-password", password);
+  await second.keyboard.press("Enter");
   await second.waitForURL(`${stack.clientUrl}/schluessel`);
   await expectHeading(second, "Unlock your messages");
   await checkA11y(second, "unlock en");
-  await second.fill("#passphrase", "not my passphrase at all");
-  await second.getByRole("button", { name: "Unlock" }).click();
+  // The language switch keeps the state: German and back, still on the way to unlocking.
+  await tabTo(second, 'a[hreflang="de"]');
+  await second.keyboard.press("Enter");
+  await expectHeading(second, "Ihre Nachrichten entsperren");
+  await checkA11y(second, "unlock de");
+  await tabTo(second, 'a[hreflang="en"]');
+  await second.keyboard.press("Enter");
+  await expectHeading(second, "Unlock your messages");
+  await typeInto(second, "#passphrase", "not my passphrase at all");
+  await second.keyboard.press("Enter");
   await expect.poll(() => second.locator(".error-summary").innerText(), { timeout: 60_000 }).toContain("does not fit");
-  await second.fill("#passphrase", passphrase);
-  await second.getByRole("button", { name: "Unlock" }).click();
+  await tabTo(second, "#passphrase");
+  await second.keyboard.press("ControlOrMeta+A");
+  await second.keyboard.type(passphrase);
+  await second.keyboard.press("Enter");
   await second.waitForURL(`${stack.clientUrl}/gespraech`, { timeout: 120_000 });
   await expect
     .poll(async () => (await messages(second)).join("\n"), { timeout: 60_000 })
@@ -325,13 +345,19 @@ async function journey(): Promise<void> {
   const colleagueContext = await newContext("counsellor B");
   const colleague = await colleagueContext.newPage();
   await counsellorFirstLogin(colleague, userB, "en");
-  await desk.selectOption("#colleague", userB.userId);
-  await desk.getByRole("button", { name: "Übergeben" }).click();
+  await tabTo(desk, "#colleague");
+  for (let i = 0; i < 5 && (await desk.locator("#colleague").inputValue()) !== userB.userId; i++) {
+    await desk.keyboard.press("ArrowDown");
+  }
+  expect(await desk.locator("#colleague").inputValue()).toBe(userB.userId);
+  await tabToText(desk, "Übergeben");
+  await desk.keyboard.press("Enter");
   await desk.waitForURL(/\/beratung\?uebergeben=1$/);
   const mine = colleague.getByRole("link", { name: /Enquiry \d+/ });
   await mine.waitFor({ timeout: 60_000 });
   await checkA11y(colleague, "desk with conversation en");
-  await mine.click();
+  await tabToText(colleague, "Enquiry");
+  await colleague.keyboard.press("Enter");
   await expect
     .poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 })
     .toMatch(new RegExp(`${enquiry}[\\s\\S]*${reply}`));
@@ -339,8 +365,10 @@ async function journey(): Promise<void> {
   await checkA11y(colleague, "counsellor conversation en");
 
   // B closes; the seeker sees that the conversation has ended and cannot write any more.
-  await colleague.getByRole("button", { name: "End the conversation …" }).click();
-  await colleague.getByRole("button", { name: "Yes, end it" }).click();
+  await tabToText(colleague, "End the conversation …");
+  await colleague.keyboard.press("Enter");
+  await tabToText(colleague, "Yes, end it");
+  await colleague.keyboard.press("Enter");
   await colleague.getByText("This conversation has ended.").first().waitFor({ timeout: 30_000 });
   await second.reload({ waitUntil: "load" });
   await second.getByText("No more messages can be written.").waitFor({ timeout: 60_000 });
@@ -349,7 +377,8 @@ async function journey(): Promise<void> {
 
   // Counsellor A logs out everywhere: the desk's login ends at the homeserver too.
   const tokenA = await desk.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken);
-  await desk.getByRole("button", { name: "Auf allen Geräten abmelden" }).click();
+  await tabToText(desk, "Auf allen Geräten abmelden");
+  await desk.keyboard.press("Enter");
   await desk.waitForURL(`${stack.clientUrl}/beratung/anmelden`);
   expect(await desk.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("connecta.")))).toEqual([]);
   expect((await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: tokenA })).status).toBe(

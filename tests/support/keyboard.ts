@@ -39,3 +39,45 @@ export async function typeInto(page: Page, selector: string, text: string): Prom
   await tabTo(page, selector);
   await page.keyboard.type(text);
 }
+
+/**
+ * Presses Tab (or Shift+Tab with `backwards`) until the focused element's text or accessible
+ * label contains `text`: for buttons and links, which have no stable selector of their own.
+ */
+export async function tabToText(page: Page, text: string, backwards = false): Promise<void> {
+  for (let i = 0; i < 80; i++) {
+    const label = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el === null || el === document.body
+        ? ""
+        : `${el.getAttribute("aria-label") ?? ""} ${el.textContent ?? ""}`;
+    });
+    if (label.includes(text)) return;
+    await page.keyboard.press(backwards ? "Shift+Tab" : "Tab");
+  }
+  throw new Error(`Tab never reached an element with the text ${JSON.stringify(text)}`);
+}
+
+/**
+ * Opens the file chooser of the file input `selector` from the keyboard (Space on the focused
+ * input) and picks `file`. Playwright catches the chooser only once its interception is on in
+ * the browser; under load a press can come first and open an uncaught (invisible) dialog, so a
+ * press that shows no chooser within 10 s is repeated, twice at most.
+ */
+export async function chooseFileByKeyboard(
+  page: Page,
+  selector: string,
+  file: { name: string; mimeType: string; buffer: Buffer },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await tabTo(page, selector);
+    const chooser = page.waitForEvent("filechooser", { timeout: 10_000 });
+    await page.keyboard.press("Space");
+    try {
+      await (await chooser).setFiles(file);
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
