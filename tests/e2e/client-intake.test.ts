@@ -6,6 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
 import { chooseRadio, focusVisible, tabTo } from "../support/keyboard.ts";
 import { freshPseudonym, intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
@@ -72,6 +73,7 @@ describe("the intake in Chromium", () => {
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator(".error-summary").innerText()).toContain("zu leicht zu erraten");
     expect(await page.evaluate(() => document.activeElement?.classList.contains("error-summary"))).toBe(true);
+    expect(await a11yViolations(page), "step 1 with errors, en").toEqual([]);
 
     await tabTo(page, "#password");
     await page.keyboard.press("ControlOrMeta+a");
@@ -164,6 +166,7 @@ describe("the intake in Chromium", () => {
     await page.getByRole("button", { name: "Send request" }).click();
     await expect.poll(() => summary.innerText(), { timeout: 30_000 }).toContain("already taken");
     expect(await page.getAttribute("#pseudonym", "aria-invalid")).toBe("true");
+    expect(await a11yViolations(page), "step 2 with errors, en").toEqual([]);
 
     await page.fill("#pseudonym", freshPseudonym("browser"));
     await page.getByRole("button", { name: "Send request" }).click();

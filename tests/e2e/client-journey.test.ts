@@ -109,6 +109,8 @@ async function checkA11y(page: Page, name: string): Promise<void> {
 /** Desktop and narrow phone screenshots of the page as it is now. */
 async function screenshots(page: Page, name: string): Promise<void> {
   const size = page.viewportSize() ?? { width: 1280, height: 900 };
+  // From the top: sticky bars (the quick exit) are drawn where the page is scrolled to.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: join(screenshotDir, `${name}-de-desktop.png`), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });

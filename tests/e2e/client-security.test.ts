@@ -1,5 +1,8 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ROOT } from "../../ops/stack/config.ts";
 import { launchChromium } from "../support/browser.ts";
 
 const stack = inject("stack");
@@ -63,6 +66,26 @@ describe("the web client's security headers", () => {
       expectBaseHeaders(res.headers, path);
     }
     expect((await fetch(`${stack.clientUrl}/no-such-page`)).status).toBe(404);
+  });
+
+  it("give worker scripts the policy the worker runs under, and other assets the fallback", async () => {
+    // The Matrix worker's script (the largest one): its CSP governs the worker, not the page's.
+    const dir = join(ROOT, "client", "build", "client", "_app", "immutable", "workers");
+    const scripts = readdirSync(dir).filter((name) => name.endsWith(".js"));
+    expect(scripts.length, "worker scripts in the build").toBeGreaterThanOrEqual(2);
+    for (const name of scripts) {
+      const res = await fetch(`${stack.clientUrl}/_app/immutable/workers/${name}`);
+      expect(res.status, name).toBe(200);
+      expectBaseHeaders(res.headers, name);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(directive(csp, "script-src"), name).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+      expect(directive(csp, "connect-src").sort(), name).toEqual(["'self'", homeserverOrigin].sort());
+    }
+    const html = await (await fetch(`${stack.clientUrl}/`)).text();
+    const asset = /(\/_app\/immutable\/[^"']+\.js)/.exec(html)?.[1] ?? "";
+    const csp = (await fetch(`${stack.clientUrl}${asset}`)).headers.get("content-security-policy") ?? "";
+    expect(directive(csp, "script-src")).toEqual([]);
+    expect(directive(csp, "connect-src")).toEqual([]);
   });
 });
 

@@ -1,12 +1,35 @@
 // Calls to our API (/api/v1 on this origin, forwarded to the application service) on behalf of
 // the logged-in user. The API learns who calls from an OpenID token of the homeserver, never
-// from the access token; the token is asked for once and reused until shortly before it expires.
+// from the access token; the token is asked for once and reused until shortly before it expires,
+// also across reloads of the tab (kept next to the session in sessionStorage, which logout and
+// the quick exit empty).
 import { ApiProblem, jsonRequest, requestOpenIdToken, type JsonAnswer } from "../intake/http.ts";
 import type { Session } from "../session/session.ts";
 
-let cached: { userId: string; token: string; validUntil: number } | null = null;
+interface CachedToken {
+  userId: string;
+  token: string;
+  validUntil: number;
+}
+
+const STORAGE_KEY = "connecta.openid";
+let cached: CachedToken | null = null;
+
+/** The token kept by an earlier page load of this tab, if it looks like one. */
+function stored(): CachedToken | null {
+  try {
+    const value: unknown = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? "null");
+    const token = value as Partial<CachedToken> | null;
+    return typeof token?.userId === "string" && typeof token.token === "string" && typeof token.validUntil === "number"
+      ? (token as CachedToken)
+      : null;
+  } catch {
+    return null;
+  }
+}
 
 async function openIdToken(session: Session): Promise<string> {
+  cached ??= stored();
   if (cached && cached.userId === session.userId && cached.validUntil > Date.now()) return cached.token;
   const res = await requestOpenIdToken(session.homeserverUrl, session.userId, session.accessToken);
   if (res.status !== 200) throw new ApiProblem(res);
@@ -16,6 +39,7 @@ async function openIdToken(session: Session): Promise<string> {
     token: String(res.body.access_token),
     validUntil: Date.now() + (seconds - 60) * 1000,
   };
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(cached));
   return cached.token;
 }
 
@@ -33,7 +57,7 @@ export async function api<T = Record<string, unknown>>(
   let res: JsonAnswer = await jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
   if (res.status === 401) {
     // The token may have been revoked (the homeserver restarted): ask for a new one once.
-    cached = null;
+    forgetApiToken();
     res = await jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
   }
   if (res.status !== 200) throw new ApiProblem(res);
@@ -43,4 +67,5 @@ export async function api<T = Record<string, unknown>>(
 /** Forgets the cached OpenID token (logout, quick exit). */
 export function forgetApiToken(): void {
   cached = null;
+  sessionStorage.removeItem(STORAGE_KEY);
 }

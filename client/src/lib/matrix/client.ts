@@ -216,7 +216,8 @@ export async function restoreKeys(
   onStep("restore");
   const result = await crypto.restoreKeyBackup({
     progressCallback: (progress: ImportRoomKeyProgressData) => {
-      if (progress.stage === "load_keys") onProgress(progress.successes + progress.failures, progress.total);
+      // Only keys that were imported count as restored; failed ones leave the count short.
+      if (progress.stage === "load_keys") onProgress(progress.successes, progress.total);
     },
   });
   return result.imported;
