@@ -266,6 +266,8 @@ async function journey(): Promise<void> {
   await chooseFileByKeyboard(desk, "#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain(reply);
+  // The answer tells the seeker's page that the enquiry was taken: the waiting notice goes.
+  await expect.poll(() => seeker.getByText("Ihre Anfrage ist angekommen").count(), { timeout: 30_000 }).toBe(0);
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   // The seeker's enquiry shows as read once the counsellor has seen it.
   await expect.poll(async () => (await messages(seeker))[0], { timeout: 30_000 }).toContain("gelesen");
@@ -376,6 +378,14 @@ async function journey(): Promise<void> {
   await second.getByText("No more messages can be written.").waitFor({ timeout: 60_000 });
   expect(await second.locator("#composer").count()).toBe(0);
   await checkA11y(second, "conversation closed en");
+  // The seeker reopens it (keyboard): B is responsible again and the seeker can write.
+  await tabToText(second, "Reopen the conversation");
+  await second.keyboard.press("Enter");
+  await second.locator("#composer").waitFor({ timeout: 60_000 });
+  const after = `One more thing ${unique()}`;
+  await typeInto(second, "#composer", after);
+  await second.keyboard.press("ControlOrMeta+Enter");
+  await expect.poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 }).toContain(after);
 
   // Counsellor A logs out everywhere: the desk's login ends at the homeserver too.
   const tokenA = await desk.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken);
