@@ -1,6 +1,7 @@
 // The page's handle on the Matrix worker (worker.ts): starts it for the tab's session and
 // calls into it. Small and free of the SDK, so any page may import it; the worker's code is
 // fetched only when a page connects.
+import { LEAVING_EVENT } from "../quick-exit/quick-exit.ts";
 import type { Session } from "../session/session.ts";
 import { Remote } from "./rpc.ts";
 import type { MatrixApi } from "./worker.ts";
@@ -28,6 +29,10 @@ export function connect(session: Session): Promise<Matrix> {
   });
   return ready;
 }
+
+// The quick exit clears our storage: the worker lets go of its crypto store first, so that
+// the store's deletion is not held up.
+if (typeof window !== "undefined") window.addEventListener(LEAVING_EVENT, () => disconnect());
 
 /**
  * Stops the worker at once, with the client, its sync and the unlocked secret-storage key

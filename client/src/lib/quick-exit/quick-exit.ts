@@ -62,11 +62,18 @@ async function deleteStores(): Promise<void> {
 }
 
 /**
+ * The event sent on `window` before our storage is cleared: whoever holds something open (the
+ * Matrix worker, with its crypto store) lets go of it at once (remote.ts listens).
+ */
+export const LEAVING_EVENT = "connecta:leaving";
+
+/**
  * Empties sessionStorage, localStorage, all IndexedDB databases and Cache Storage of our
  * origin, waiting at most a moment. Never throws: whatever cannot be cleared is skipped.
  * Deletions that take longer (a database still open in this page) complete when the page is gone.
  */
 export async function clearSiteData(): Promise<void> {
+  window.dispatchEvent(new Event(LEAVING_EVENT));
   for (const storage of ["sessionStorage", "localStorage"] as const) {
     try {
       window[storage].clear();
