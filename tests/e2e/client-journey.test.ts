@@ -106,6 +106,34 @@ async function checkA11y(page: Page, name: string): Promise<void> {
   if (found.length > 0) violations[name] = found;
 }
 
+/**
+ * Checks at the homeserver that the page's device is signed by its user's self-signing key
+ * (cross-signed, so the user's other devices and everyone who verified them trust it).
+ */
+async function expectCrossSigned(page: Page, what: string): Promise<void> {
+  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  const { userId, deviceId, accessToken } = session as { userId: string; deviceId: string; accessToken: string };
+  const query = async () => {
+    const res = await matrixRequest(
+      stack,
+      "POST",
+      "/_matrix/client/v3/keys/query",
+      { accessToken },
+      {
+        device_keys: { [userId]: [] },
+      },
+    );
+    const body = res.body as {
+      self_signing_keys?: Record<string, { keys: Record<string, string> }>;
+      device_keys?: Record<string, Record<string, { signatures?: Record<string, Record<string, string>> }>>;
+    };
+    const selfSigning = Object.keys(body.self_signing_keys?.[userId]?.keys ?? {})[0];
+    const signatures = body.device_keys?.[userId]?.[deviceId]?.signatures?.[userId] ?? {};
+    return selfSigning !== undefined && selfSigning in signatures;
+  };
+  await expect.poll(query, { timeout: 30_000, message: `${what}: device ${deviceId} cross-signed` }).toBe(true);
+}
+
 /** Desktop and narrow phone screenshots of the page as it is now. */
 async function screenshots(page: Page, name: string): Promise<void> {
   const size = page.viewportSize() ?? { width: 1280, height: 900 };
@@ -154,6 +182,7 @@ async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en
   await page.keyboard.press("Enter");
   await page.waitForURL(`${stack.clientUrl}/beratung`);
   await expectHeading(page, t.desk);
+  await expectCrossSigned(page, `counsellor ${user.localpart}`);
   user.password = newPassword;
   passphrases.push(passphrase);
 }
@@ -233,6 +262,7 @@ async function journey(): Promise<void> {
   // The first enquiry, with a draft that survives a reload encrypted.
   await seeker.waitForURL(`${stack.clientUrl}/gespraech`);
   await expectHeading(seeker, "Ihr Gespräch");
+  await expectCrossSigned(seeker, "the seeker's first device");
   const enquiry = `Ich weiß nicht mehr weiter ${unique()}`;
   await typeInto(seeker, "#composer", enquiry);
   await expect
@@ -344,6 +374,8 @@ async function journey(): Promise<void> {
     .toMatch(new RegExp(`${enquiry}[\\s\\S]*${reply}[\\s\\S]*infoblatt.pdf[\\s\\S]*foto.png`));
   expect((await messages(second)).join("\n")).not.toContain("cannot be decrypted");
   await checkA11y(second, "conversation en");
+  // The new device took over the seeker's identity: it is cross-signed, so it is trusted.
+  await expectCrossSigned(second, "the seeker's second device");
 
   // Counsellor B logs in (English); A hands over from the browser; B reads the whole history.
   const colleagueContext = await newContext("counsellor B");
