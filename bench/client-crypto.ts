@@ -30,7 +30,7 @@
  *   (in the environment ops/connecta sets up; CONNECTA_CHROMIUM overrides /usr/bin/chromium)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
@@ -40,10 +40,11 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { ROOT } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { joinInvitedRoom } from "../tests/support/crypto-identity.ts";
-import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../tests/support/browser.ts";
 import { cryptoClient, matrixRequest, type TestUser } from "../tests/support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency, type IntakeAgency } from "../tests/support/seeker.ts";
 import { callApi, openIdToken } from "../tests/support/workflow.ts";
+import { benchDataDir, benchStack, requireClientBuild } from "./support.ts";
 
 const LOGIN_RUNS = Number(process.argv[2] ?? 10);
 const RESTORE_RUNS = Number(process.argv[3] ?? 5);
@@ -51,18 +52,6 @@ const RESTORE_RUNS = Number(process.argv[3] ?? 5);
 const MESSAGES = 20;
 /** Megolm sessions in the backup of measurement 2. */
 const KEYS = 1000;
-const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
-/** As tests/support/browser.ts; signals are ours to handle (the stack must stop first). */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-];
 /** The key under which the client keeps a tab's login (client/src/lib/session/session.ts). */
 const SESSION_KEY = "connecta.session";
 
@@ -455,8 +444,7 @@ async function roomSessions(stack: StackInfo, login: Login, roomId: string): Pro
 
 // --- The run -----------------------------------------------------------------------------------
 
-const built = statSync(join(ROOT, "client", "build", "handler.js"), { throwIfNoEntry: false });
-if (!built) throw new Error("client/build is missing: run `npm run -w client build` first");
+const builtAt = requireClientBuild();
 const commit = (() => {
   try {
     return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
@@ -465,7 +453,7 @@ const commit = (() => {
   }
 })();
 
-const dataDir = mkdtempSync(join(ROOT, ".data", "bench-client-crypto-"));
+const dataDir = benchDataDir("client-crypto");
 const extra = join(dataDir, "bench-synapse.yaml");
 writeFileSync(
   extra,
@@ -478,36 +466,12 @@ writeFileSync(
     "",
   ].join("\n"),
 );
-const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], {
-  ...freshStackEnv(dataDir),
-  CONNECTA_SYNAPSE_EXTRA_CONFIG: extra,
-});
 let browser: Browser | undefined;
-let cleaned: Promise<void> | undefined;
-/** Stops everything this run started; safe to call twice. Keeps the logs if the stack failed. */
-const cleanup = (interrupted = false) =>
-  (cleaned ??= (async () => {
-    for (const client of openClients) client.stopClient();
-    openClients.clear();
-    const stopped = stack.stop();
-    await browser?.close().catch(() => undefined);
-    const code = await stopped;
-    if (code !== 0 && !interrupted) {
-      console.error(`the stack did not stop cleanly (exit ${code}); logs kept in ${dataDir}/logs`);
-      return;
-    }
-    const info = await stack.ready.catch(() => undefined);
-    removeStackData({ dataDir, postgresDir: info?.postgresDir ?? dataDir });
-  })());
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`${signal}: stopping the stack`);
-    // Pending browser and Matrix calls fail once their peers are gone: expected now.
-    process.on("uncaughtException", () => undefined);
-    process.on("unhandledRejection", () => undefined);
-    void cleanup(true).finally(() => process.exit(130));
-  });
-}
+const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, async () => {
+  for (const client of openClients) client.stopClient();
+  openClients.clear();
+  await browser?.close();
+});
 
 try {
   const info = await stack.ready;
@@ -515,7 +479,7 @@ try {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS],
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
@@ -807,7 +771,7 @@ try {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ` +
       `Chromium ${version}; matrix-js-sdk ${(JSON.parse(readFileSync(join(ROOT, "node_modules", "matrix-js-sdk", "package.json"), "utf8")) as { version: string }).version}; ` +
-      `client at ${commit}, built ${built.mtime.toISOString()}; load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after; ${new Date().toISOString()}`,
+      `client at ${commit}, built ${builtAt.toISOString()}; load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after; ${new Date().toISOString()}`,
   );
   console.log("");
   console.log(`Login → decrypted timeline (${MESSAGES} messages), after one warm-up run:`);

@@ -22,7 +22,7 @@
  *   run's HTML report there; CONNECTA_CHROMIUM overrides /usr/bin/chromium)
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -36,12 +36,12 @@ import { chromium, type Browser as PlaywrightBrowser, type Response } from "play
 // puppeteer-core is Lighthouse's own dependency (installed with it): Lighthouse drives the
 // tab through it, and so does `prepare`.
 import puppeteer, { type Browser as PuppeteerBrowser, type Page } from "puppeteer-core";
-import { ROOT } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { bootstrapCrossSigning, joinInvitedRoom } from "../tests/support/crypto-identity.ts";
-import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../tests/support/browser.ts";
 import { matrixRequest } from "../tests/support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency, type Seeker } from "../tests/support/seeker.ts";
+import { benchDataDir, benchStack, requireClientBuild } from "./support.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
 /**
@@ -49,21 +49,9 @@ const RUNS = Number(process.argv[2] ?? 3);
  * for working on one page; the results are then incomplete and not for docs/benchmarks.md.
  */
 const ONLY = process.env.CONNECTA_BENCH_PAGES;
-const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
 const REPORTS = process.env.CONNECTA_LIGHTHOUSE_REPORTS;
-/** As tests/support/browser.ts, plus German: nothing calls home, loopback only. */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-dev-shm-usage",
-  "--lang=de-DE",
-  "--accept-lang=de-DE,de",
-];
+/** Ours (tests/support/browser.ts), plus German. */
+const GERMAN_CHROMIUM_ARGS = [...CHROMIUM_ARGS, "--lang=de-DE", "--accept-lang=de-DE,de"];
 const CATEGORIES = ["performance", "accessibility", "best-practices"] as const;
 type Category = (typeof CATEGORIES)[number];
 const TARGETS: Record<Category, number> = { performance: 95, accessibility: 100, "best-practices": 95 };
@@ -422,7 +410,7 @@ async function lighthouseRun(entry: PageEntry, formFactor: (typeof FORM_FACTORS)
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: GERMAN_CHROMIUM_ARGS,
     defaultViewport: null,
     handleSIGINT: false,
     handleSIGTERM: false,
@@ -504,8 +492,7 @@ function failingAudits(lhr: Result, category: Category) {
 
 // --- The run ---------------------------------------------------------------------------------
 
-const built = statSync(join(ROOT, "client", "build", "handler.js"), { throwIfNoEntry: false });
-if (!built) throw new Error("client/build is missing: run `npm run -w client build` first");
+const builtAt = requireClientBuild();
 
 const baseline: Server = createServer((_req, res) => {
   res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
@@ -519,35 +506,13 @@ const baseline: Server = createServer((_req, res) => {
 await new Promise<void>((resolve) => baseline.listen(0, "127.0.0.1", resolve));
 const baselineUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`;
 
-const dataDir = mkdtempSync(join(ROOT, ".data", "bench-client-pages-"));
-const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
 let playwrightBrowser: PlaywrightBrowser | undefined;
-let cleaned: Promise<void> | undefined;
-/** Stops everything this run started; safe to call twice. Keeps the logs if the stack failed. */
-const cleanup = (interrupted = false) =>
-  (cleaned ??= (async () => {
-    const stopped = stack.stop();
-    await Promise.all(
-      [openBrowser?.close(), playwrightBrowser?.close()].map((closing) => closing?.catch(() => undefined)),
-    );
-    baseline.close();
-    const code = await stopped;
-    if (code !== 0 && !interrupted) {
-      console.error(`the stack did not stop cleanly (exit ${code}); logs kept in ${dataDir}/logs`);
-      return;
-    }
-    const info = await stack.ready.catch(() => undefined);
-    removeStackData({ dataDir, postgresDir: info?.postgresDir ?? dataDir });
-  })());
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`${signal}: stopping the stack`);
-    // Lighthouse's pending protocol calls fail once its browser is gone: expected now.
-    process.on("uncaughtException", () => undefined);
-    process.on("unhandledRejection", () => undefined);
-    void cleanup(true).finally(() => process.exit(130));
-  });
-}
+const { stack, cleanup } = benchStack(benchDataDir("client-pages"), {}, async () => {
+  await Promise.all(
+    [openBrowser?.close(), playwrightBrowser?.close()].map((closing) => closing?.catch(() => undefined)),
+  );
+  baseline.close();
+});
 
 try {
   const ctx: Context = { stack: await stack.ready, baselineUrl };
@@ -558,7 +523,7 @@ try {
   playwrightBrowser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: GERMAN_CHROMIUM_ARGS,
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
@@ -614,7 +579,7 @@ try {
   print(
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ` +
       `${first?.environment.hostUserAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium"}; Lighthouse ${first?.lighthouseVersion ?? "?"}; ` +
-      `client build of ${built.mtime.toISOString()}; load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after; ${new Date().toISOString()}`,
+      `client build of ${builtAt.toISOString()}; load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after; ${new Date().toISOString()}`,
   );
   print(
     `Lighthouse's CPU benchmark index of this machine (median): ${median([...runs.values()].flat().map((l) => l.environment.benchmarkIndex))}`,

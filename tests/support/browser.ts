@@ -4,20 +4,22 @@
  */
 import { chromium, type Browser } from "playwright-core";
 
+/** Debian's Chromium, or CONNECTA_CHROMIUM. */
+export const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
+
+/** Flags for every Chromium of ours: headless on a shared machine, nothing calls home. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
+
 /** Launches headless Chromium from /usr/bin/chromium. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-dev-shm-usage",
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS] });
 }

@@ -3,8 +3,8 @@
 // the SDK nor the WASM is part of any page's own code.
 //
 // One client per crypto store: the store in IndexedDB is named after the device
-// (`connecta-<device id>`), encrypted with the session's storeKey, and this module keeps at most
-// one client, for the session it was started with.
+// (`connecta-<device id>`), encrypted with the session's storeKey, and each worker runs one
+// client, for the session it was started with.
 import {
   AuthType,
   ClientEvent,
@@ -38,8 +38,6 @@ const logger: NonNullable<ICreateClientOpts["logger"]> = {
 /** The secret-storage key of this page, once unlocked or created. Never stored. */
 let secretStorageKey: Uint8Array<ArrayBuffer> | null = null;
 
-let current: { deviceId: string; client: Promise<MatrixClient> } | null = null;
-
 /** Waits until the first sync is done (or fails with what the server said). */
 function firstSync(client: MatrixClient): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -63,7 +61,11 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-async function start(session: Session): Promise<MatrixClient> {
+/**
+ * Starts the client of `session`: opens its crypto store, waits for the first sync. Called once
+ * per Matrix worker (remote.ts starts a worker per session and a new one after a failure).
+ */
+export async function startClient(session: Session): Promise<MatrixClient> {
   const client = createClient({
     baseUrl: session.homeserverUrl,
     userId: session.userId,
@@ -97,21 +99,6 @@ async function start(session: Session): Promise<MatrixClient> {
     pendingEventOrdering: PendingEventOrdering.Detached,
   });
   await synced;
-  return client;
-}
-
-/**
- * The running client of this session: started (crypto store opened, first sync done) on the
- * first call, the same one afterwards.
- */
-export function connect(session: Session): Promise<MatrixClient> {
-  if (current?.deviceId === session.deviceId) return current.client;
-  if (current) void current.client.then((client) => client.stopClient()).catch(() => {});
-  const client = start(session);
-  current = { deviceId: session.deviceId, client };
-  client.catch(() => {
-    if (current?.client === client) current = null;
-  });
   return client;
 }
 

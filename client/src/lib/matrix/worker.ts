@@ -3,7 +3,7 @@
 // stutter. Started by remote.ts, one per tab and session; the page calls the API below by name
 // (rpc.ts) and receives plain data only.
 import type { Session } from "../session/session.ts";
-import { connect, createKeys, hasSecretStorage, restoreKeys, type KeyStep, type MatrixClient } from "./client.ts";
+import { createKeys, hasSecretStorage, restoreKeys, startClient, type KeyStep, type MatrixClient } from "./client.ts";
 import {
   conversationState,
   inviteColleague,
@@ -44,9 +44,10 @@ function addWatch(stop: () => void): number {
 
 /** What the page can ask of the Matrix client. */
 const api = {
-  /** Starts the client of `session` (crypto store opened, first sync done). */
+  /** Starts the client of `session` (crypto store opened, first sync done); once per worker. */
   async connect(session: Session): Promise<void> {
-    client = await connect(session);
+    if (client) throw new Error("already connected");
+    client = await startClient(session);
   },
   hasSecretStorage: (): Promise<boolean> => hasSecretStorage(running()),
   createKeys: (passphrase: string, password: string | null, onStep: (step: KeyStep) => void): Promise<string> =>
