@@ -21,6 +21,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { FeatureDeps } from "../app.ts";
 import { ensureControlRoom } from "../control/rooms.ts";
+import { drainCounsellorSteps, joinAgencies, leaveAgencies } from "../enquiries/access.ts";
 import { withClient, withTransaction } from "../db/pool.ts";
 import { LANGUAGES, type CounsellorRole, type Language } from "../domain.ts";
 import type { Api } from "../http/api.ts";
@@ -153,10 +154,28 @@ async function checkAgencies(db: pg.PoolClient, ids: number[]): Promise<void> {
   if (missing.length) throw new MatrixError("M_INVALID_PARAM", `Unknown agency: ${missing.join(", ")}`);
 }
 
+/**
+ * Replaces a counsellor's memberships and records what that means for the rooms: out of the
+ * agencies they leave, invited to the waiting enquiries of those they join (see
+ * enquiries/access.ts). The caller drains the steps before it answers.
+ */
 async function replaceMemberships(db: pg.PoolClient, userId: string, memberships: z.infer<typeof Memberships>) {
-  await checkAgencies(
+  const wanted = memberships.map((m) => m.agency_id);
+  await checkAgencies(db, wanted);
+  const { rows } = await db.query<{ agency_id: string }>(
+    "SELECT agency_id FROM agency_memberships WHERE counsellor_id = $1",
+    [userId],
+  );
+  const before = rows.map((r) => Number(r.agency_id));
+  await leaveAgencies(
     db,
-    memberships.map((m) => m.agency_id),
+    userId,
+    before.filter((id) => !wanted.includes(id)),
+  );
+  await joinAgencies(
+    db,
+    userId,
+    wanted.filter((id) => !before.includes(id)),
   );
   await db.query("DELETE FROM agency_memberships WHERE counsellor_id = $1", [userId]);
   await db.query(
@@ -378,6 +397,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
     handler: async ({ body, res }) => {
       res.set("cache-control", "no-store");
       const result = await create(body);
+      await drainCounsellorSteps(pool, deps.steps, userIdOf(body.localpart));
       // Counsellors who work in Element find their control room waiting. A failure here is only
       // logged: the room is also made on the counsellor's first call of POST /api/v1/control-room.
       await ensureControlRoom(deps, userIdOf(body.localpart)).catch((err: Error) =>
@@ -443,7 +463,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
       })
       .refine((b) => Object.keys(b).length > 0, "give at least one field to change"),
     response: Counsellor,
-    errors: ["M_NOT_FOUND", "CONNECTA_WRONG_STATE", "M_UNAVAILABLE"],
+    errors: ["M_NOT_FOUND", "CONNECTA_WRONG_STATE", "CONNECTA_IN_USE", "M_UNAVAILABLE"],
     handler: async ({ params, body }) => {
       const userId = userIdOf(params.localpart);
       await withTransaction(pool, async (db) => {
@@ -468,6 +488,9 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
           await callHomeserver(deps, "PUT", adminUserPath(userId), { displayname: body.display_name });
         }
       });
+      // Answered once the rooms reflect the memberships: out of the agencies left, invited to
+      // the waiting enquiries of those joined.
+      await drainCounsellorSteps(pool, deps.steps, userId);
       return loadCounsellor(pool, userId);
     },
   });
@@ -521,7 +544,15 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
         await db.query("UPDATE counsellors SET deactivated_at = coalesce(deactivated_at, now()) WHERE user_id = $1", [
           userId,
         ]);
-        await db.query("DELETE FROM agency_memberships WHERE counsellor_id = $1", [userId]);
+        const { rows: agencies } = await db.query<{ agency_id: string }>(
+          "DELETE FROM agency_memberships WHERE counsellor_id = $1 RETURNING agency_id",
+          [userId],
+        );
+        await leaveAgencies(
+          db,
+          userId,
+          agencies.map((a) => Number(a.agency_id)),
+        );
       });
       // After the commit: if Synapse fails now, repeating the request finishes the job.
       try {
@@ -538,6 +569,9 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
           );
         }
       }
+      // Synapse parts a deactivated account from its rooms in the background; our steps take it
+      // out of the agency's rooms before we answer.
+      await drainCounsellorSteps(pool, deps.steps, userId);
       return loadCounsellor(pool, userId);
     },
   });

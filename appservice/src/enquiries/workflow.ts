@@ -11,7 +11,7 @@ import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import { faultPoint } from "../faults.ts";
 import { enqueueStep } from "../steps/steps.ts";
-import { COUNSELLOR_POWER } from "./rooms.ts";
+import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
 
 /** A queue entry. */
 export type QueueItem = z.infer<typeof import("./schemas.ts").QueueItem>;
@@ -31,6 +31,16 @@ async function memberships(db: pg.Pool | pg.PoolClient, userId: string): Promise
   );
   if (!rows.length) throw new MatrixError("M_FORBIDDEN", "Only counsellors may do this");
   return rows;
+}
+
+/** Whether `userId` counsels for the agency and is not deactivated. */
+async function isActiveMember(db: pg.PoolClient, agencyId: string, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
+      WHERE m.agency_id = $1 AND m.counsellor_id = $2 AND c.deactivated_at IS NULL`,
+    [agencyId, userId],
+  );
+  return rowCount === 1;
 }
 
 interface LockedEnquiry {
@@ -82,11 +92,22 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
   const { pool, steps, log } = deps;
 
   /**
-   * Starts the enquiry's steps at once, without making the caller wait for them: the decision is
-   * committed, and the worker finishes whatever this process does not.
+   * Runs the enquiry's steps before the caller gets an answer: when we say "taken", "handed over"
+   * or "closed", the room already reflects it (the others are out, the room is read-only), so
+   * nobody reads or writes past the moment we report. If the homeserver is too slow, the change
+   * stays committed and the worker finishes it; the caller gets M_UNAVAILABLE and a repeated
+   * request (idempotent) answers once the room is done.
    */
   const finishSteps = async (enquiryId: number) => {
-    void steps.drain(enquiryId).catch((err: Error) => log.warn({ enquiryId, err: err.message }, "steps pending"));
+    try {
+      await steps.drain(enquiryId);
+    } catch (err) {
+      log.warn({ enquiryId, err: (err as Error).message }, "steps pending");
+      throw new MatrixError(
+        "M_UNAVAILABLE",
+        "The change is saved, but the conversation room is still being updated; please repeat the request",
+      );
+    }
   };
 
   return {
@@ -140,6 +161,12 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       };
     },
     async mine(userId) {
+      // A deactivated counsellor's OpenID token outlives the deactivation by up to an hour.
+      const counsellor = await pool.query(
+        "SELECT 1 FROM counsellors WHERE user_id = $1 AND deactivated_at IS NOT NULL",
+        [userId],
+      );
+      if (counsellor.rowCount) throw new MatrixError("M_FORBIDDEN", "This counsellor account is deactivated");
       const { rows } = await pool.query<SummaryRow>(
         `${SELECT_SUMMARIES}
           WHERE (e.seeker_id = $1 OR e.counsellor_id = $1) AND e.state <> 'archived'
@@ -170,6 +197,9 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
           [enquiry.id, counsellor],
         );
         const id = Number(enquiry.id);
+        // A counsellor who joined the agency after the room was made was never invited: the bot
+        // invites them now (nothing happens for one who is in the room already).
+        await enqueueStep(db, id, "invite", { user_id: counsellor });
         await enqueueStep(db, id, "power_levels", { users: { [counsellor]: COUNSELLOR_POWER } });
         // From now on only the seeker and this counsellor are in the room: the others are
         // removed, so the seeker's client starts a new Megolm session without them.
@@ -237,13 +267,14 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       const id = await withTransaction(pool, async (db) => {
         const enquiry = await lockEnquiry(db, params.enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
-        if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
-        if (enquiry.state !== "active") {
+        if (enquiry.state !== "active" && enquiry.state !== "closed") {
           throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
         }
+        // Also a retried close is only answered to whoever may close.
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
           throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can close");
         }
+        if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
         await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
         await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: true });
         return Number(enquiry.id);
@@ -256,19 +287,41 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       const id = await withTransaction(pool, async (db) => {
         const enquiry = await lockEnquiry(db, params.enquiryId);
         if (enquiry.seeker_id !== userId) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
-        if (enquiry.state === "active") return Number(enquiry.id); // a retried reopen
+        // A retried reopen (either way it went) finds the enquiry open.
+        if (enquiry.state === "active" || enquiry.state === "waiting") return Number(enquiry.id);
         const windowMs = deps.config.reopenWindowDays * 86_400_000;
         if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
           throw new MatrixError("CONNECTA_WRONG_STATE", "This enquiry can no longer be reopened");
         }
-        // Back to its counsellor if there still is one, else back into the queue.
-        const next = enquiry.counsellor_id ? "active" : "waiting";
+        const eid = Number(enquiry.id);
+        // Back to its counsellor if they still counsel for the agency, else back into the queue,
+        // where the agency's present counsellors are invited again.
+        const previous = enquiry.counsellor_id;
+        if (previous && (await isActiveMember(db, enquiry.agency_id, previous))) {
+          await db.query("UPDATE enquiries SET state = 'active', closed_at = NULL WHERE id = $1", [eid]);
+          await enqueueStep(db, eid, "power_levels", { users: {}, read_only: false });
+          return eid;
+        }
         await db.query(
-          "UPDATE enquiries SET state = $2, closed_at = NULL, waiting_since = CASE WHEN $2 = 'waiting' THEN now() ELSE waiting_since END WHERE id = $1",
-          [enquiry.id, next],
+          `UPDATE enquiries SET state = 'waiting', closed_at = NULL, counsellor_id = NULL, waiting_since = now()
+            WHERE id = $1`,
+          [eid],
         );
-        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: false });
-        return Number(enquiry.id);
+        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
+        if (previous) {
+          await enqueueStep(db, eid, "kick", {
+            user_id: previous,
+            reason: "Die Anfrage wartet auf eine neue Beratung",
+          });
+        }
+        for (const counsellor of await presentCounsellors(db, enquiry.agency_id)) {
+          await enqueueStep(db, eid, "invite", { user_id: counsellor });
+        }
+        await enqueueStep(db, eid, "power_levels", {
+          users: previous ? { [previous]: 0 } : {},
+          read_only: false,
+        });
+        return eid;
       });
       await finishSteps(id);
       return summary(pool, id);
