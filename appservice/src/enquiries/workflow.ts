@@ -13,6 +13,14 @@ import { faultPoint } from "../faults.ts";
 import { enqueueStep } from "../steps/steps.ts";
 import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
 
+/**
+ * How long a claim, handover, close or reopen waits for its room before answering M_UNAVAILABLE.
+ * A claim removes every other counsellor of the agency, one membership change after the other
+ * (Synapse handles one per room at a time): about 0.1 s each, so 100 counsellors take about 10 s
+ * (bench/claim-cost.ts). Below the web client's 30 s forwarding timeout.
+ */
+const STEPS_WAIT_MS = 25_000;
+
 /** A queue entry. */
 export type QueueItem = z.infer<typeof import("./schemas.ts").QueueItem>;
 /** An enquiry as its participants see it. */
@@ -100,7 +108,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
    */
   const finishSteps = async (enquiryId: number) => {
     try {
-      await steps.drain(enquiryId);
+      await steps.drain(enquiryId, STEPS_WAIT_MS);
     } catch (err) {
       log.warn({ enquiryId, err: (err as Error).message }, "steps pending");
       throw new MatrixError(
