@@ -31,13 +31,12 @@ describe("errorReason", () => {
   it("keeps the SQLSTATE and the message but leaves out quoted input", () => {
     const pgError = Object.assign(new Error('invalid input syntax for type bigint: "secret words"'), { code: "22P02" });
     expect(errorReason(pgError)).toBe("22P02 Error: invalid input syntax for type bigint: …");
-    const parse = (() => {
-      try {
-        JSON.parse("{secret");
-      } catch (err) {
-        return err;
-      }
-    })();
+    let parse: unknown;
+    try {
+      JSON.parse("{secret");
+    } catch (err) {
+      parse = err;
+    }
     expect(errorReason(parse)).not.toMatch(/secret/);
     expect(errorReason(new Error('unclosed "secret and more'))).toBe("Error: unclosed …");
   });
