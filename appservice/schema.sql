@@ -134,13 +134,6 @@ ALTER TABLE public.enquiries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
-CREATE TABLE public.intake_challenges (
-    id uuid NOT NULL,
-    difficulty integer NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    used_at timestamp with time zone,
-    CONSTRAINT intake_challenges_difficulty_check CHECK (((difficulty >= 1) AND (difficulty <= 32)))
-);
 CREATE TABLE public.intakes (
     id uuid NOT NULL,
     pseudonym text NOT NULL,
@@ -181,6 +174,26 @@ CREATE TABLE public.rate_limit_counters (
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL
 );
+CREATE TABLE public.skipped_events (
+    id bigint NOT NULL,
+    txn_id text NOT NULL,
+    kind text NOT NULL,
+    event_id text,
+    room_id text,
+    type text NOT NULL,
+    sender text,
+    reason text NOT NULL,
+    skipped_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT skipped_events_kind_check CHECK ((kind = ANY (ARRAY['timeline'::text, 'ephemeral'::text])))
+);
+ALTER TABLE public.skipped_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.skipped_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 CREATE TABLE public.topics (
     id text NOT NULL,
     name_de text NOT NULL,
@@ -189,6 +202,12 @@ CREATE TABLE public.topics (
     CONSTRAINT topics_id_check CHECK ((id ~ '^[a-z0-9-]{1,40}$'::text)),
     CONSTRAINT topics_name_de_check CHECK (((length(name_de) >= 1) AND (length(name_de) <= 100))),
     CONSTRAINT topics_name_en_check CHECK (((length(name_en) >= 1) AND (length(name_en) <= 100)))
+);
+CREATE TABLE public.used_challenges (
+    id text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT used_challenges_id_check CHECK ((id ~ '^[0-9a-f]{24}$'::text))
 );
 ALTER TABLE ONLY public.agencies
     ADD CONSTRAINT agencies_name_key UNIQUE (name);
@@ -224,8 +243,6 @@ ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_room_id_key UNIQUE (room_id);
-ALTER TABLE ONLY public.intake_challenges
-    ADD CONSTRAINT intake_challenges_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.intakes
     ADD CONSTRAINT intakes_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.intakes
@@ -234,8 +251,12 @@ ALTER TABLE ONLY public.matrix_steps
     ADD CONSTRAINT matrix_steps_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (bucket, window_start);
+ALTER TABLE ONLY public.skipped_events
+    ADD CONSTRAINT skipped_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.topics
     ADD CONSTRAINT topics_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.used_challenges
+    ADD CONSTRAINT used_challenges_pkey PRIMARY KEY (id);
 CREATE UNIQUE INDEX agencies_one_fallback ON public.agencies USING btree (is_fallback) WHERE is_fallback;
 CREATE INDEX agency_memberships_counsellor ON public.agency_memberships USING btree (counsellor_id);
 CREATE UNIQUE INDEX assignments_current ON public.assignments USING btree (enquiry_id) WHERE (ended_at IS NULL);
@@ -244,9 +265,10 @@ CREATE INDEX control_commands_pending ON public.control_commands USING btree (id
 CREATE INDEX enquiries_counsellor ON public.enquiries USING btree (counsellor_id) WHERE (state = 'active'::text);
 CREATE INDEX enquiries_queue ON public.enquiries USING btree (agency_id, waiting_since) WHERE (state = 'waiting'::text);
 CREATE INDEX enquiries_seeker ON public.enquiries USING btree (seeker_id);
-CREATE INDEX intake_challenges_expiry ON public.intake_challenges USING btree (expires_at);
 CREATE UNIQUE INDEX intakes_pseudonym ON public.intakes USING btree (pseudonym);
 CREATE INDEX matrix_steps_pending ON public.matrix_steps USING btree (run_after, id) WHERE (done_at IS NULL);
+CREATE INDEX skipped_events_skipped_at ON public.skipped_events USING btree (skipped_at);
+CREATE INDEX used_challenges_expiry ON public.used_challenges USING btree (expires_at);
 ALTER TABLE ONLY public.agency_memberships
     ADD CONSTRAINT agency_memberships_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.agency_memberships

@@ -11,7 +11,7 @@ import { controlRoutes } from "./control/routes.ts";
 import { counsellorSelfRoutes } from "./counsellors/routes.ts";
 import { enquiryRoutes } from "./enquiries/routes.ts";
 import { healthRoutes } from "./health/health.ts";
-import { Api } from "./http/api.ts";
+import { Api, noStore } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
 import { intakeRoutes } from "./intake/routes.ts";
 import type { Homeserver } from "./matrix/homeserver.ts";
@@ -58,6 +58,7 @@ export function createApp(deps: AppDeps): express.Express {
   counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);
+  app.use("/api", noStore);
   const openapi = api.openapi({ title: "Connecta application service API", version: "1" });
   app.get("/api/v1/openapi.json", (_req, res) => {
     res.json(openapi);

@@ -11,6 +11,8 @@ export interface Metrics {
   transactions: Counter<"outcome">;
   /** Events handed to our handlers, by kind (timeline, ephemeral). */
   eventsProcessed: Counter<"kind">;
+  /** Events we could not handle and skipped (recorded in `skipped_events`), by kind. */
+  eventsSkipped: Counter<"kind">;
 }
 
 /** Creates the registry with default Node.js process metrics. */
@@ -28,6 +30,12 @@ export function createMetrics(): Metrics {
     eventsProcessed: new Counter({
       name: "connecta_appservice_events_processed_total",
       help: "Events processed (each at most once), by kind",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    eventsSkipped: new Counter({
+      name: "connecta_appservice_events_skipped_total",
+      help: "Events that could not be handled and were skipped (see the table skipped_events), by kind",
       labelNames: ["kind"],
       registers: [registry],
     }),

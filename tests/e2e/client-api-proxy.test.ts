@@ -41,7 +41,7 @@ describe("the API through the client's origin", () => {
     expect(res.headers.get("content-type")).toContain("application/json");
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ algorithm: "sha256-leading-zero-bits" });
-    expect(String(body.challenge_id)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(String(body.challenge_id)).toMatch(/^[A-Za-z0-9_-]{44}$/);
   });
 
   it("passes errors of the appservice on unchanged", async () => {

@@ -13,13 +13,14 @@ import { roomStepRunners } from "../../appservice/src/enquiries/rooms.ts";
 import { Api } from "../../appservice/src/http/api.ts";
 import { errorHandler, MatrixError } from "../../appservice/src/http/errors.ts";
 import { intakeRoutes } from "../../appservice/src/intake/routes.ts";
+import { challengeKey, issueChallenge } from "../../appservice/src/intake/challenge.ts";
 import { hit } from "../../appservice/src/intake/rate-limit.ts";
 import { DEFAULT_INTAKE_SETTINGS } from "../../appservice/src/intake/settings.ts";
 import { createHomeserver } from "../../appservice/src/matrix/homeserver.ts";
 import { createMetrics } from "../../appservice/src/metrics.ts";
 import { StepWorker } from "../../appservice/src/steps/steps.ts";
 import { appserviceEnv } from "../../ops/stack/stack.ts";
-import { matrixRequest, registerUser, type TestUser } from "../support/matrix.ts";
+import { matrixRequest, registerUser, stackSecret, type TestUser } from "../support/matrix.ts";
 import {
   callIntakeApi,
   freshPseudonym,
@@ -297,11 +298,8 @@ describe("the anonymous intake", () => {
   it("answers malformed and hostile input with a 4xx and a clear errcode", async () => {
     const challenge = await solvedChallenge(stack);
     const good = intakeBody(challenge, { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() });
-    const [expired] = await sql<{ id: string }>(
-      "INSERT INTO intake_challenges (id, difficulty, expires_at) VALUES ($1, 1, now() - interval '1 minute') RETURNING id",
-      [randomUUID()],
-    );
-    const { id: expiredId = "" } = expired ?? {};
+    // Signed with the stack's own key, so only its expiry is wrong.
+    const expiredId = issueChallenge(challengeKey(stackSecret(stack, "appservice.hs_token")), 1, -60).text;
     const expiredNonce = await solveChallenge(expiredId, 1);
     const without = (key: string) => Object.fromEntries(Object.entries(good).filter(([k]) => k !== key));
     const cases: [string, unknown, number, string][] = [
@@ -330,9 +328,9 @@ describe("the anonymous intake", () => {
         400,
         "M_BAD_JSON",
       ],
-      ["a challenge_id that is no UUID", { ...good, challenge_id: "1 OR 1=1" }, 400, "M_BAD_JSON"],
+      ["a challenge_id with SQL", { ...good, challenge_id: "1 OR 1=1" }, 400, "M_BAD_JSON"],
       ["a nonce with unicode", { ...good, nonce: "１２３" }, 400, "M_BAD_JSON"],
-      ["an unknown challenge", { ...good, challenge_id: randomUUID() }, 400, "CONNECTA_CHALLENGE_FAILED"],
+      ["an unknown challenge (a UUID)", { ...good, challenge_id: randomUUID() }, 400, "CONNECTA_CHALLENGE_FAILED"],
       ["an unsolved challenge", { ...good, nonce: `${good.nonce}x` }, 400, "CONNECTA_CHALLENGE_FAILED"],
       [
         "an expired challenge",
@@ -387,6 +385,131 @@ describe("the anonymous intake", () => {
     expect(Object.keys(paths["/api/v1/intake/challenge"] ?? {})).toEqual(["get"]);
     expect(Object.keys(paths["/api/v1/intake"] ?? {})).toEqual(["post"]);
     expect(Object.keys(paths["/api/v1/intake/{intakeId}/complete"] ?? {})).toEqual(["post"]);
+  });
+});
+
+describe("the intake under a flood", () => {
+  /**
+   * A request of the client at `address`: the stack's appservice trusts X-Forwarded-For from
+   * the stack's bind address (its web client forwards the browser's address), and this test
+   * process calls from there, as the web client would.
+   */
+  async function from(address: string, method: string, path: string, body?: unknown) {
+    const res = await fetch(`${stack.appserviceUrl}${path}`, {
+      method,
+      headers: { "content-type": "application/json", "x-forwarded-for": address },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  /** Runs `task` `count` times, `parallel` at a time; returns the statuses. */
+  async function flood(count: number, parallel: number, task: (i: number) => Promise<{ status: number }>) {
+    const statuses: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let i = next++; i < count; i = next++) statuses.push((await task(i)).status);
+      }),
+    );
+    return statuses;
+  }
+
+  /** Addresses of a benchmarking network (RFC 2544), new for each run of the test. */
+  const run = randomInt(0, 250);
+  const address = (group: number, i: number) => `198.${18 + group}.${run}.${i + 1}`;
+
+  /** A seeker at a fresh address: fetches a challenge, solves it and sends the intake. */
+  async function seekerAt(addr: string) {
+    const challenge = await from(addr, "GET", "/api/v1/intake/challenge");
+    expect(challenge.status, JSON.stringify(challenge.body)).toBe(200);
+    const challengeId = String(challenge.body.challenge_id);
+    const nonce = await solveChallenge(challengeId, Number(challenge.body.difficulty));
+    const body = intakeBody(
+      { challengeId, nonce },
+      { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() },
+    );
+    return { body, answer: await from(addr, "POST", "/api/v1/intake", body) };
+  }
+
+  it("does not stop a seeker who solves their challenge, whatever unsolved intakes and challenge requests came before", async () => {
+    // More challenge requests than the old global budget (3000) and more unsolved intakes than
+    // the intake budget (600), from 40 and 8 addresses, each within its own per-address limit.
+    // Well-formed challenge ids (UUIDs, as challenges used to be) that nobody solved.
+    const unsolved = () =>
+      intakeBody(
+        { challengeId: randomUUID(), nonce: "1" },
+        { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() },
+      );
+    const intakes = await flood(8 * 80, 8, (i) => from(address(1, i % 8), "POST", "/api/v1/intake", unsolved()));
+    expect(new Set(intakes)).toEqual(new Set([400]));
+    const challenges = await flood(40 * 80, 16, (i) => from(address(0, i % 40), "GET", "/api/v1/intake/challenge"));
+    expect(new Set(challenges)).toEqual(new Set([200]));
+
+    const { answer } = await seekerAt(address(2, 0));
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    // Per address, the limit still holds: 80 challenges came from this address, 20 more may.
+    for (let i = 0; i < 20; i++)
+      expect((await from(address(0, 0), "GET", "/api/v1/intake/challenge")).status).toBe(200);
+    const refused = await from(address(0, 0), "GET", "/api/v1/intake/challenge");
+    expect([refused.status, refused.body.errcode]).toEqual([429, "M_LIMIT_EXCEEDED"]);
+  });
+
+  it("hands out challenges that cost no row until used, and takes a used one never again", async () => {
+    /** Whether the challenge `text` has a row: its id is its first 12 bytes. */
+    const stored = async (text: string) => {
+      const id = Buffer.from(text, "base64url").subarray(0, 12).toString("hex");
+      return (await sql("SELECT 1 FROM used_challenges WHERE id = $1", [id])).length === 1;
+    };
+    for (let i = 0; i < 5; i++) {
+      const fetched = await from(address(3, 0), "GET", "/api/v1/intake/challenge");
+      expect(await stored(String(fetched.body.challenge_id))).toBe(false);
+    }
+    const { body, answer } = await seekerAt(address(3, 1));
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(await stored(body.challenge_id)).toBe(true);
+    for (const other of [
+      { ...body, pseudonym: freshPseudonym() },
+      { ...body, language: "en" },
+    ]) {
+      const again = await from(address(3, 2), "POST", "/api/v1/intake", other);
+      expect([again.status, again.body.errcode]).toEqual([400, "CONNECTA_CHALLENGE_FAILED"]);
+    }
+    // The same request again is a retry: the same answer, no second intake.
+    expect((await from(address(3, 1), "POST", "/api/v1/intake", body)).body).toEqual(answer.body);
+    expect(await sql("SELECT 1 FROM intakes WHERE pseudonym = $1", [body.pseudonym])).toHaveLength(1);
+  });
+
+  it("refuses a forged, tampered or expired challenge with CONNECTA_CHALLENGE_FAILED", async () => {
+    const key = challengeKey(stackSecret(stack, "appservice.hs_token"));
+    const real = await from(address(4, 0), "GET", "/api/v1/intake/challenge");
+    const text = String(real.body.challenge_id);
+    // The difficulty byte (after the 12-byte id) lowered to 1 bit: easy to solve, but the
+    // signature no longer matches.
+    const bytes = Buffer.from(text, "base64url");
+    bytes[12] = 1;
+    const easier = bytes.toString("base64url");
+    const cases: [string, string][] = [
+      ["forged with another key", issueChallenge(challengeKey("an-attackers-guess-of-the-key"), 1, 600).text],
+      ["tampered: an easier difficulty", easier],
+      ["expired", issueChallenge(key, 1, -1).text],
+    ];
+    for (const [what, challengeId] of cases) {
+      const nonce = await solveChallenge(challengeId, 1);
+      const body = intakeBody(
+        { challengeId, nonce },
+        { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() },
+      );
+      const res = await from(address(4, 1), "POST", "/api/v1/intake", body);
+      expect([res.status, res.body.errcode], what).toEqual([400, "CONNECTA_CHALLENGE_FAILED"]);
+    }
+    // Signed with the right key and still valid, the same kind of challenge goes through.
+    const valid = issueChallenge(key, 1, 600).text;
+    const body = intakeBody(
+      { challengeId: valid, nonce: await solveChallenge(valid, 1) },
+      { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() },
+    );
+    expect((await from(address(4, 1), "POST", "/api/v1/intake", body)).status).toBe(200);
   });
 });
 
@@ -481,7 +604,7 @@ describe("the intake's rate limits", () => {
       ...intakeBody({ challengeId: randomUUID(), nonce: "1" }, { topic: agency.topic, pseudonym: "admin" }),
     });
     for (let i = 0; i < limits.intakePerAddress; i++) {
-      expect((await from(client, "POST", "/api/v1/intake", {}, body)).body.errcode).toBe("M_INVALID_USERNAME");
+      expect((await from(client, "POST", "/api/v1/intake", {}, body)).body.errcode).toBe("CONNECTA_CHALLENGE_FAILED");
     }
     const refused = await from(client, "POST", "/api/v1/intake", {}, body);
     expect([refused.status, refused.body.errcode]).toEqual([429, "M_LIMIT_EXCEEDED"]);

@@ -5,6 +5,7 @@
  * the commit. The event id keeps a command Synapse sends again from being recorded twice.
  */
 import type pg from "pg";
+import { cleanText } from "../http/text.ts";
 import type { MatrixEvent } from "../transactions/transactions.ts";
 import { parseCommand } from "./commands.ts";
 
@@ -35,8 +36,10 @@ export async function handleControlEvent(event: MatrixEvent, db: pg.PoolClient):
   if (!room.rowCount) return;
   const ids = content["m.mentions"]?.user_ids;
   const mentions = Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
+  // Control characters and lone surrogates become U+FFFD: PostgreSQL would refuse them in the
+  // recorded command (an unknown word is kept to be repeated in the answer).
   const command = parseCommand(
-    content.body.slice(0, MAX_BODY),
+    cleanText(content.body.slice(0, MAX_BODY), "text"),
     mentions.filter((id) => !OUR_USERS.test(id) && id !== event.sender),
   );
   if (!command) return;

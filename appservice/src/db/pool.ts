@@ -26,13 +26,21 @@ export function createPool(databaseUrl: string, password: string | null): pg.Poo
   });
 }
 
-/** Runs `fn` with a client checked out of the pool. */
+/**
+ * Runs `fn` with a client checked out of the pool. A client whose connection fails while checked
+ * out emits `error`, which the pool only listens for on idle clients: unheard, it would end the
+ * process. It is heard here, its queries fail anyway, and it is destroyed instead of reused.
+ */
 export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let failure: Error | undefined;
+  const onError = (err: Error) => (failure = err);
+  client.on("error", onError);
   try {
     return await fn(client);
   } finally {
-    client.release();
+    client.off("error", onError);
+    client.release(failure);
   }
 }
 

@@ -6,6 +6,16 @@
 import { Router, type Request, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import { ERROR_STATUS, MatrixError, type ErrCode } from "./errors.ts";
+import { findBadText, type TextKind } from "./text.ts";
+
+/**
+ * Marks every answer under `/api` (errors included) as not to be stored by any cache: answers of
+ * our API carry enquiries, pseudonyms, registration tokens and absence notices.
+ */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set("Cache-Control", "no-store");
+  next();
+};
 
 /** Who may call a route: anyone, a Matrix user (OpenID token), or an operator (operator token). */
 export type Auth = "none" | "user" | "operator";
@@ -56,6 +66,15 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, errcode: Err
   return result.data;
 }
 
+/**
+ * Refuses a request whose `where` (body, path parameters, query) holds a string that is no text
+ * of `kind` (see text.ts): control characters and lone surrogates never reach a handler or SQL.
+ */
+function refuseBadText(value: unknown, kind: TextKind, errcode: ErrCode, where: string): void {
+  const bad = findBadText(value, kind);
+  if (bad) throw new MatrixError(errcode, `${bad.path ? `${bad.path}: ` : `${where}: `}${bad.problem}`);
+}
+
 /** The Matrix error body, as documented for every error answer. */
 export const ErrorBody = z
   .object({
@@ -80,6 +99,11 @@ export class Api {
     this.routes.push(route as unknown as Route<never, never, never>);
     const expressPath = route.path.replace(/\{(\w+)\}/g, ":$1");
     const handler: RequestHandler = async (req, res) => {
+      // Before anything else, also before authentication (which may ask Synapse): path
+      // parameters and query values are ids, the body may hold free text.
+      refuseBadText(req.params, "id", "M_INVALID_PARAM", "path");
+      refuseBadText(req.query, "id", "M_INVALID_PARAM", "query");
+      refuseBadText(req.body, "text", "M_BAD_JSON", "body");
       const userId = route.auth === "none" ? null : await this.#authenticate(req, route.auth);
       const params = parse(route.params, req.params, "M_INVALID_PARAM");
       const query = parse(route.query, req.query, "M_INVALID_PARAM");

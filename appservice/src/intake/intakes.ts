@@ -4,7 +4,7 @@
  * seeker registered. The seeker's password never reaches us: their client registers directly
  * at Synapse with the token.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { findAgency } from "../agencies/match.ts";
 import type { FeatureDeps } from "../app.ts";
@@ -14,9 +14,10 @@ import { openEnquiry } from "../enquiries/open.ts";
 import { faultPoint } from "../faults.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
+import { issueChallenge, readChallenge, type Challenge } from "./challenge.ts";
 import { POW_ALGORITHM, isSolved } from "./pow.ts";
 import { checkPseudonym } from "./pseudonym.ts";
-import { pruneRateLimits } from "./rate-limit.ts";
+import { hit, pruneRateLimits } from "./rate-limit.ts";
 import type { IntakeSettings } from "./settings.ts";
 
 /** Answer of GET /api/v1/intake/challenge. */
@@ -75,23 +76,53 @@ export function intakeIdOf(challengeId: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Creates a challenge. */
-export async function createChallenge(db: pg.Pool, settings: IntakeSettings): Promise<ChallengeAnswer> {
-  await db.query("DELETE FROM intake_challenges WHERE expires_at < now() - make_interval(secs => $1::int)", [
-    KEEP_USED_CHALLENGES_SECONDS,
-  ]);
-  const id = randomUUID();
-  const { rows } = await db.query<{ expires_at: Date }>(
-    `INSERT INTO intake_challenges (id, difficulty, expires_at)
-     VALUES ($1, $2, now() + make_interval(secs => $3::int)) RETURNING expires_at`,
-    [id, settings.difficulty, settings.challengeTtlSeconds],
-  );
+/** Issues a challenge: signed, stateless, no database row (see challenge.ts). */
+export function createChallenge(key: Buffer, settings: IntakeSettings): ChallengeAnswer {
+  const challenge = issueChallenge(key, settings.difficulty, settings.challengeTtlSeconds);
   return {
-    challenge_id: id,
-    difficulty: settings.difficulty,
-    expires_at: (rows[0]?.expires_at ?? new Date()).toISOString(),
+    challenge_id: challenge.text,
+    difficulty: challenge.difficulty,
+    expires_at: challenge.expiresAt.toISOString(),
     algorithm: POW_ALGORITHM,
   };
+}
+
+/** Deletes used challenges that expired longer ago than a retried intake may come. */
+async function pruneUsedChallenges(db: pg.Pool): Promise<void> {
+  await db.query("DELETE FROM used_challenges WHERE expires_at < now() - make_interval(secs => $1::int)", [
+    KEEP_USED_CHALLENGES_SECONDS,
+  ]);
+}
+
+/**
+ * Records `challenge` as used. False when it was used already; a second request with the same
+ * challenge waits here until the first one's transaction ends.
+ */
+async function markUsed(db: pg.PoolClient, challenge: Challenge): Promise<boolean> {
+  const { rowCount } = await db.query(
+    "INSERT INTO used_challenges (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    [challenge.id, challenge.expiresAt],
+  );
+  return rowCount === 1;
+}
+
+/** True when `challenge` was used already. */
+async function wasUsed(db: pg.PoolClient, challenge: Challenge): Promise<boolean> {
+  const { rowCount } = await db.query("SELECT 1 FROM used_challenges WHERE id = $1", [challenge.id]);
+  return rowCount === 1;
+}
+
+/**
+ * The challenge of an intake, when we issued it and the nonce solves it; checked before
+ * anything else, as it costs one HMAC and one hash and no database.
+ */
+export function checkChallenge(key: Buffer, text: string, nonce: string): Challenge {
+  const challenge = readChallenge(key, text);
+  if (!challenge) throw challengeFailed("The challenge is unknown or was not issued by us; please fetch a new one");
+  if (!isSolved(challenge.text, nonce, challenge.difficulty)) {
+    throw challengeFailed("The nonce does not solve the challenge");
+  }
+  return challenge;
 }
 
 interface IntakeRow {
@@ -109,11 +140,13 @@ interface IntakeRow {
 /**
  * Checks an intake and, when it passes, reserves the pseudonym and mints the registration token.
  *
- * Checks that only look at the input (pseudonym rules, topic, agency) come first and leave the
- * challenge unused, so a seeker can correct a typo without solving again. From the challenge on
- * everything happens in one transaction that holds the challenge row: the challenge is marked
- * used, also when the pseudonym turns out to be taken (each probe for a taken pseudonym costs a
- * solved challenge), but not when we fail (Synapse unreachable), so the seeker can simply retry.
+ * The proof of work is checked first (one HMAC, one hash, no database), so that only paid-for
+ * work reaches the database and the global budget. Checks that only look at the input (pseudonym
+ * rules, topic, agency) come next and leave the challenge unused, so a seeker can correct a typo
+ * without solving again. Then everything happens in one transaction: the challenge is recorded
+ * as used and counted once against the global budget, also when the pseudonym turns out to be
+ * taken (each probe for a taken pseudonym costs a solved challenge), but not when we fail
+ * (Synapse unreachable, or the global budget spent), so the seeker can simply retry.
  *
  * A challenge that was used already answers with the intake it created when the same input is
  * presented again before the token expires: a client whose answer got lost retries safely.
@@ -121,8 +154,10 @@ interface IntakeRow {
 export async function createIntake(
   deps: FeatureDeps,
   settings: IntakeSettings,
+  key: Buffer,
   input: IntakeInput,
 ): Promise<IntakeAnswer> {
+  const challenge = checkChallenge(key, input.challengeId, input.nonce);
   const checked = checkPseudonym(input.pseudonym);
   if (!checked.ok) throw new MatrixError("M_INVALID_USERNAME", checked.reason);
   const pseudonym = checked.pseudonym;
@@ -131,24 +166,25 @@ export async function createIntake(
   const agency = await findAgency(deps.pool, input.topic, input.postcode);
   if (!agency) throw new MatrixError("M_NOT_FOUND", "No agency takes enquiries on this topic for this postcode");
   await pruneRateLimits(deps.pool, KEEP_RATE_LIMITS_SECONDS);
+  await pruneUsedChallenges(deps.pool);
 
-  const intakeId = intakeIdOf(input.challengeId);
+  const intakeId = intakeIdOf(challenge.id);
+  const expired = challenge.expiresAt.getTime() <= Date.now();
   const outcome = await withTransaction(deps.pool, async (db) => {
     // An expired, uncompleted intake frees its pseudonym.
     await db.query("DELETE FROM intakes WHERE completed_at IS NULL AND expires_at < now()");
-    const { rows } = await db.query<{ difficulty: number; expired: boolean; used: boolean }>(
-      `SELECT difficulty, expires_at <= now() AS expired, used_at IS NOT NULL AS used
-         FROM intake_challenges WHERE id = $1 FOR UPDATE`,
-      [input.challengeId],
-    );
-    const challenge = rows[0];
-    if (!challenge) throw challengeFailed("The challenge is unknown or has expired; please fetch a new one");
-    if (!isSolved(input.challengeId.toLowerCase(), input.nonce, challenge.difficulty)) {
-      throw challengeFailed("The nonce does not solve the challenge");
+    const firstUse = expired ? false : await markUsed(db, challenge);
+    if (!firstUse) {
+      if (expired && !(await wasUsed(db, challenge))) {
+        throw challengeFailed("The challenge has expired; please fetch a new one");
+      }
+      return { answer: await sameIntake(db, settings, intakeId, pseudonym, input), retry: true };
     }
-    if (challenge.used) return { answer: await sameIntake(db, settings, intakeId, pseudonym, input), retry: true };
-    if (challenge.expired) throw challengeFailed("The challenge has expired; please fetch a new one");
-    await db.query("UPDATE intake_challenges SET used_at = now() WHERE id = $1", [input.challengeId]);
+    // Only solved challenges count against the budget all seekers share, each once. The
+    // counter's row stays locked until the commit, which serialises new intakes (they are rare
+    // and take two short calls to Synapse); over the budget, everything is rolled back.
+    const r = settings.rateLimits;
+    await hit(db, "intake:global", r.intakeGlobal, r.windowSeconds);
     await db.query("SAVEPOINT reserve");
     try {
       const row = { id: intakeId, pseudonym, agencyId: agency.agencyId };

@@ -8,6 +8,7 @@ import type { FeatureDeps } from "../app.ts";
 import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";
 import { clientAddress, normaliseAddress } from "./client-address.ts";
+import { CHALLENGE_LENGTH, challengeKey } from "./challenge.ts";
 import { completeIntake, createChallenge, createIntake } from "./intakes.ts";
 import { NONCE_PATTERN, POW_ALGORITHM } from "./pow.ts";
 import { addressKey, hit } from "./rate-limit.ts";
@@ -17,7 +18,11 @@ const TAG = "intake";
 
 const Challenge = z
   .object({
-    challenge_id: z.uuid(),
+    challenge_id: z
+      .string()
+      .describe(
+        `Signed and opaque, ${CHALLENGE_LENGTH} characters of base64url; hashed as received, and sent back as received`,
+      ),
     difficulty: z.int().describe("Leading zero bits SHA-256 of `${challenge_id}:${nonce}` must have"),
     expires_at: z.iso.datetime(),
     algorithm: z.literal(POW_ALGORITHM),
@@ -25,7 +30,9 @@ const Challenge = z
   .meta({ id: "IntakeChallenge" });
 
 const IntakeBody = z.strictObject({
-  challenge_id: z.uuid(),
+  // Loose on purpose: anything we did not issue (an old UUID challenge, a forged one) is
+  // CONNECTA_CHALLENGE_FAILED, on which the client fetches a new challenge.
+  challenge_id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "expected a challenge_id as the challenge answered it"),
   nonce: z.string().regex(NONCE_PATTERN, "expected 1 to 64 characters of A-Z a-z 0-9 _ -"),
   pseudonym: z.string().describe("3 to 30 of a-z 0-9 . _ -; not like an e-mail address or phone number"),
   topic: z.string().regex(/^[a-z0-9-]{1,40}$/, "expected a topic id"),
@@ -52,21 +59,22 @@ const PublicTopic = z.object({ id: z.string(), name_de: z.string(), name_en: z.s
 const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({ id: "IntakeCompletion" });
 
 /**
- * Counts a request against the per-address and the global limit of `kind`. The address is the
- * TCP peer, or what a trusted proxy (CONNECTA_TRUSTED_PROXIES) forwards in X-Forwarded-For.
+ * Counts a request against the per-address limit of `kind`. The address is the TCP peer, or
+ * what a trusted proxy (CONNECTA_TRUSTED_PROXIES) forwards in X-Forwarded-For. Every request
+ * counts here, failed ones too; a budget all clients share is spent by solved intakes only
+ * (see createIntake), so that nobody can use it up without doing the work.
  */
-async function limit(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "intake", req: Request) {
+async function limitPerAddress(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "intake", req: Request) {
   const r = s.rateLimits;
-  const [perAddress, global] =
-    kind === "challenge" ? [r.challengePerAddress, r.challengeGlobal] : [r.intakePerAddress, r.intakeGlobal];
   const trusted = new Set(deps.config.trustedProxies.map(normaliseAddress));
   const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), trusted);
+  const perAddress = kind === "challenge" ? r.challengePerAddress : r.intakePerAddress;
   await hit(deps.pool, `${kind}:addr:${addressKey(address)}`, perAddress, r.windowSeconds);
-  await hit(deps.pool, `${kind}:global`, global, r.windowSeconds);
 }
 
 /** Adds the intake routes; `settings` default to {@link intakeSettings} of the configuration. */
 export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSettings(deps.config)): void {
+  const key = challengeKey(deps.config.hsToken);
   api.add({
     method: "get",
     path: "/api/v1/topics",
@@ -95,8 +103,8 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSetti
     response: Challenge,
     errors: [],
     handler: async ({ req }) => {
-      await limit(deps, settings, "challenge", req);
-      return createChallenge(deps.pool, settings);
+      await limitPerAddress(deps, settings, "challenge", req);
+      return createChallenge(key, settings);
     },
   });
 
@@ -110,8 +118,8 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSetti
     response: Intake,
     errors: ["M_TOO_LARGE", "M_INVALID_USERNAME", "M_USER_IN_USE", "CONNECTA_CHALLENGE_FAILED", "M_NOT_FOUND"],
     handler: async ({ body, req }) => {
-      await limit(deps, settings, "intake", req);
-      return createIntake(deps, settings, {
+      await limitPerAddress(deps, settings, "intake", req);
+      return createIntake(deps, settings, key, {
         challengeId: body.challenge_id,
         nonce: body.nonce,
         pseudonym: body.pseudonym,

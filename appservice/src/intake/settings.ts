@@ -4,17 +4,18 @@
  */
 import type { Config } from "../config/config.ts";
 
-/** Rate limits of the intake: fixed windows, counted in `rate_limit_counters` (all replicas). */
+/**
+ * Rate limits of the intake: fixed windows, counted in `rate_limit_counters` (all replicas).
+ * Challenges cost us nothing (they are signed, not stored), so they have no global limit.
+ */
 export interface IntakeRateLimits {
   /** Length of one counting window. */
   windowSeconds: number;
   /** Challenges one client address may fetch per window. */
   challengePerAddress: number;
-  /** Challenges all clients together may fetch per window. */
-  challengeGlobal: number;
   /** Intakes one client address may submit per window (also failed ones). */
   intakePerAddress: number;
-  /** Intakes all clients together may submit per window (also failed ones). */
+  /** Intakes with a solved, unused challenge all clients together may submit per window. */
   intakeGlobal: number;
 }
 
@@ -50,10 +51,10 @@ export const DEFAULT_INTAKE_SETTINGS: IntakeSettings = {
     // The proof of work, not this limit, is what makes mass intakes expensive.
     challengePerAddress: 100,
     intakePerAddress: 100,
-    // Global: about 5 challenges and 1 intake per second on average across all replicas, far
-    // above any real counselling load; caps a distributed flood (Synapse's own per-address
-    // registration limit, rc_registration, comes on top).
-    challengeGlobal: 3000,
+    // Global: 1 intake per second on average across all replicas, far above any real
+    // counselling load; caps a distributed flood of solved challenges (Synapse's own per-address
+    // registration limit, rc_registration, comes on top). Only solved challenges count, each
+    // once, so nobody can spend it without doing the work.
     intakeGlobal: 600,
   },
 };

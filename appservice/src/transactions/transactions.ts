@@ -9,6 +9,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
+import { cleanText, textProblem } from "../http/text.ts";
 import type { Metrics } from "../metrics.ts";
 
 /** A Matrix event as far as this layer needs to know it. Content is never logged or stored. */
@@ -27,6 +28,136 @@ export type EventHandler = (event: MatrixEvent, db: pg.PoolClient) => Promise<vo
 
 /** What became of a transaction. */
 export type TransactionOutcome = "processed" | "duplicate";
+
+/** Whether an event came in the timeline (`events`) or as an ephemeral event. */
+export type EventKind = "timeline" | "ephemeral";
+
+/** An event that was recorded in `skipped_events` instead of being handled. */
+export interface SkippedEvent {
+  kind: EventKind;
+  /** Cleaned and cut short, as recorded; null when the event had none. */
+  eventId: string | null;
+  roomId: string | null;
+  type: string;
+  /** Why: the field that was refused at the edge, or the handler's error without quoted input. */
+  reason: string;
+}
+
+/** What {@link processTransaction} did. */
+export interface TransactionResult {
+  outcome: TransactionOutcome;
+  /** Events handled, by kind (0 for a duplicate). */
+  handled: Record<EventKind, number>;
+  skipped: SkippedEvent[];
+}
+
+/** Matrix limits ids (and event types and state keys) to 255 bytes; longer ones are not Synapse's. */
+export const MAX_ID_LENGTH = 255;
+/** Reasons recorded for skipped events are cut to this length. */
+const MAX_REASON_LENGTH = 200;
+/** Skipped events are kept this long for operators to look into, then deleted. */
+const KEEP_SKIPPED_DAYS = 30;
+
+/** Event fields the handlers use as ids (in SQL, in steps): strings without any control character. */
+const ID_FIELDS = ["type", "event_id", "room_id", "sender", "state_key"] as const;
+
+/**
+ * SQLSTATE classes that mean the database itself failed rather than the event: connection
+ * exception (08), serialization failure and deadlock (40), insufficient resources such as a full
+ * disk or too many connections (53), operator intervention such as a shutdown or a cancelled
+ * statement (57), system errors (58) and internal errors (XX). These fail the whole transaction,
+ * so that Synapse sends it again later, when the database may work again. Every other error,
+ * data exceptions (22, e.g. U+0000 in text), constraint violations (23) or a bug in a handler,
+ * belongs to the event: Synapse would send the same event again and again, and every event after
+ * it would wait forever, so the event is recorded and skipped. Errors without a SQLSTATE (the
+ * connection was lost) are caught where rolling back to the savepoint fails too.
+ */
+const DATABASE_FAILURE = /^(08|40|53|57|58|XX)[0-9A-Z]{3}$/;
+
+function isDatabaseFailure(err: unknown): boolean {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === "string" && DATABASE_FAILURE.test(code);
+}
+
+/**
+ * A short description of an error for `skipped_events` and the log: its SQLSTATE, name and
+ * message, with everything in quotes left out, because that is where PostgreSQL and JSON.parse
+ * repeat the input (which may be an event's content).
+ */
+export function errorReason(err: unknown): string {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : "a non-error was thrown";
+  const reason = `${typeof code === "string" ? `${code} ` : ""}${text}`.replace(/"[^"]*"?|'[^']*'?/g, "…");
+  return cleanText(reason.slice(0, MAX_REASON_LENGTH), "id");
+}
+
+/**
+ * Why an event cannot be given to the handlers (an id field that is no string, too long, or
+ * holds control characters or lone surrogates), or null. Synapse checks these fields itself;
+ * this is the edge for anything it lets through and for whoever else holds the hs_token.
+ */
+export function eventProblem(event: MatrixEvent): string | null {
+  for (const field of ID_FIELDS) {
+    const value: unknown = event[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string") return `${field} must be a string`;
+    if (value.length > MAX_ID_LENGTH) return `${field} is longer than ${MAX_ID_LENGTH} characters`;
+    const problem = textProblem(value, "id");
+    if (problem) return `${field} ${problem}`;
+  }
+  return null;
+}
+
+/**
+ * The event as the handlers get it: content that is no JSON object (an array, a number, null)
+ * becomes `{}`, and a timestamp PostgreSQL cannot store is left out.
+ */
+function cleaned(event: MatrixEvent): MatrixEvent {
+  const { content, origin_server_ts: ts, ...rest } = event;
+  const isObject = typeof content === "object" && content !== null && !Array.isArray(content);
+  const validTs = typeof ts === "number" && Number.isSafeInteger(ts) && ts >= 0 && ts <= 8.64e15;
+  return { ...rest, content: isObject ? content : {}, ...(validTs ? { origin_server_ts: ts } : {}) };
+}
+
+/** A field of a skipped event as recorded: cleaned and cut short, or null when absent or no string. */
+function recorded(value: unknown): string | null {
+  return typeof value === "string" ? cleanText(value.slice(0, MAX_ID_LENGTH), "id") : null;
+}
+
+async function recordSkipped(db: pg.PoolClient, txnId: string, skipped: SkippedEvent, sender: unknown) {
+  await db.query(
+    `INSERT INTO skipped_events (txn_id, kind, event_id, room_id, type, sender, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [txnId, skipped.kind, skipped.eventId, skipped.roomId, skipped.type, recorded(sender), skipped.reason],
+  );
+}
+
+async function pruneSkipped(db: pg.PoolClient) {
+  await db.query("DELETE FROM skipped_events WHERE skipped_at < now() - make_interval(days => $1)", [
+    KEEP_SKIPPED_DAYS,
+  ]);
+}
+
+/**
+ * Runs the handlers for one event in a savepoint. Returns null when it was handled, else why it
+ * was not; its changes are then rolled back. A failure of the database itself is thrown.
+ */
+async function handleInSavepoint(db: pg.PoolClient, event: MatrixEvent, handle: EventHandler): Promise<string | null> {
+  await db.query("SAVEPOINT event");
+  try {
+    await handle(event, db);
+  } catch (err) {
+    if (isDatabaseFailure(err)) throw err;
+    // When even this fails, the connection is gone: the whole transaction fails with the error.
+    await db.query("ROLLBACK TO SAVEPOINT event").catch(() => {
+      throw err;
+    });
+    await db.query("RELEASE SAVEPOINT event");
+    return errorReason(err);
+  }
+  await db.query("RELEASE SAVEPOINT event");
+  return null;
+}
 
 function isEvent(value: unknown): value is MatrixEvent {
   return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
@@ -59,6 +190,12 @@ function presentedToken(req: Request): string | null {
  * Records the transaction and runs the handlers for its events, all in one database
  * transaction. Two deliveries of the same transaction, even on two replicas at once, process
  * it once: the second waits on the primary key and then finds it recorded.
+ *
+ * One event we cannot handle never fails its transaction: each event is handled in its own
+ * savepoint, and an event that is refused at the edge ({@link eventProblem}) or whose handling
+ * fails is rolled back, recorded in `skipped_events` (ids, type and reason; never its content)
+ * and skipped. Only a failure of the database itself fails the transaction (see
+ * {@link DATABASE_FAILURE}), so that Synapse sends it again.
  */
 export async function processTransaction(
   pool: pg.Pool,
@@ -66,11 +203,13 @@ export async function processTransaction(
   events: MatrixEvent[],
   ephemeral: MatrixEvent[],
   handle: EventHandler,
-): Promise<TransactionOutcome> {
+): Promise<TransactionResult> {
   const digest = createHash("sha256")
-    .update(events.map((e) => e.event_id ?? "").join("\n"))
+    .update(events.map((e) => (typeof e.event_id === "string" ? e.event_id : "")).join("\n"))
     .digest("hex");
   return withTransaction(pool, async (db) => {
+    const handled: Record<EventKind, number> = { timeline: 0, ephemeral: 0 };
+    const skipped: SkippedEvent[] = [];
     const inserted = await db.query(
       `INSERT INTO appservice_transactions (txn_id, event_ids_digest, event_count)
        VALUES ($1, $2, $3)
@@ -80,9 +219,29 @@ export async function processTransaction(
        RETURNING txn_id`,
       [txnId, digest, events.length],
     );
-    if (inserted.rowCount === 0) return "duplicate";
-    for (const event of [...events, ...ephemeral]) await handle(event, db);
-    return "processed";
+    if (inserted.rowCount === 0) return { outcome: "duplicate", handled, skipped };
+    const all = [
+      ...events.map((event) => ({ event, kind: "timeline" as const })),
+      ...ephemeral.map((event) => ({ event, kind: "ephemeral" as const })),
+    ];
+    for (const { event, kind } of all) {
+      const reason = eventProblem(event) ?? (await handleInSavepoint(db, cleaned(event), handle));
+      if (reason === null) {
+        handled[kind]++;
+        continue;
+      }
+      const skip: SkippedEvent = {
+        kind,
+        eventId: recorded(event.event_id),
+        roomId: recorded(event.room_id),
+        type: recorded(event.type) ?? "",
+        reason,
+      };
+      await recordSkipped(db, txnId, skip, event.sender);
+      skipped.push(skip);
+    }
+    if (skipped.length) await pruneSkipped(db);
+    return { outcome: "processed", handled, skipped };
   });
 }
 
@@ -100,7 +259,9 @@ export function transactionRoutes(deps: {
     if (token === null) throw new MatrixError("M_UNAUTHORIZED", "Missing homeserver token");
     if (!tokensEqual(token, deps.hsToken)) throw new MatrixError("M_FORBIDDEN", "Invalid homeserver token");
     const txnId = String(req.params.txnId);
-    if (txnId.length > 255) throw new MatrixError("M_INVALID_PARAM", "Transaction id too long");
+    if (txnId.length > MAX_ID_LENGTH) throw new MatrixError("M_INVALID_PARAM", "Transaction id too long");
+    const txnProblem = textProblem(txnId, "id");
+    if (txnProblem) throw new MatrixError("M_INVALID_PARAM", `The transaction id ${txnProblem}`);
     const body: unknown = req.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new MatrixError("M_BAD_JSON", "The body must be a JSON object");
@@ -109,11 +270,14 @@ export function transactionRoutes(deps: {
     const events = eventList(record, "events");
     // MSC2409 under its unstable name and the stable one.
     const ephemeral = [...eventList(record, "de.sorunome.msc2409.ephemeral"), ...eventList(record, "ephemeral")];
-    const outcome = await processTransaction(deps.pool, txnId, events, ephemeral, deps.handle);
+    const { outcome, handled, skipped } = await processTransaction(deps.pool, txnId, events, ephemeral, deps.handle);
     deps.metrics.transactions.inc({ outcome });
-    if (outcome === "processed") {
-      deps.metrics.eventsProcessed.inc({ kind: "timeline" }, events.length);
-      deps.metrics.eventsProcessed.inc({ kind: "ephemeral" }, ephemeral.length);
+    deps.metrics.eventsProcessed.inc({ kind: "timeline" }, handled.timeline);
+    deps.metrics.eventsProcessed.inc({ kind: "ephemeral" }, handled.ephemeral);
+    for (const { kind, eventId, roomId, type, reason } of skipped) {
+      deps.metrics.eventsSkipped.inc({ kind });
+      // Ids and the reason only: never the event's content, nor its sender (maybe a seeker).
+      deps.log.warn({ txnId, kind, eventId, roomId, type, reason }, "event skipped");
     }
     deps.log.debug({ txnId, outcome, events: events.length, ephemeral: ephemeral.length }, "transaction");
     res.status(200).json({});
