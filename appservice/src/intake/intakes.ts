@@ -107,7 +107,7 @@ async function markUsed(db: pg.PoolClient, challenge: Challenge): Promise<boolea
 }
 
 /** True when `challenge` was used already. */
-async function wasUsed(db: pg.PoolClient, challenge: Challenge): Promise<boolean> {
+async function wasUsed(db: pg.Pool | pg.PoolClient, challenge: Challenge): Promise<boolean> {
   const { rowCount } = await db.query("SELECT 1 FROM used_challenges WHERE id = $1", [challenge.id]);
   return rowCount === 1;
 }
@@ -143,10 +143,11 @@ interface IntakeRow {
  * The proof of work is checked first (one HMAC, one hash, no database), so that only paid-for
  * work reaches the database and the global budget. Checks that only look at the input (pseudonym
  * rules, topic, agency) come next and leave the challenge unused, so a seeker can correct a typo
- * without solving again. Then everything happens in one transaction: the challenge is recorded
- * as used and counted once against the global budget, also when the pseudonym turns out to be
- * taken (each probe for a taken pseudonym costs a solved challenge), but not when we fail
- * (Synapse unreachable, or the global budget spent), so the seeker can simply retry.
+ * without solving again. A challenge used for the first time counts once against the global
+ * budget (over it: 429, and the challenge stays unused). Then everything happens in one
+ * transaction: the challenge is recorded as used, also when the pseudonym turns out to be taken
+ * (each probe for a taken pseudonym costs a solved challenge), but not when we fail (Synapse
+ * unreachable), so the seeker can simply retry.
  *
  * A challenge that was used already answers with the intake it created when the same input is
  * presented again before the token expires: a client whose answer got lost retries safely.
@@ -170,6 +171,14 @@ export async function createIntake(
 
   const intakeId = intakeIdOf(challenge.id);
   const expired = challenge.expiresAt.getTime() <= Date.now();
+  // Only solved challenges count against the budget all seekers share, each once (a retry of
+  // a used challenge does not). Counted in its own statement, not in the transaction below: that
+  // one waits for Synapse, and a counter row locked across it would queue every intake, each
+  // holding a database connection the rest of the API needs.
+  if (!expired && !(await wasUsed(deps.pool, challenge))) {
+    const r = settings.rateLimits;
+    await hit(deps.pool, "intake:global", r.intakeGlobal, r.windowSeconds);
+  }
   const outcome = await withTransaction(deps.pool, async (db) => {
     // An expired, uncompleted intake frees its pseudonym.
     await db.query("DELETE FROM intakes WHERE completed_at IS NULL AND expires_at < now()");
@@ -180,11 +189,6 @@ export async function createIntake(
       }
       return { answer: await sameIntake(db, settings, intakeId, pseudonym, input), retry: true };
     }
-    // Only solved challenges count against the budget all seekers share, each once. The
-    // counter's row stays locked until the commit, which serialises new intakes (they are rare
-    // and take two short calls to Synapse); over the budget, everything is rolled back.
-    const r = settings.rateLimits;
-    await hit(db, "intake:global", r.intakeGlobal, r.windowSeconds);
     await db.query("SAVEPOINT reserve");
     try {
       const row = { id: intakeId, pseudonym, agencyId: agency.agencyId };
