@@ -4,10 +4,10 @@
  * single-use token, completion with an OpenID token), plus a small SQL helper that writes a topic,
  * an agency and its counsellors straight into the appservice's database.
  */
-import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import pg from "pg";
 import type { StackInfo } from "../../ops/stack/stack.ts";
-import { matrixRequest, registerUser, stackSecret, type TestUser } from "./matrix.ts";
+import { createUser, matrixRequest, registerUser, type TestUser } from "./matrix.ts";
 import { connectaDb, openIdToken } from "./workflow.ts";
 
 /** A seeker after a completed intake: a Matrix user with an enquiry room. */
@@ -150,32 +150,11 @@ export async function registerWithToken(
 }
 
 /**
- * Registers a Synapse user with exactly this localpart through the shared-secret admin endpoint
- * (bypassing the intake): a name that is taken at Synapse but unknown to the appservice.
+ * Creates a Synapse user with exactly this localpart through the admin API (bypassing the
+ * intake): a name that is taken at Synapse but unknown to the appservice.
  */
 export async function registerNamed(stack: StackInfo, localpart: string): Promise<TestUser> {
-  const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
-  const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
-  const password = randomBytes(16).toString("base64url");
-  const mac = createHmac("sha1", stackSecret(stack, "synapse.registration"))
-    .update(`${nonce}\0${localpart}\0${password}\0notadmin`)
-    .digest("hex");
-  const res = await matrixRequest(stack, "POST", "/_synapse/admin/v1/register", null, {
-    nonce,
-    username: localpart,
-    password,
-    admin: false,
-    mac,
-  });
-  if (res.status !== 200) throw new Error(`registering ${localpart}: ${res.status} ${JSON.stringify(res.body)}`);
-  const b = res.body;
-  return {
-    userId: String(b.user_id),
-    localpart,
-    password,
-    accessToken: String(b.access_token),
-    deviceId: String(b.device_id),
-  };
+  return createUser(stack, localpart);
 }
 
 /** Goes through the whole intake as the web client will and returns the seeker with their room. */
