@@ -61,11 +61,13 @@ export async function callIntakeApi(
 }
 
 /**
- * A pseudonym nobody has used: `prefix-z` and nine random letters (no digits, which are limited;
- * the "z" keeps the part from starting like a reserved word or a mail provider).
+ * A pseudonym nobody has used: `prefix-z` and nine random consonants (no digits, which are
+ * limited; no vowels, so no reserved stem such as "team" or "admin" turns up by chance; the "z"
+ * keeps the part from starting like a reserved word or a mail provider).
  */
 export function freshPseudonym(prefix = "seeker"): string {
-  const letters = Array.from({ length: 9 }, () => String.fromCharCode(97 + randomInt(26))).join("");
+  const consonants = "bcdfghjklmnpqrstvwxz";
+  const letters = Array.from({ length: 9 }, () => consonants[randomInt(consonants.length)]).join("");
   return `${prefix}-z${letters}`;
 }
 
