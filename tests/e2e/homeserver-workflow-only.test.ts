@@ -150,7 +150,7 @@ describe("people do only what the workflow needs", () => {
     const member = `/_matrix/client/v3/rooms/${enc(seeker.roomId)}/state/m.room.member/${enc(seeker.userId)}`;
     const renamed = await matrixRequest(stack, "PUT", member, seeker, { membership: "join", displayname: "Connecta" });
     expect(renamed.status).toBe(200);
-    const state = await matrixRequest(stack, "GET", member, counsellor);
+    const state = await matrixRequest(stack, "GET", member, seeker);
     expect(state.body.displayname).toBe(seeker.pseudonym);
 
     // A picture (a real PNG of one pixel) is refused as well.
