@@ -139,6 +139,14 @@ describe("people do only what the workflow needs", () => {
       user_id: counsellor.userId,
     });
     expect([invite.status, invite.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
+    // Nor by e-mail address (there is no identity server either).
+    const byMail = await matrixRequest(stack, "POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, seeker, {
+      id_server: stack.serverName,
+      id_access_token: "x",
+      medium: "email",
+      address: "someone@example.org",
+    });
+    expect(byMail.status).toBe(403);
   });
 
   it("nobody calls themselves Connecta: no own display name, no name per room, no picture", async () => {
