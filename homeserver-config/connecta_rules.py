@@ -15,8 +15,9 @@ Loaded through `modules:` in homeserver.yaml; ops/stack puts this folder on Syna
    Synapse checks its own `media_upload_limits` only after writing the file, and keeps the file
    on disk when it refuses it (1.163), so its limit alone would not stop anyone filling the disk.
 
-Server admins (the bot, the operator) are not asked by Synapse for room creation and invites;
-they are trusted like the application service.
+Synapse does not ask before a server admin (the bot, the operator) creates a room or invites:
+they are trusted like the application service. Aliases and directory entries stay refused even
+to them.
 """
 
 import logging
@@ -102,9 +103,10 @@ class ConnectaRules:
     async def username_for_registration(self, uia_results: JsonDict, params: JsonDict) -> str | None:
         """The localpart of a new account: the pseudonym inside the registration token it spent.
 
-        A token without a pseudonym answers "": Synapse then refuses the registration with
-        400 M_INVALID_USERNAME before anything is stored, and the token is not spent. An
-        exception here would become a 500, and None would let the client's username through.
+        A token without a pseudonym answers "", the cleanest refusal Synapse allows here: its own
+        username check refuses an empty localpart with 400 M_INVALID_USERNAME before anything is
+        stored, and the token stays unspent. An exception would become a 500, and None would let
+        the client's username through (or a generated numeric one).
         """
         token = uia_results.get("m.login.registration_token")
         pseudonym, separator, _ = token.partition("~") if isinstance(token, str) else ("", "", "")

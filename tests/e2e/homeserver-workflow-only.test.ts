@@ -17,7 +17,7 @@ import {
   type IntakeAgency,
   type Seeker,
 } from "../support/seeker.ts";
-import { openIdToken } from "../support/workflow.ts";
+import { callApi, openIdToken } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
@@ -177,5 +177,27 @@ describe("people do only what the workflow needs", () => {
     expect([pictured.status, pictured.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
     const shown = await matrixRequest(stack, "GET", profile, seeker);
     expect(shown.body).toEqual({ displayname: seeker.pseudonym });
+
+    // The service keeps its own name: in a counsellor's control room its notices user is "Connecta".
+    const control = await callApi(
+      stack.appserviceUrl,
+      "POST",
+      "/api/v1/control-room",
+      await openIdToken(stack, counsellor),
+      {},
+    );
+    expect(control.status, JSON.stringify(control.body)).toBe(200);
+    const controlRoom = enc(String(control.body.room_id));
+    expect((await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${controlRoom}`, counsellor, {})).status).toBe(
+      200,
+    );
+    const notices = enc(`@connecta-notices:${stack.serverName}`);
+    const service = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v3/rooms/${controlRoom}/state/m.room.member/${notices}`,
+      counsellor,
+    );
+    expect(service.body.displayname).toBe("Connecta");
   });
 });
