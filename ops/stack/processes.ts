@@ -3,7 +3,7 @@
  * order. Nothing here knows about a particular service.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, fchmodSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -16,7 +16,7 @@ export interface Service {
   logFile: string;
 }
 
-/** Starts `command` with stdout and stderr appended to `logFile`. */
+/** Starts `command` with stdout and stderr appended to `logFile` (readable by its owner only). */
 export function startService(
   name: string,
   command: string,
@@ -24,7 +24,9 @@ export function startService(
   logFile: string,
   options: SpawnOptions = {},
 ): Service {
-  const log = createWriteStream(logFile, { flags: "a" });
+  const fd = openSync(logFile, "a", 0o600);
+  fchmodSync(fd, 0o600);
+  const log = createWriteStream("", { fd });
   // detached: its own process group, so a Ctrl-C in the terminal reaches only the stack, which
   // then stops the services in reverse order (Synapse before its database).
   const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });

@@ -1,10 +1,20 @@
 /**
  * Secrets of the local stack, generated at first start into `<data dir>/secrets/` (mode 0700,
- * git-ignored) and kept across restarts. Nothing here is ever committed or logged.
+ * files 0600, git-ignored) and kept across restarts. Nothing here is ever committed or logged.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+/**
+ * Creates `path` if needed and makes it readable by its owner only (0700), also when an older
+ * version of the stack created it readable by everyone. Returns `path`.
+ */
+export function privateDir(path: string): string {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+  return path;
+}
 
 /** The stack's generated secrets. */
 export interface Secrets {
@@ -21,8 +31,6 @@ export interface Secrets {
   hsToken: string;
   /** Token operators present to the application service's admin API. */
   operatorToken: string;
-  /** Synapse's shared secret for the admin register endpoint. */
-  registrationSharedSecret: string;
 }
 
 function secretFile(dir: string, name: string, make: () => string): string {
@@ -36,9 +44,8 @@ const hex = () => randomBytes(24).toString("hex");
 
 /** Creates missing secrets and returns all of them. Idempotent. */
 export function ensureSecrets(dataDir: string): Secrets {
-  const dir = join(dataDir, "secrets");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // Synapse reads these three through *_path settings; it only needs them to exist.
+  const dir = privateDir(join(dataDir, "secrets"));
+  // Synapse reads these two through *_path settings; it only needs them to exist.
   secretFile(dir, "synapse.macaroon", token);
   secretFile(dir, "synapse.form", token);
   const secrets: Secrets = {
@@ -48,10 +55,12 @@ export function ensureSecrets(dataDir: string): Secrets {
     pgAppservicePassword: secretFile(dir, "postgres.connecta", hex),
     asToken: secretFile(dir, "appservice.as_token", token),
     hsToken: secretFile(dir, "appservice.hs_token", token),
-    registrationSharedSecret: secretFile(dir, "synapse.registration", token),
     operatorToken: secretFile(dir, "operator.api_token", token),
   };
   // libpq password file for Synapse (psycopg2 `passfile`).
   writeFileSync(join(dir, "pgpass"), `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n`, { mode: 0o600 });
+  // Files of an older data folder, and those Synapse and ops write later (signing key, operator
+  // token), are checked again at every start.
+  for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o600);
   return secrets;
 }

@@ -2,10 +2,10 @@
  * The whole local stack: PostgreSQL, Synapse, the application service and the web client, each a
  * child process on loopback, started in dependency order and stopped in reverse order.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, type StackConfig } from "./config.ts";
-import { ensureSecrets, type Secrets } from "./secrets.ts";
+import { ensureSecrets, privateDir, type Secrets } from "./secrets.ts";
 import { clusterDir, startPostgres } from "./postgres.ts";
 import { BOT_LOCALPART, serviceUrl, startSynapse } from "./synapse.ts";
 import { answers200, freePorts, startService, stopService, waitUntil, type Service } from "./processes.ts";
@@ -122,7 +122,10 @@ export async function startStack(
   onProgress: (step: string) => void = () => {},
 ): Promise<Stack> {
   const config = await assignPorts(requested);
-  for (const dir of ["logs", "run"]) mkdirSync(join(config.dataDir, dir), { recursive: true });
+  // Logs pair pseudonyms with times, secrets are keys: nobody else on the machine may read them.
+  // (When we run as root, PostgreSQL's `postgres` user may pass through the data folder; see
+  // postgres.ts.)
+  for (const dir of ["", "logs", "run"]) privateDir(join(config.dataDir, dir));
   const secrets = ensureSecrets(config.dataDir);
   const services: Service[] = [];
   const stop = async () => {

@@ -1,13 +1,16 @@
 /**
  * Synapse: renders homeserver-config/ into `<data dir>/synapse/`, generates its signing key on
- * first start and runs it from the pinned venv.
+ * first start, runs it from the pinned venv with our module (homeserver-config/connecta_rules.py)
+ * on its import path, and makes the first server admins without any HTTP secret.
  */
 import { execFileSync } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { ROOT, type StackConfig } from "./config.ts";
-import type { Secrets } from "./secrets.ts";
+import { adminConnection } from "./postgres.ts";
+import { privateDir, type Secrets } from "./secrets.ts";
 import { renderTemplate } from "./template.ts";
 import { answers200, startService, waitUntil, type Service } from "./processes.ts";
 
@@ -25,10 +28,12 @@ function escapeRegex(text: string): string {
 
 /** Writes Synapse's configuration files and returns the path of homeserver.yaml. */
 export function writeSynapseConfig(config: StackConfig, secrets: Secrets): string {
-  const dir = join(config.dataDir, "synapse");
+  // Media, keys and the appservice's tokens: only we read this folder.
+  const dir = privateDir(join(config.dataDir, "synapse"));
   mkdirSync(join(dir, "media"), { recursive: true });
   const read = (name: string) => readFileSync(join(ROOT, "homeserver-config", name), "utf8");
   const homeserver = join(dir, "homeserver.yaml");
+  const serviceUsers = `@connecta-.*:${escapeRegex(config.serverName)}`.replace(/\\/g, "\\\\");
   writeFileSync(
     homeserver,
     renderTemplate(read("homeserver.yaml"), {
@@ -40,6 +45,7 @@ export function writeSynapseConfig(config: StackConfig, secrets: Secrets): strin
       SYNAPSE_METRICS_PORT: config.synapseMetricsPort,
       PG_HOST: config.bindAddress,
       PG_PORT: config.pgPort,
+      SERVICE_USER_REGEX: serviceUsers,
     }),
   );
   copyFileSync(join(ROOT, "homeserver-config", "log.yaml"), join(dir, "log.yaml"));
@@ -50,32 +56,42 @@ export function writeSynapseConfig(config: StackConfig, secrets: Secrets): strin
       AS_TOKEN: secrets.asToken,
       HS_TOKEN: secrets.hsToken,
       BOT_LOCALPART,
-      USER_NAMESPACE_REGEX: `@connecta-.*:${escapeRegex(config.serverName)}`.replace(/\\/g, "\\\\"),
+      USER_NAMESPACE_REGEX: serviceUsers,
     }),
     { mode: 0o600 },
   );
   return homeserver;
 }
 
-/** Starts Synapse and waits until its client API answers. */
+/** Synapse's environment: ours, plus homeserver-config/ on Python's import path (our module). */
+function synapseEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONPATH: join(ROOT, "homeserver-config") };
+}
+
+/** Starts Synapse, waits until its client API answers and makes sure of its server admins. */
 export async function startSynapse(config: StackConfig, secrets: Secrets): Promise<Service> {
   const homeserver = writeSynapseConfig(config, secrets);
-  if (!existsSync(join(secrets.dir, "synapse.signing.key"))) {
+  const signingKey = join(secrets.dir, "synapse.signing.key");
+  if (!existsSync(signingKey)) {
     execFileSync(config.synapsePython, ["-m", "synapse.app.homeserver", "-c", homeserver, "--generate-keys"], {
       stdio: ["ignore", "ignore", "pipe"],
+      env: synapseEnv(),
     });
   }
+  // Synapse writes the key as the umask allows; an older data folder may hold a readable one.
+  chmodSync(signingKey, 0o600);
   const extra = config.synapseExtraConfig ? ["-c", config.synapseExtraConfig] : [];
   const service = startService(
     "synapse",
     config.synapsePython,
     ["-m", "synapse.app.homeserver", "-c", homeserver, ...extra],
     join(config.dataDir, "logs", "synapse.log"),
-    { cwd: join(config.dataDir, "synapse") },
+    { cwd: join(config.dataDir, "synapse"), env: synapseEnv() },
   );
   const url = serviceUrl(config, config.synapsePort);
   await waitUntil(service, "its client API answers", () => answers200(`${url}/_matrix/client/versions`), 300_000);
   await makeBotAdmin(config, secrets);
+  await operatorToken(config, secrets);
   return service;
 }
 
@@ -89,33 +105,15 @@ async function call(url: string, method: string, token: string | null, body?: un
 }
 
 /**
- * The operator's Synapse admin account `@operator:<server>`: created at first start through the
- * shared-secret endpoint; its access token is kept in `<data dir>/secrets/synapse.operator_token`.
+ * Makes the application service's bot a server admin (it mints registration tokens and creates
+ * counsellors through Synapse's admin API). The bot registers through the application service
+ * API (M_USER_IN_USE: it exists); the admin flag is set in Synapse's database, the way Synapse's
+ * documentation gives for the first admin: no HTTP endpoint with a shared secret is needed, and
+ * none is left open. Synapse caches the flag per user, so this runs before the bot's first
+ * request that asks for it.
  */
-export async function operatorToken(config: StackConfig, secrets: Secrets): Promise<string> {
-  const url = serviceUrl(config, config.synapsePort);
-  const file = join(secrets.dir, "synapse.operator_token");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const register = `${url}/_synapse/admin/v1/register`;
-  const { body: nonceBody } = await call(register, "GET", null);
-  const password = randomBytes(24).toString("base64url");
-  writeFileSync(join(secrets.dir, "synapse.operator_password"), password, { mode: 0o600 });
-  const nonce = String(nonceBody.nonce);
-  const mac = createHmac("sha1", secrets.registrationSharedSecret)
-    .update(`${nonce}\0operator\0${password}\0admin`)
-    .digest("hex");
-  const res = await call(register, "POST", null, { nonce, username: "operator", password, admin: true, mac });
-  if (res.status !== 200)
-    throw new Error(`creating the operator account failed: ${res.status} ${JSON.stringify(res.body)}`);
-  writeFileSync(file, String(res.body.access_token), { mode: 0o600 });
-  return String(res.body.access_token);
-}
-
-/** Makes the application service's bot a server admin, so it can mint registration tokens. */
 async function makeBotAdmin(config: StackConfig, secrets: Secrets): Promise<void> {
   const url = serviceUrl(config, config.synapsePort);
-  const bot = encodeURIComponent(`@${BOT_LOCALPART}:${config.serverName}`);
-  // The bot's account exists once the application service registers it (M_USER_IN_USE: it does).
   const registered = await call(`${url}/_matrix/client/v3/register`, "POST", secrets.asToken, {
     type: "m.login.application_service",
     username: BOT_LOCALPART,
@@ -124,10 +122,47 @@ async function makeBotAdmin(config: StackConfig, secrets: Secrets): Promise<void
   if (registered.status !== 200 && registered.body.errcode !== "M_USER_IN_USE") {
     throw new Error(`registering the bot failed: ${registered.status} ${JSON.stringify(registered.body)}`);
   }
-  const res = await call(`${url}/_synapse/admin/v2/users/${bot}`, "PUT", await operatorToken(config, secrets), {
+  const db = new pg.Client(adminConnection(config, secrets, "synapse"));
+  await db.connect();
+  try {
+    const res = await db.query("UPDATE users SET admin = 1 WHERE name = $1", [
+      `@${BOT_LOCALPART}:${config.serverName}`,
+    ]);
+    if (res.rowCount !== 1) throw new Error("making the bot a server admin failed: Synapse does not know the bot");
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * The operator's Synapse admin account `@operator:<server>`: created at first start by the bot
+ * through the admin API, with a generated password (`<data dir>/secrets/synapse.operator_password`),
+ * and logged in once; its access token is kept in `<data dir>/secrets/synapse.operator_token`
+ * (operators and the test harness use it for Synapse's admin API).
+ */
+export async function operatorToken(config: StackConfig, secrets: Secrets): Promise<string> {
+  const url = serviceUrl(config, config.synapsePort);
+  const file = join(secrets.dir, "synapse.operator_token");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const userId = `@operator:${config.serverName}`;
+  const passwordFile = join(secrets.dir, "synapse.operator_password");
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+  const password = readFileSync(passwordFile, "utf8").trim();
+  const created = await call(`${url}/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, "PUT", secrets.asToken, {
+    password,
     admin: true,
   });
-  if (res.status !== 200 && res.status !== 201) {
-    throw new Error(`making the bot a server admin failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (created.status !== 200 && created.status !== 201) {
+    throw new Error(`creating the operator account failed: ${created.status} ${JSON.stringify(created.body)}`);
   }
+  const login = await call(`${url}/_matrix/client/v3/login`, "POST", null, {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: "operator" },
+    password,
+    initial_device_display_name: "Connecta operator (ops/stack)",
+  });
+  if (login.status !== 200)
+    throw new Error(`logging in the operator failed: ${login.status} ${JSON.stringify(login.body)}`);
+  writeFileSync(file, String(login.body.access_token), { mode: 0o600 });
+  return String(login.body.access_token);
 }

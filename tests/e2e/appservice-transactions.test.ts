@@ -130,7 +130,8 @@ describe("the transaction endpoint", () => {
   });
 
   it("receives events from Synapse through the registration", async () => {
-    const user = await registerUser(stack, "invites-bot");
+    // A server admin: people create no rooms (homeserver-config/connecta_rules.py).
+    const user = await registerUser(stack, "invites-bot", true);
     const before = await processedEvents(stack.appserviceUrl);
     const room = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
       invite: [stack.botUserId],

@@ -10,7 +10,8 @@ afterAll(() => clients.forEach((c) => c.stopClient()));
 
 describe("end-to-end encryption canary", () => {
   it("two Rust-crypto clients exchange an encrypted message that no database table contains", async () => {
-    const [alice, bob] = await Promise.all([registerUser(stack, "alice"), registerUser(stack, "bob")]);
+    // Alice creates the room as the workflow's bot would: a server admin (people create no rooms).
+    const [alice, bob] = await Promise.all([registerUser(stack, "alice", true), registerUser(stack, "bob")]);
     const [a, b] = await Promise.all([cryptoClient(stack, alice), cryptoClient(stack, bob)]);
     clients.push(a, b);
 

@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import * as sdk from "matrix-js-sdk";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { ENQUIRY_STATE_EVENT } from "../../appservice/src/domain.ts";
 import {
   bootstrapCrossSigning,
   decryptRoomHistory,
@@ -31,7 +32,11 @@ async function start(user: TestUser): Promise<sdk.MatrixClient> {
   return client;
 }
 
-/** A private encrypted room whose history is "shared" from its first event on. */
+/**
+ * A private encrypted room whose history is "shared" from its first event on. Its creator plays
+ * the bot: a server admin (only the workflow creates rooms), who marks it as an enquiry room (the
+ * only rooms people may invite into, homeserver-config/connecta_rules.py).
+ */
 async function createEnquiryRoom(creator: sdk.MatrixClient, invite: string[]): Promise<string> {
   const { room_id: roomId } = await creator.createRoom({
     preset: sdk.Preset.PrivateChat,
@@ -39,6 +44,7 @@ async function createEnquiryRoom(creator: sdk.MatrixClient, invite: string[]): P
     initial_state: [
       { type: "m.room.history_visibility", state_key: "", content: { history_visibility: "shared" } },
       { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
+      { type: ENQUIRY_STATE_EVENT, state_key: "", content: {} },
     ],
   });
   await eventually("room with encryption known to its creator", () =>
@@ -74,7 +80,7 @@ async function readsAll(reader: TestUser, client: sdk.MatrixClient, roomId: stri
 describe("room-key history sharing", () => {
   it("a counsellor handing over shares the earlier conversation, then cannot read what follows", async () => {
     const [seeker, counsellorA, counsellorB] = await Promise.all([
-      registerUser(stack, "seeker"),
+      registerUser(stack, "seeker", true),
       registerUser(stack, "counsellor-a"),
       registerUser(stack, "counsellor-b"),
     ]);
@@ -169,7 +175,7 @@ describe("room-key history sharing", () => {
 
   it("a counsellor only invited while the seeker writes reads the enquiry after joining later", async () => {
     const [workflow, seeker, counsellorC, counsellorD] = await Promise.all([
-      registerUser(stack, "workflow"),
+      registerUser(stack, "workflow", true),
       registerUser(stack, "seeker"),
       registerUser(stack, "counsellor-c"),
       registerUser(stack, "counsellor-d"),

@@ -3,9 +3,11 @@ import { matrixRequest, registerUser, type TestUser } from "../support/matrix.ts
 
 const stack = inject("stack");
 let user: TestUser;
+/** A server admin (as the workflow's bot is): the only kind of user besides the bot who creates rooms. */
+let admin: TestUser;
 
 beforeAll(async () => {
-  user = await registerUser(stack, "closed");
+  [user, admin] = await Promise.all([registerUser(stack, "closed"), registerUser(stack, "closed-admin", true)]);
 });
 
 describe("the homeserver is closed", () => {
@@ -59,7 +61,7 @@ describe("the homeserver is closed", () => {
   });
 
   it("encrypts a new room without being asked", async () => {
-    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
+    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", admin, {
       preset: "private_chat",
     });
     expect(created.status).toBe(200);
@@ -68,7 +70,7 @@ describe("the homeserver is closed", () => {
       stack,
       "GET",
       `/_matrix/client/v3/rooms/${roomId}/state/m.room.encryption/`,
-      user,
+      admin,
     );
     expect(state.status).toBe(200);
     expect(state.body.algorithm).toBe("m.megolm.v1.aes-sha2");
@@ -86,33 +88,54 @@ describe("the homeserver is closed", () => {
   });
 
   it("publishes no room in the directory and creates no aliases", async () => {
-    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
+    const refused = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {
       preset: "public_chat",
       visibility: "public",
     });
-    if (created.status === 200) {
-      const roomId = String(created.body.room_id);
-      const listed = await matrixRequest(
-        stack,
-        "GET",
-        `/_matrix/client/v3/directory/list/room/${encodeURIComponent(roomId)}`,
-        user,
-      );
-      expect(listed.body.visibility).toBe("private");
-      const directory = await matrixRequest(stack, "GET", "/_matrix/client/v3/publicRooms", user);
-      expect(directory.body.chunk).toEqual([]);
-    } else {
-      expect(created.status).toBe(403);
-    }
-    const room = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", user, {});
-    const alias = await matrixRequest(
+    expect(refused.status).toBe(403);
+    // Not even a server admin's room gets into the directory or an alias.
+    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", admin, {});
+    expect(created.status).toBe(200);
+    const roomId = String(created.body.room_id);
+    const published = await matrixRequest(
       stack,
       "PUT",
-      `/_matrix/client/v3/directory/room/${encodeURIComponent(`#test:${stack.serverName}`)}`,
-      user,
-      { room_id: room.body.room_id },
+      `/_matrix/client/v3/directory/list/room/${encodeURIComponent(roomId)}`,
+      admin,
+      { visibility: "public" },
     );
-    expect(alias.status).toBe(403);
+    expect(published.status).toBe(403);
+    const directory = await matrixRequest(stack, "GET", "/_matrix/client/v3/publicRooms", user);
+    expect(directory.body.chunk).toEqual([]);
+    for (const who of [user, admin]) {
+      const alias = await matrixRequest(
+        stack,
+        "PUT",
+        `/_matrix/client/v3/directory/room/${encodeURIComponent(`#test:${stack.serverName}`)}`,
+        who,
+        { room_id: roomId },
+      );
+      expect(alias.status).toBe(403);
+    }
+  });
+
+  it("refuses Synapse's shared-secret registration (the admin API itself stays served, see docs)", async () => {
+    const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
+    const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
+    const res = await matrixRequest(stack, "POST", "/_synapse/admin/v1/register", null, {
+      nonce,
+      username: "intruder",
+      password: "a-long-password-123",
+      admin: true,
+      mac: "0".repeat(40),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("Shared secret registration is not enabled");
+    // What the shipped layout serves besides: the admin API answers, but only to admins.
+    const users = await matrixRequest(stack, "GET", "/_synapse/admin/v2/users", user);
+    expect([users.status, users.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
+    const anonymous = await matrixRequest(stack, "GET", "/_synapse/admin/v2/users", null);
+    expect(anonymous.status).toBe(401);
   });
 
   it("offers no user directory search", async () => {

@@ -5,7 +5,7 @@
  * failing the run if it does not stop cleanly.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TestProject } from "vitest/node";
@@ -73,10 +73,28 @@ export function removeStackData(info: Pick<StackInfo, "dataDir" | "postgresDir">
   rmSync(info.postgresDir, { recursive: true, force: true });
 }
 
+/**
+ * The one Synapse setting the test stack changes: its login limit per address. The harness makes
+ * every test user with the admin API and logs it in from 127.0.0.1 (tests/support/matrix.ts),
+ * well over a hundred logins in a few minutes, beside the browsers' own logins; production's
+ * 0.2 per second would stall the run. The limits per account and for failed logins stay as
+ * shipped (Synapse's extra config replaces a whole top-level key, so they are repeated here).
+ */
+const E2E_SYNAPSE_CONFIG = `rc_login:
+  address: {per_second: 2, burst_count: 50}
+  account: {per_second: 0.2, burst_count: 5}
+  failed_attempts: {per_second: 0.1, burst_count: 5}
+`;
+
 export default async function setup(project: TestProject) {
   const dataDir = join(ROOT, ".data", "test-runs", `${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
-  const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
+  const extraConfig = join(dataDir, "e2e-synapse.yaml");
+  writeFileSync(extraConfig, E2E_SYNAPSE_CONFIG);
+  const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], {
+    ...freshStackEnv(dataDir),
+    CONNECTA_SYNAPSE_EXTRA_CONFIG: extraConfig,
+  });
   const info = await stack.ready;
   project.provide("stack", info);
   return async () => {

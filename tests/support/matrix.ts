@@ -1,8 +1,8 @@
 /**
- * Test helpers for Matrix: users created through Synapse's shared-secret admin registration and
- * headless matrix-js-sdk clients with Rust crypto (in-memory crypto store).
+ * Test helpers for Matrix: users created through Synapse's admin API with the operator's token
+ * and headless matrix-js-sdk clients with Rust crypto (in-memory crypto store).
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
@@ -33,23 +33,44 @@ export function stackSecret(stack: StackInfo, name: string): string {
   return readFileSync(join(stack.dataDir, "secrets", name), "utf8").trim();
 }
 
-/** Registers a fresh user (optionally a server admin) through the shared-secret endpoint. */
-export async function registerUser(stack: StackInfo, prefix = "user", admin = false): Promise<TestUser> {
-  const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
-  const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
-  const localpart = `${prefix}-${randomBytes(4).toString("hex")}`;
+/**
+ * Creates the account `@localpart` (optionally a server admin) with Synapse's admin API, as the
+ * operator does, and logs it in with its password (a fresh device). Waits and retries when
+ * Synapse's login limit per address (rc_login, raised for the test stack) answers 429.
+ */
+export async function createUser(stack: StackInfo, localpart: string, admin = false): Promise<TestUser> {
+  const userId = `@${localpart}:${stack.serverName}`;
   const password = randomBytes(16).toString("base64url");
-  const mac = createHmac("sha1", stackSecret(stack, "synapse.registration"))
-    .update(`${nonce}\0${localpart}\0${password}\0${admin ? "admin" : "notadmin"}`)
-    .digest("hex");
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ nonce, username: localpart, password, admin, mac }),
-  });
-  const body = (await res.json()) as { user_id: string; access_token: string; device_id: string };
-  if (res.status !== 200) throw new Error(`registering ${localpart} failed: ${res.status} ${JSON.stringify(body)}`);
-  return { userId: body.user_id, localpart, password, accessToken: body.access_token, deviceId: body.device_id };
+  const operator = { accessToken: stackSecret(stack, "synapse.operator_token") };
+  const path = `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`;
+  const created = await matrixRequest(stack, "PUT", path, operator, { password, admin });
+  if (created.status !== 201) {
+    throw new Error(`creating ${userId} failed: ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  for (;;) {
+    const login = await matrixRequest(stack, "POST", "/_matrix/client/v3/login", null, {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: localpart },
+      password,
+    });
+    if (login.status === 429) {
+      await new Promise((r) => setTimeout(r, Number(login.body.retry_after_ms ?? 1000) + 100));
+      continue;
+    }
+    if (login.status !== 200) throw new Error(`logging in ${userId}: ${login.status} ${JSON.stringify(login.body)}`);
+    return {
+      userId,
+      localpart,
+      password,
+      accessToken: String(login.body.access_token),
+      deviceId: String(login.body.device_id),
+    };
+  }
+}
+
+/** Creates a fresh user `<prefix>-<random>` (optionally a server admin); see {@link createUser}. */
+export async function registerUser(stack: StackInfo, prefix = "user", admin = false): Promise<TestUser> {
+  return createUser(stack, `${prefix}-${randomBytes(4).toString("hex")}`, admin);
 }
 
 /** Calls the client-server API as `user` and returns status and JSON body. */

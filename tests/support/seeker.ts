@@ -4,10 +4,10 @@
  * single-use token, completion with an OpenID token), plus a small SQL helper that writes a topic,
  * an agency and its counsellors straight into the appservice's database.
  */
-import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import pg from "pg";
 import type { StackInfo } from "../../ops/stack/stack.ts";
-import { matrixRequest, registerUser, stackSecret, type TestUser } from "./matrix.ts";
+import { createUser, matrixRequest, registerUser, type TestUser } from "./matrix.ts";
 import { connectaDb, openIdToken } from "./workflow.ts";
 
 /** A seeker after a completed intake: a Matrix user with an enquiry room. */
@@ -61,11 +61,13 @@ export async function callIntakeApi(
 }
 
 /**
- * A pseudonym nobody has used: `prefix-z` and nine random letters (no digits, which are limited;
- * the "z" keeps the part from starting like a reserved word or a mail provider).
+ * A pseudonym nobody has used: `prefix-z` and nine random consonants (no digits, which are
+ * limited; no vowels, so no reserved stem such as "team" or "admin" turns up by chance; the "z"
+ * keeps the part from starting like a reserved word or a mail provider).
  */
 export function freshPseudonym(prefix = "seeker"): string {
-  const letters = Array.from({ length: 9 }, () => String.fromCharCode(97 + randomInt(26))).join("");
+  const consonants = "bcdfghjklmnpqrstvwxz";
+  const letters = Array.from({ length: 9 }, () => consonants[randomInt(consonants.length)]).join("");
   return `${prefix}-z${letters}`;
 }
 
@@ -150,32 +152,11 @@ export async function registerWithToken(
 }
 
 /**
- * Registers a Synapse user with exactly this localpart through the shared-secret admin endpoint
- * (bypassing the intake): a name that is taken at Synapse but unknown to the appservice.
+ * Creates a Synapse user with exactly this localpart through the admin API (bypassing the
+ * intake): a name that is taken at Synapse but unknown to the appservice.
  */
 export async function registerNamed(stack: StackInfo, localpart: string): Promise<TestUser> {
-  const url = `${stack.synapseUrl}/_synapse/admin/v1/register`;
-  const { nonce } = (await (await fetch(url)).json()) as { nonce: string };
-  const password = randomBytes(16).toString("base64url");
-  const mac = createHmac("sha1", stackSecret(stack, "synapse.registration"))
-    .update(`${nonce}\0${localpart}\0${password}\0notadmin`)
-    .digest("hex");
-  const res = await matrixRequest(stack, "POST", "/_synapse/admin/v1/register", null, {
-    nonce,
-    username: localpart,
-    password,
-    admin: false,
-    mac,
-  });
-  if (res.status !== 200) throw new Error(`registering ${localpart}: ${res.status} ${JSON.stringify(res.body)}`);
-  const b = res.body;
-  return {
-    userId: String(b.user_id),
-    localpart,
-    password,
-    accessToken: String(b.access_token),
-    deviceId: String(b.device_id),
-  };
+  return createUser(stack, localpart);
 }
 
 /** Goes through the whole intake as the web client will and returns the seeker with their room. */

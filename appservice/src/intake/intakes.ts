@@ -252,7 +252,7 @@ async function reserve(
   if (await synapseHasUser(deps, `@${row.pseudonym}:${deps.config.serverName}`)) throw inUse();
 
   // We choose the token, so the row exists (and holds the pseudonym) before Synapse knows it.
-  const token = randomBytes(24).toString("base64url");
+  const token = `${row.pseudonym}~${randomBytes(24).toString("base64url")}`; // Synapse registers only this name
   const tokenExpiry = new Date(Date.now() + settings.registrationTtlSeconds * 1000);
   const rowExpiry = new Date(tokenExpiry.getTime() + settings.completionGraceSeconds * 1000);
   try {

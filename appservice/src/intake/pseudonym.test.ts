@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkPseudonym } from "./pseudonym.ts";
+import { IMPERSONATING as CLIENT_IMPERSONATING } from "../../../client/src/lib/intake/pseudonym.ts";
+import { checkPseudonym, IMPERSONATING } from "./pseudonym.ts";
 
 function reason(input: string): string {
   const result = checkPseudonym(input);
@@ -17,7 +18,6 @@ describe("checkPseudonym", () => {
     ["a".repeat(30), "a".repeat(30)],
     ["kater2024", "kater2024"],
     ["7zwerge", "7zwerge"],
-    ["teamgeist", "teamgeist"],
     ["hilfesuchend", "hilfesuchend"],
     ["robot", "robot"],
     ["sigmxyz", "sigmxyz"],
@@ -106,7 +106,26 @@ describe("checkPseudonym", () => {
     "no-reply",
     "hilfe",
     "notruf",
+    // Containing a stem anywhere, also across separators.
+    "xconnectax",
+    "myadmin",
+    "a-d-m-i-n",
+    "kundensupport",
+    "dein.team",
+    "teamgeist",
+    "ihre-beraterin",
+    "der_moderator",
+    "systemnachricht",
+    "connecta-notices2",
+    "notice-board",
+    "offizielle-hilfe",
+    "officialanna",
+    "polizei.hilft",
   ])("refuses the reserved %j", (input) => {
     expect(reason(input)).toMatch(/reserved/);
+  });
+
+  it("keeps its list of impersonating stems in step with the web client's", () => {
+    expect(CLIENT_IMPERSONATING).toEqual(IMPERSONATING);
   });
 });

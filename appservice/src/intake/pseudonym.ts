@@ -1,9 +1,9 @@
 /**
  * The rules for a seeker's pseudonym, which becomes their Matrix localpart (`@pseudonym:server`).
  * A pseudonym must not identify the person (no e-mail address, no phone number) and must not
- * pass for staff (no "admin", "beratung", ...). Only plain ASCII letters, digits and `. _ -` are
- * allowed, so look-alike letters, zero-width and direction-changing characters fail on the first
- * rule with a message a person understands.
+ * pass for the service or its staff (no "admin", "beratung", "connecta-team", ...). Only plain
+ * ASCII letters, digits and `. _ -` are allowed, so look-alike letters, zero-width and
+ * direction-changing characters fail on the first rule with a message a person understands.
  */
 
 /** Shortest and longest pseudonym. */
@@ -12,40 +12,40 @@ export const PSEUDONYM_LENGTH = { min: 3, max: 30 } as const;
 /** More digits than this make a pseudonym look like a phone number or a birth date. */
 export const MAX_DIGITS = 5;
 
-/** Localparts of the application service (its exclusive namespace `@connecta-.*`). */
-const SERVICE_PREFIX = "connecta";
-
-/** A part of the pseudonym starting with one of these passes for staff or the system. */
-const STAFF_PREFIXES = [
+/**
+ * A pseudonym containing one of these, anywhere and also across separators ("a-d-m-i-n"), passes
+ * for the service or its staff: counsellors and seekers see each other's names, and a seeker
+ * called "connecta-team" or "beratung.support" could speak as the service or as a counsellor.
+ * Word stems, German and English, kept short: each names the service (connecta, system, notice,
+ * official, offiziell), a role of staff (admin, operator, support, team, berat, counsel, moderat,
+ * staff), or an authority a person in crisis would trust (notruf, polizei, police). A seeker who
+ * happens to write "badminton" or "steampunk" is asked kindly for another name; that costs less
+ * than a counsellor look-alike. The web client mirrors the list (client/src/lib/intake/pseudonym.ts).
+ */
+export const IMPERSONATING = [
+  "connecta",
+  "system",
+  "notice",
+  "official",
+  "offiziell",
   "admin",
   "operator",
   "support",
-  "berat", // beratung, berater, beraterin
+  "team",
+  "berat", // beratung, berater, beraterin, beratungsstelle
   "counsel", // counsellor, counselor, counselling
   "moderat", // moderator, moderation
-  "teamlead",
-  "teamleit", // teamleitung, teamleiter
-  "sysadmin",
-  "security",
-  "postmaster",
-  "webmaster",
-  "hostmaster",
-  "noreply",
+  "staff",
   "notruf",
   "polizei",
   "police",
-  "offiziell",
-  "official",
 ];
 
-/** A part of the pseudonym equal to one of these passes for staff or the system. */
+/** A part of the pseudonym equal to one of these passes for the system. */
 const RESERVED_WORDS = [
   "bot",
   "mod",
-  "team",
   "root",
-  "system",
-  "staff",
   "service",
   "server",
   "synapse",
@@ -57,6 +57,11 @@ const RESERVED_WORDS = [
   "contact",
   "abuse",
   "leitung",
+  "security",
+  "postmaster",
+  "webmaster",
+  "hostmaster",
+  "noreply",
 ];
 
 /** Endings of a pseudonym that make it look like an e-mail or web address (a top-level domain). */
@@ -113,12 +118,14 @@ export function checkPseudonym(input: string): PseudonymCheck {
   if (ADDRESS_ENDINGS.test(pseudonym) || partStartsWith(MAIL_PROVIDERS)) {
     return refuse("The pseudonym must not look like an e-mail or web address");
   }
-  if (
-    pseudonym.startsWith(SERVICE_PREFIX) ||
-    parts.some((part) => RESERVED_WORDS.includes(part)) ||
-    partStartsWith(STAFF_PREFIXES)
-  ) {
+  if (impersonates(pseudonym) || parts.some((part) => RESERVED_WORDS.includes(part))) {
     return refuse("This pseudonym is reserved; please choose another one");
   }
   return { ok: true, pseudonym };
+}
+
+/** True when `pseudonym` contains one of {@link IMPERSONATING}, also across separators. */
+export function impersonates(pseudonym: string): boolean {
+  const plain = pseudonym.toLowerCase().replace(/[._-]/g, "");
+  return IMPERSONATING.some((stem) => plain.includes(stem));
 }

@@ -16,4 +16,19 @@ describe("pseudonymProblem", () => {
     expect(pseudonymProblem("12345")).toBe("pseudonymLetter");
     expect(pseudonymProblem("anna0176123")).toBe("pseudonymDigits");
   });
+
+  it("refuses pseudonyms that pass for the service or its staff, anywhere and across separators", () => {
+    for (const name of [
+      "Connecta",
+      "connecta-notices",
+      "Beratung_Nord",
+      "mein.Admin",
+      "a-d-m-i-n",
+      "dein-team",
+      "Support24",
+    ]) {
+      expect(pseudonymProblem(name), name).toBe("pseudonymReserved");
+    }
+    expect(pseudonymProblem("sonnenblume")).toBeNull();
+  });
 });

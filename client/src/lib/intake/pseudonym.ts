@@ -4,7 +4,31 @@
 
 /** Why a pseudonym is refused: a key under `intake.errors` of the messages. */
 export type PseudonymProblem =
-  "pseudonymChars" | "pseudonymLength" | "pseudonymStart" | "pseudonymLetter" | "pseudonymDigits";
+  "pseudonymChars" | "pseudonymLength" | "pseudonymStart" | "pseudonymLetter" | "pseudonymDigits" | "pseudonymReserved";
+
+/**
+ * Stems that make a pseudonym pass for the service or its staff, anywhere in it and across
+ * separators. The same list as the application service's `IMPERSONATING` (its unit test compares
+ * them); the reasons are given there.
+ */
+export const IMPERSONATING = [
+  "connecta",
+  "system",
+  "notice",
+  "official",
+  "offiziell",
+  "admin",
+  "operator",
+  "support",
+  "team",
+  "berat",
+  "counsel",
+  "moderat",
+  "staff",
+  "notruf",
+  "polizei",
+  "police",
+];
 
 /**
  * Checks a pseudonym as typed.
@@ -17,5 +41,7 @@ export function pseudonymProblem(input: string): PseudonymProblem | null {
   if (!/^[A-Za-z0-9]/.test(input)) return "pseudonymStart";
   if (!/[A-Za-z]/.test(input)) return "pseudonymLetter";
   if ((input.match(/[0-9]/g) ?? []).length > 5) return "pseudonymDigits";
+  const plain = input.toLowerCase().replace(/[._-]/g, "");
+  if (IMPERSONATING.some((stem) => plain.includes(stem))) return "pseudonymReserved";
   return null;
 }

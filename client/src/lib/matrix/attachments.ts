@@ -7,7 +7,7 @@
 export const ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "application/pdf"] as const;
 export type AcceptedType = (typeof ACCEPTED_TYPES)[number];
 
-/** Largest file we upload (the homeserver allows 20 MB; encryption adds nothing). */
+/** Largest file we upload (the homeserver's max_upload_size too; encryption adds nothing). */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /** The `file` object of an encrypted attachment message. */
