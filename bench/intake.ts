@@ -8,6 +8,7 @@
  *
  *   node bench/intake.ts      (in the environment ops/connecta sets up)
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -47,6 +48,7 @@ try {
   const agency = await createAgency(db, [topic], [["00000", "99999"]]);
   const [c1, c2] = [await createCounsellor(info, db, agency), await createCounsellor(info, db, agency)];
   const operatorToken = stackSecret(info, "synapse.operator_token");
+  const bot = { accessToken: stackSecret(info, "appservice.as_token") };
 
   // --- Intake end to end vs. bare Synapse ----------------------------------------------------
   const intake: number[] = [];
@@ -61,18 +63,15 @@ try {
     seekers.push(await intakeSeeker(info, { topic, postcode: "10115" }));
     intake.push(performance.now() - start);
 
+    const bareName = `bare-${i}-${Date.now()}`;
     const minted = await fetch(`${info.synapseUrl}/_synapse/admin/v1/registration_tokens/new`, {
       method: "POST",
       headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ uses_allowed: 1 }),
+      // Synapse registers only the name inside a token (homeserver-config/connecta_rules.py).
+      body: JSON.stringify({ token: `${bareName}~${randomBytes(12).toString("base64url")}`, uses_allowed: 1 }),
     }).then((r) => r.json() as Promise<{ token: string }>);
     const bareStart = performance.now();
-    const registered = await registerWithToken(
-      info,
-      `bare-${i}-${Date.now()}`,
-      "a-long-bench-password-1",
-      minted.token,
-    );
+    const registered = await registerWithToken(info, bareName, "a-long-bench-password-1", minted.token);
     const user = {
       userId: String(registered.body.user_id),
       localpart: "",
@@ -80,9 +79,10 @@ try {
       accessToken: String(registered.body.access_token),
       deviceId: String(registered.body.device_id),
     };
-    const room = await matrixRequest(info, "POST", "/_matrix/client/v3/createRoom", user, {
+    // Only the workflow's bot creates rooms, as it does for an intake.
+    const room = await matrixRequest(info, "POST", "/_matrix/client/v3/createRoom", bot, {
       preset: "private_chat",
-      invite: [c1.userId, c2.userId],
+      invite: [user.userId, c1.userId, c2.userId],
     });
     if (room.status !== 200) throw new Error("bare room creation failed");
     bare.push(performance.now() - bareStart);

@@ -13,7 +13,7 @@ import { ROOT } from "../ops/stack/config.ts";
 import { freePort, stopService } from "../ops/stack/processes.ts";
 import { startAppservice } from "../ops/stack/stack.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
-import { matrixRequest, registerUser } from "../tests/support/matrix.ts";
+import { matrixRequest, registerUser, stackSecret } from "../tests/support/matrix.ts";
 import {
   callApi,
   connectaDb,
@@ -43,6 +43,7 @@ const dataDir = mkdtempSync(join(ROOT, ".data", "bench-workflow-"));
 const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
 const info = await stack.ready;
 const db = await connectaDb(info);
+const bot = { accessToken: stackSecret(info, "appservice.as_token") };
 try {
   // --- Queue listing with 100,000 enquiries -------------------------------------------------
   const topic = await createTopic(db);
@@ -94,7 +95,8 @@ try {
     );
     for (const [ms, res] of results) (res.status === 200 ? winners : losers).push(ms);
     // Baseline: one bare kick through Synapse, as a claim's steps make several of.
-    const room = await matrixRequest(info, "POST", "/_matrix/client/v3/createRoom", seeker, {
+    // Only the workflow's bot creates rooms (homeserver-config/connecta_rules.py).
+    const room = await matrixRequest(info, "POST", "/_matrix/client/v3/createRoom", bot, {
       invite: [counsellor.userId],
     });
     kicks.push(
@@ -104,7 +106,7 @@ try {
             info,
             "POST",
             `/_matrix/client/v3/rooms/${encodeURIComponent(String(room.body.room_id))}/kick`,
-            seeker,
+            bot,
             {
               user_id: counsellor.userId,
             },
