@@ -9,6 +9,7 @@ import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/browser.ts";
+import { typeInto } from "../support/keyboard.ts";
 import {
   counsellorFirstLogin,
   messages,
@@ -79,7 +80,47 @@ describe("room keys in the web client", () => {
       throw new Error(`${String(err)}\n${await pagesText(browser)}`, { cause: err });
     }
   }, 300_000);
+
+  it("are not sent from a browser device whose keys were not unlocked, and the page says why and what to do", async () => {
+    try {
+      await unverifiedDeviceCannotSend();
+    } catch (err) {
+      throw new Error(`${String(err)}\n${await pagesText(browser)}`, { cause: err });
+    }
+  }, 300_000);
 });
+
+/**
+ * The seeker's second browser device skips unlocking its keys (as if the keys page had been
+ * left out): it is not cross-signed, so the crypto refuses to send from it.
+ */
+async function unverifiedDeviceCannotSend(): Promise<void> {
+  const agency = await seedIntakeAgency(stack, 1);
+  const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
+  const first = await (await browser.newContext({ locale: "de-DE" })).newPage();
+  await seekerFirstBrowserLogin(stack, first, seeker);
+  const second = await (await browser.newContext({ locale: "de-DE" })).newPage();
+  await second.goto(`${stack.clientUrl}/anmelden`, { waitUntil: "networkidle" });
+  await typeInto(second, "#login-name", seeker.localpart);
+  await typeInto(second, "#login-password", seeker.password);
+  await second.keyboard.press("Enter");
+  await second.waitForURL(`${stack.clientUrl}/schluessel`);
+  await second.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}");
+    sessionStorage.setItem("connecta.session", JSON.stringify({ ...session, keysReady: true }));
+  });
+  await second.goto(`${stack.clientUrl}/gespraech`, { waitUntil: "load" });
+  const text = `Nicht bestätigt ${unique()}`;
+  await sendMessage(second, text);
+  await expect
+    .poll(() => second.getByRole("alert").innerText(), { timeout: 30_000 })
+    .toContain("Dieses Gerät ist noch nicht mit Ihrem Schlüsselsatz bestätigt");
+  expect(await second.locator("#composer").inputValue()).toBe(text);
+  // Nothing reached the room: the first device sees no such message.
+  await first.reload({ waitUntil: "load" });
+  await first.getByText("Noch keine Nachrichten.").waitFor({ timeout: 30_000 });
+  expect(await messages(first)).toEqual([]);
+}
 
 async function rogueDeviceGetsNoKeys(): Promise<void> {
   const agency = await seedIntakeAgency(stack, 1);
