@@ -446,7 +446,11 @@ async function journey(): Promise<void> {
     401,
   );
 
-  // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab.
+  // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab,
+  // and the login ended at the homeserver.
+  const secondToken = await second.evaluate(
+    () => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken,
+  );
   const historyLength = await second.evaluate(() => history.length);
   await second.keyboard.press("Escape");
   await second.keyboard.press("Escape");
@@ -461,6 +465,12 @@ async function journey(): Promise<void> {
     )
     .toEqual({ session: 0, local: 0, databases: 0 });
   expect(await second.evaluate(() => history.length)).toBe(historyLength);
+  await expect
+    .poll(
+      async () =>
+        (await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: secondToken })).status,
+    )
+    .toBe(401);
 
   // Only our origins; no passphrase in any request; no CSP violation or page error.
   const origins = new Set(requests.map((r) => new URL(r.url).origin));
