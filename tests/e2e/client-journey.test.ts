@@ -99,11 +99,18 @@ const PDF = Buffer.from(
     "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
 );
 
-/** Axe on the page as it is now; collects violations per page for one assertion at the end. */
+/**
+ * Axe on the page as it is now, in light and in dark mode; collects violations per page for one
+ * assertion at the end.
+ */
 const violations: Record<string, unknown[]> = {};
 async function checkA11y(page: Page, name: string): Promise<void> {
-  const found = await a11yViolations(page);
-  if (found.length > 0) violations[name] = found;
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    const found = await a11yViolations(page);
+    if (found.length > 0) violations[`${name} (${colorScheme})`] = found;
+  }
+  await page.emulateMedia({ colorScheme: null });
 }
 
 /**
