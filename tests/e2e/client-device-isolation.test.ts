@@ -116,6 +116,12 @@ async function unverifiedDeviceCannotSend(): Promise<void> {
     .poll(() => second.getByRole("alert").innerText(), { timeout: 30_000 })
     .toContain("Dieses Gerät ist noch nicht mit Ihrem Schlüsselsatz bestätigt");
   expect(await second.locator("#composer").inputValue()).toBe(text);
+  // The same in English.
+  await second.goto(`${stack.clientUrl}/gespraech?lang=en`, { waitUntil: "load" });
+  await sendMessage(second, `Not confirmed ${unique()}`);
+  await expect
+    .poll(() => second.getByRole("alert").innerText(), { timeout: 30_000 })
+    .toContain("this device has not been confirmed with your passphrase yet");
   // Nothing reached the room: the first device sees no such message.
   await first.reload({ waitUntil: "load" });
   await first.getByText("Noch keine Nachrichten.").waitFor({ timeout: 30_000 });
