@@ -99,7 +99,7 @@ export const SESSION_KEY = "connecta.session";
  * with `keepalive` the request goes on after the page has gone. Whoever finds the token later
  * (a copy of the browser's storage) can do nothing with it. Never throws.
  */
-export function endLogin(): void {
+function endLogin(): void {
   try {
     const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null") as {
       homeserverUrl?: unknown;
