@@ -42,6 +42,13 @@ const server = http.createServer((req, res) => {
     return;
   }
 
+  if (reservedApiQuery(req.url)) {
+    const body = JSON.stringify({ errcode: "M_INVALID_PARAM", error: "Query parameters x-sveltekit-… are reserved" });
+    res.writeHead(400, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+    res.end(body);
+    return;
+  }
+
   handler(req, res, () => {
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("Not Found");
@@ -58,6 +65,24 @@ server.listen(port, host, () => {
     }),
   );
 });
+
+/**
+ * Whether a request under /api/ carries a query parameter SvelteKit reserves (`x-sveltekit-…`).
+ * SvelteKit refuses those in plain text before any of our code runs; under /api/ every answer
+ * is JSON in the Matrix style (src/hooks.server.ts), so this one is made here.
+ * @param {string | undefined} target - the request target, as adapter-node appends it to the origin
+ * @returns {boolean}
+ */
+function reservedApiQuery(target) {
+  let url;
+  try {
+    url = new URL(`http://localhost${target ?? ""}`);
+  } catch {
+    return false;
+  }
+  const api = url.pathname === "/api" || url.pathname.startsWith("/api/");
+  return api && [...url.searchParams.keys()].some((key) => key.startsWith("x-sveltekit-"));
+}
 
 /** @param {NodeJS.Signals} signal */
 function shutdown(signal) {

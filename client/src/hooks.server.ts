@@ -1,11 +1,21 @@
+import type { RequestEvent } from "@sveltejs/kit";
 import type { Handle } from "@sveltejs/kit/hooks";
 import { FALLBACK_CSP, SECURITY_HEADERS } from "../security-headers.js";
 import { LANGUAGE_COOKIE, isLanguage, negotiateLanguage } from "./lib/i18n/negotiate.ts";
+import { asMatrixError, isBrowserRoute, matrixError, statusError } from "./lib/server/api-proxy.ts";
 import { compressHtml } from "./lib/server/compress.ts";
 import { connectOrigins } from "./lib/server/config.ts";
+import { isCrossSiteForm } from "./lib/server/csrf.ts";
 import { withConnectSources } from "./lib/server/security-headers.ts";
 
 const CONNECT_ORIGINS = connectOrigins();
+
+const CROSS_SITE = "Cross-site requests are refused: send JSON from this site's own pages";
+
+/** Whether `pathname` lies under /api/, where every answer is JSON. */
+const isApiPath = (pathname: string): boolean => pathname === "/api" || pathname.startsWith("/api/");
+
+type Resolve = Parameters<Handle>[0]["resolve"];
 
 /**
  * Chooses the language of each request and adds the security headers to everything
@@ -28,7 +38,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   });
   event.locals.lang = lang;
 
-  const response = await resolve(event, {
+  const response = await answer(event, resolve, {
     // app.html has <html lang="%lang%">
     transformPageChunk: ({ html }) => html.replace("%lang%", lang),
   });
@@ -41,9 +51,31 @@ export const handle: Handle = async ({ event, resolve }) => {
   }
   // The content depends on these request headers, so shared caches must not mix languages.
   headers.append("vary", "Accept-Language, Cookie");
-  if (headers.get("content-type")?.startsWith("text/html") && !headers.has("cache-control")) {
-    // Pages carry a fresh CSP nonce and should not stay in the cache of a shared device.
-    headers.set("cache-control", "no-store");
-  }
+  // Everything answered here is made per request: pages carry a fresh CSP nonce, the API
+  // personal data; none of it should stay in the cache of a shared device. (Static files,
+  // which may be cached, are served before this hook.)
+  if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
   return compressHtml(event.request, response);
 };
+
+/**
+ * SvelteKit's answer, after our CSRF check (see csrf.ts). Under /api/, only the routes for
+ * browsers reach the forwarder (decided on the request's parsed path, see isBrowserRoute), and
+ * every error is JSON in the Matrix style.
+ */
+async function answer(
+  event: RequestEvent,
+  resolve: Resolve,
+  options: NonNullable<Parameters<Resolve>[1]>,
+): Promise<Response> {
+  const { pathname } = new URL(event.request.url);
+  const api = isApiPath(pathname);
+  if (isCrossSiteForm(event.request, event.url.origin)) {
+    return api
+      ? matrixError(403, "M_FORBIDDEN", CROSS_SITE)
+      : new Response(CROSS_SITE, { status: 403, headers: { "content-type": "text/plain; charset=utf-8" } });
+  }
+  if (!api) return resolve(event, options);
+  if (!isBrowserRoute(pathname)) return statusError(404);
+  return asMatrixError(await resolve(event));
+}

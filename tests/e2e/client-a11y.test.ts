@@ -83,7 +83,7 @@ async function expectExited(page: Page, historyLength: number): Promise<void> {
   expect(page.url()).not.toBe(startUrl);
 }
 
-describe("the web client's accessibility (axe, WCAG 2.1 A+AA)", () => {
+describe("the web client's accessibility (axe, WCAG 2.1 A+AA and best practices)", () => {
   const pages = [
     { name: "start page", path: "/", status: 200 },
     { name: "neutral page", path: "/rezept", status: 200 },
@@ -95,29 +95,24 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA)", () => {
     { name: "conversation page without login", path: "/gespraech", status: 200 },
   ];
   for (const lang of ["de", "en"]) {
-    for (const { name, path, status } of pages) {
-      it(`finds no violations on the ${name} in ${lang}`, async () => {
-        const context = await newContext();
-        const page = await context.newPage();
-        const response = await page.goto(`${stack.clientUrl}${path}${lang === "en" ? "?lang=en" : ""}`, {
-          waitUntil: "networkidle",
+    for (const colorScheme of ["light", "dark"] as const) {
+      for (const { name, path, status } of pages) {
+        it(`finds no violations on the ${name} in ${lang}${colorScheme === "dark" ? ", dark mode" : ""}`, async () => {
+          const context = await newContext({ colorScheme });
+          const page = await context.newPage();
+          const response = await page.goto(`${stack.clientUrl}${path}${lang === "en" ? "?lang=en" : ""}`, {
+            waitUntil: "networkidle",
+          });
+          expect(response?.status()).toBe(status);
+          expect(await page.getAttribute("html", "lang")).toBe(lang);
+          expect(await a11yViolations(page)).toEqual([]);
+          const exitLabel = lang === "en" ? "Leave this page quickly" : "Seite schnell verlassen";
+          expect(await page.getByRole("link", { name: exitLabel }).count()).toBe(path === "/rezept" ? 0 : 1);
+          await context.close();
         });
-        expect(response?.status()).toBe(status);
-        expect(await page.getAttribute("html", "lang")).toBe(lang);
-        expect(await a11yViolations(page)).toEqual([]);
-        const exitLabel = lang === "en" ? "Leave this page quickly" : "Seite schnell verlassen";
-        expect(await page.getByRole("link", { name: exitLabel }).count()).toBe(path === "/rezept" ? 0 : 1);
-        await context.close();
-      });
+      }
     }
   }
-
-  it("finds no violations on the start page in dark mode", async () => {
-    const context = await newContext({ colorScheme: "dark" });
-    const page = await open(context, startUrl);
-    expect(await a11yViolations(page)).toEqual([]);
-    await context.close();
-  });
 });
 
 describe("the quick exit", () => {

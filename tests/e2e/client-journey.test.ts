@@ -99,11 +99,18 @@ const PDF = Buffer.from(
     "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
 );
 
-/** Axe on the page as it is now; collects violations per page for one assertion at the end. */
+/**
+ * Axe on the page as it is now, in light and in dark mode; collects violations per page for one
+ * assertion at the end.
+ */
 const violations: Record<string, unknown[]> = {};
 async function checkA11y(page: Page, name: string): Promise<void> {
-  const found = await a11yViolations(page);
-  if (found.length > 0) violations[name] = found;
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    const found = await a11yViolations(page);
+    if (found.length > 0) violations[`${name} (${colorScheme})`] = found;
+  }
+  await page.emulateMedia({ colorScheme: null });
 }
 
 /**
@@ -446,7 +453,11 @@ async function journey(): Promise<void> {
     401,
   );
 
-  // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab.
+  // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab,
+  // and the login ended at the homeserver.
+  const secondToken = await second.evaluate(
+    () => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken,
+  );
   const historyLength = await second.evaluate(() => history.length);
   await second.keyboard.press("Escape");
   await second.keyboard.press("Escape");
@@ -461,6 +472,12 @@ async function journey(): Promise<void> {
     )
     .toEqual({ session: 0, local: 0, databases: 0 });
   expect(await second.evaluate(() => history.length)).toBe(historyLength);
+  await expect
+    .poll(
+      async () =>
+        (await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: secondToken })).status,
+    )
+    .toBe(401);
 
   // Only our origins; no passphrase in any request; no CSP violation or page error.
   const origins = new Set(requests.map((r) => new URL(r.url).origin));

@@ -19,6 +19,7 @@ import {
 import {
   decodeRecoveryKey,
   deriveRecoveryKeyFromPassphrase,
+  OnlySignedDevicesIsolationMode,
   type ImportRoomKeyProgressData,
 } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { Session } from "../session/session.ts";
@@ -91,6 +92,14 @@ export async function startClient(session: Session): Promise<MatrixClient> {
     cryptoDatabasePrefix: storePrefix(session.deviceId),
     storageKey: decodeBase64(session.storeKey),
   });
+  // Room keys go only to devices their owner cross-signed, and only messages from such devices
+  // are shown (MSC4153, "exclude insecure devices"). The homeserver can add a device to any
+  // account, but it cannot cross-sign it without the owner's keys: such a device gets nothing.
+  // Sending fails (see refusal() in conversation.ts) while this device is not cross-signed
+  // itself, or when the identity of an account we verified (our own) has changed.
+  const crypto = client.getCrypto();
+  if (!crypto) throw new Error("no crypto");
+  crypto.setDeviceIsolationMode(new OnlySignedDevicesIsolationMode());
   const synced = firstSync(client);
   await client.startClient({
     initialSyncLimit: 30,

@@ -15,6 +15,8 @@ import {
   type Room,
 } from "matrix-js-sdk";
 import type { RoomMessageEventContent } from "matrix-js-sdk/lib/@types/events.js";
+import type { CryptoBackend } from "matrix-js-sdk/lib/common-crypto/CryptoBackend.js";
+import { CryptoEvent, DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { decryptAttachment, encryptAttachment, type AcceptedType, type EncryptedFile } from "./attachments.ts";
 
 /** One line of the chat. */
@@ -188,9 +190,79 @@ export async function loadOlder(client: MatrixClient, roomId: string, max = 1000
   history.set(roomId, loaded);
 }
 
-/** Sends a text message (encrypted by the SDK). */
+/**
+ * Why the crypto refused to encrypt a message (device isolation, see client.ts):
+ * `unverifiedDevice` while this device is not cross-signed by its owner (the keys were not set
+ * up or unlocked on it), `identityChanged` when the cross-signing identity of an account this
+ * device had verified (our own) was replaced. The page explains each; the text is kept.
+ */
+export type SendRefusal = "unverifiedDevice" | "identityChanged";
+
+/** A message was not sent because of a {@link SendRefusal}, which is the error's message. */
+export class SendRefusedError extends Error {
+  override name = "SendRefusedError";
+}
+
+/**
+ * The refusal behind an error of `sendMessage`, or null for any other failure. The Rust crypto
+ * tells its reasons (SessionRecipientCollectionError) only by their text.
+ */
+export function refusal(err: unknown): SendRefusal | null {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/cross-signing is not set up|your device is not verified/i.test(text)) return "unverifiedDevice";
+  if (/verified have changed their identity/i.test(text)) return "identityChanged";
+  return null;
+}
+
+/** Sends a message (encrypted by the SDK); a refusal of the crypto becomes a SendRefusedError. */
+async function sendEncrypted(client: MatrixClient, roomId: string, content: RoomMessageEventContent): Promise<void> {
+  try {
+    await client.sendMessage(roomId, content);
+  } catch (err) {
+    const reason = refusal(err);
+    throw reason === null ? err : new SendRefusedError(reason);
+  }
+}
+
+/** Failures because the sender's device was unknown or not cross-signed when we decrypted. */
+const UNTRUSTED_SENDER = new Set<DecryptionFailureCode | null>([
+  DecryptionFailureCode.UNKNOWN_SENDER_DEVICE,
+  DecryptionFailureCode.UNSIGNED_SENDER_DEVICE,
+]);
+
+/**
+ * Decrypts again the messages that were refused because their sender's device was unknown or
+ * not (yet) cross-signed (see client.ts), whenever the crypto learns new devices or a new
+ * identity of their sender. A room key often arrives before the sender's device keys (a seeker
+ * who has just joined and written), and the SDK does not retry such failures by itself. Returns
+ * the function that stops.
+ */
+export function retryUntrustedSenders(client: MatrixClient): () => void {
+  // The SDK's own way to retry (as rust-crypto.ts does for late room keys): the Rust crypto
+  // object behind getCrypto() is the client's CryptoBackend.
+  const crypto = client.getCrypto() as CryptoBackend | undefined;
+  const retry = (userIds: string[]): void => {
+    if (!crypto) return;
+    for (const room of client.getRooms()) {
+      for (const event of [...(history.get(room.roomId) ?? []), ...room.getLiveTimeline().getEvents()]) {
+        if (UNTRUSTED_SENDER.has(event.decryptionFailureReason) && userIds.includes(event.getSender() ?? "")) {
+          event.attemptDecryption(crypto, { isRetry: true }).catch(() => {});
+        }
+      }
+    }
+  };
+  const onIdentity = (userId: string): void => retry([userId]);
+  client.on(CryptoEvent.DevicesUpdated, retry);
+  client.on(CryptoEvent.UserTrustStatusChanged, onIdentity);
+  return () => {
+    client.off(CryptoEvent.DevicesUpdated, retry);
+    client.off(CryptoEvent.UserTrustStatusChanged, onIdentity);
+  };
+}
+
+/** Sends a text message. */
 export async function sendText(client: MatrixClient, roomId: string, text: string): Promise<void> {
-  await client.sendMessage(roomId, { msgtype: MsgType.Text, body: text });
+  await sendEncrypted(client, roomId, { msgtype: MsgType.Text, body: text });
 }
 
 /** Marks everything up to the newest event as read (a public receipt: the counsellor sees it). */
@@ -222,7 +294,7 @@ export async function sendFile(
     progressHandler: ({ loaded, total }) => onProgress(loaded, total),
   });
   const image = type.startsWith("image/");
-  await client.sendMessage(roomId, {
+  await sendEncrypted(client, roomId, {
     msgtype: image ? MsgType.Image : MsgType.File,
     body: name,
     info: { mimetype: type, size: plain.byteLength },

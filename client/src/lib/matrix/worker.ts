@@ -11,6 +11,7 @@ import {
   loadOlder,
   markRead,
   openAttachment,
+  retryUntrustedSenders,
   roomOverview,
   sendFile,
   sendText,
@@ -48,6 +49,7 @@ const api = {
   async connect(session: Session): Promise<void> {
     if (client) throw new Error("already connected");
     client = await startClient(session);
+    retryUntrustedSenders(client);
   },
   hasSecretStorage: (): Promise<boolean> => hasSecretStorage(running()),
   createKeys: (passphrase: string, password: string | null, onStep: (step: KeyStep) => void): Promise<string> =>

@@ -2,9 +2,10 @@
  * Quick exit: leave the counselling site at once and wipe what it stored in this browser.
  *
  * People who write to a counsellor may be watched at home. One click on "Leave this page
- * quickly" (or Escape twice) hides the page, empties our origin's storage and replaces the
- * current history entry with an innocuous page on our own origin, so that Back does not lead
- * to the counselling page. Earlier history entries cannot be removed by a web page.
+ * quickly" (or Escape twice) hides the page, ends the tab's login at the homeserver, empties
+ * our origin's storage and replaces the current history entry with an innocuous page on our
+ * own origin, so that Back does not lead to the counselling page. Earlier history entries
+ * cannot be removed by a web page.
  */
 
 /** Path of the innocuous page the quick exit leads to (a recipe; no word about counselling). */
@@ -88,13 +89,44 @@ export async function clearSiteData(): Promise<void> {
 }
 
 /**
- * Leaves the site now: hides the page at once, clears our storage and replaces the current
- * history entry with {@link NEUTRAL_PATH}.
+ * Where the tab's Matrix login is kept (session.ts reads and writes it there): the quick exit
+ * reads it itself, so that it works on every page without loading anything else.
+ */
+export const SESSION_KEY = "connecta.session";
+
+/**
+ * Ends the tab's Matrix login at the homeserver (Synapse deletes this device), without waiting:
+ * with `keepalive` the request goes on after the page has gone. Whoever finds the token later
+ * (a copy of the browser's storage) can do nothing with it. Never throws.
+ */
+function endLogin(): void {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null") as {
+      homeserverUrl?: unknown;
+      accessToken?: unknown;
+    } | null;
+    if (typeof session?.homeserverUrl !== "string" || typeof session.accessToken !== "string") return;
+    fetch(new URL("/_matrix/client/v3/logout", session.homeserverUrl), {
+      method: "POST",
+      headers: { authorization: `Bearer ${session.accessToken}`, "content-type": "application/json" },
+      body: "{}",
+      credentials: "omit",
+      keepalive: true,
+    }).catch(() => undefined);
+  } catch {
+    // No storage, no session, no valid URL: nothing to end.
+  }
+}
+
+/**
+ * Leaves the site now: hides the page at once, ends the login at the homeserver, clears our
+ * storage and replaces the current history entry with {@link NEUTRAL_PATH}.
  */
 export async function quickExit(): Promise<void> {
   // On <html>: the UA's [hidden] rule hides it (app.css gives <body> its own display).
   document.documentElement.hidden = true;
   document.title = "";
+  endLogin();
   try {
     await clearSiteData();
   } finally {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { forwardApiRequest, MAX_BODY_BYTES } from "./api-proxy.ts";
+import { asMatrixError, forwardApiRequest, isBrowserRoute, MAX_BODY_BYTES } from "./api-proxy.ts";
 
 /** What the fake appservice received last. */
 let seen: { url: string; method: string; headers: IncomingMessage["headers"]; body: string } | undefined;
@@ -50,6 +50,7 @@ describe("forwardApiRequest", () => {
     expect(seen?.headers.cookie).toBeUndefined();
     expect(answer.status).toBe(429);
     expect(answer.headers.get("retry-after")).toBe("7");
+    expect(answer.headers.get("cache-control")).toBe("no-store");
     expect(await answer.json()).toEqual({ errcode: "M_LIMIT_EXCEEDED" });
   });
 
@@ -94,5 +95,90 @@ describe("forwardApiRequest", () => {
     );
     expect(answer.status).toBe(503);
     expect(await answer.json()).toMatchObject({ errcode: "M_UNAVAILABLE" });
+  });
+
+  it("forwards nothing but the browsers' routes, however the path is spelled", async () => {
+    for (const path of [
+      "/api/v1/admin/agencies",
+      "/api/v1/ADMIN/agencies",
+      "/api/v1/me/../admin/agencies",
+      "/api/v1/%2e%2e/v1/admin/agencies",
+      "/api/v1/./admin/agencies",
+      "/api/v1//admin/agencies",
+      "/api/v1/admin%2fagencies",
+      "/api/v1/%61dmin/agencies",
+      "/api/v1/openapi.json",
+      "/api/v1/me/",
+    ]) {
+      seen = undefined;
+      const answer = await forwardApiRequest(new Request(`http://client.example.org${path}`), appservice, "192.0.2.5");
+      expect(answer.status, path).toBe(404);
+      expect(await answer.json(), path).toEqual({ errcode: "M_NOT_FOUND", error: "No such API route" });
+      expect(seen, path).toBeUndefined();
+    }
+  });
+});
+
+describe("isBrowserRoute", () => {
+  it("accepts the routes our pages call", () => {
+    for (const path of [
+      "/api/v1/topics",
+      "/api/v1/intake",
+      "/api/v1/intake/challenge",
+      "/api/v1/intake/0b6f3c8e-4a1d-4c2b-9d8e-2f1a3b4c5d6e/complete",
+      "/api/v1/queue",
+      "/api/v1/enquiries",
+      "/api/v1/enquiries/12/claim",
+      "/api/v1/me",
+      "/api/v1/me/absence",
+      "/api/v1/agencies/3/counsellors",
+    ]) {
+      expect(isBrowserRoute(path), path).toBe(true);
+    }
+  });
+
+  it("refuses other routes and every other spelling", () => {
+    for (const path of [
+      "/api/v1/admin/agencies",
+      "/api/v1/Me",
+      "/api/v1/me/",
+      "/api/v1//me",
+      "/api/v1/me%2fabsence",
+      "/api/v1/me;x",
+      "/api/v1/me/..",
+      "/api/v1/control-room",
+      "/api/v1/openapi.json",
+      "/api/v2/topics",
+      "/api/v1",
+      "/metrics",
+    ]) {
+      expect(isBrowserRoute(path), path).toBe(false);
+    }
+  });
+});
+
+describe("asMatrixError", () => {
+  it("keeps successes and Matrix-style errors, and turns any other error into one", async () => {
+    const ok = new Response("{}", { status: 200 });
+    expect(await asMatrixError(ok)).toBe(ok);
+    const limited = await asMatrixError(
+      new Response('{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":10}', {
+        status: 429,
+        headers: { "retry-after": "1" },
+      }),
+    );
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("1");
+    expect(await limited.json()).toMatchObject({ errcode: "M_LIMIT_EXCEEDED", retry_after_ms: 10 });
+    const html = await asMatrixError(new Response("<h1>Not found</h1>", { status: 404 }));
+    expect([html.status, await html.json()]).toEqual([404, { errcode: "M_NOT_FOUND", error: "No such API route" }]);
+    const method = await asMatrixError(new Response("DELETE method not allowed", { status: 405 }));
+    expect([method.status, (await method.json()).errcode]).toEqual([405, "M_UNRECOGNIZED"]);
+    const crash = await asMatrixError(new Response('{"message":"Internal Error"}', { status: 500 }));
+    expect([crash.status, (await crash.json()).errcode, crash.headers.get("cache-control")]).toEqual([
+      500,
+      "M_UNKNOWN",
+      "no-store",
+    ]);
   });
 });

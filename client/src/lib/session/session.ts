@@ -3,6 +3,8 @@
 // localStorage or cookies. The crypto store in IndexedDB is encrypted with `storeKey`, which
 // lives here too: once the tab is closed, what is left in IndexedDB cannot be read.
 
+import { SESSION_KEY } from "../quick-exit/quick-exit.ts";
+
 /** What the browser keeps of a login (seeker or counsellor). */
 export interface Session {
   role: "seeker" | "counsellor";
@@ -21,7 +23,8 @@ export interface Session {
   roomId?: string;
 }
 
-const KEY = "connecta.session";
+/** The quick exit reads the login from there too, to end it at the homeserver. */
+const KEY = SESSION_KEY;
 
 /** A new random key for a device's crypto store. */
 export function newStoreKey(): string {

@@ -1,0 +1,163 @@
+/**
+ * Flows of the web client in Chromium that several browser tests share: a counsellor's first
+ * login, a seeker's login with a new passphrase, and reading what a page shows.
+ */
+import type { Browser, Page } from "playwright-core";
+import { expect } from "vitest";
+import type { StackInfo } from "../../ops/stack/stack.ts";
+import { tabTo, tabToText, typeInto } from "./keyboard.ts";
+import type { TestUser } from "./matrix.ts";
+import { unique } from "./workflow.ts";
+
+/** The Matrix login the page keeps in its tab (sessionStorage). */
+export interface PageSession {
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+}
+
+/** The page's Matrix login, read from its sessionStorage. */
+export async function pageSession(page: Page): Promise<PageSession> {
+  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  return session as PageSession;
+}
+
+/** Fails with the page's URL when `h1` does not become `text`. */
+export async function expectHeading(page: Page, text: string, timeout = 60_000): Promise<void> {
+  await expect
+    .poll(() => page.locator("h1").first().innerText(), { timeout, message: `h1 on ${page.url()}` })
+    .toBe(text);
+}
+
+/** The messages of the conversation on the page, as text. */
+export const messages = (page: Page): Promise<string[]> => page.getByTestId("message").allInnerTexts();
+
+/** Headings of the key pages and the desk, by language. */
+export const HEADINGS = {
+  de: {
+    changeTitle: "Bitte wählen Sie ein eigenes Passwort",
+    createTitle: "Ihr Schlüsselsatz",
+    recoveryTitle: "Ihr Wiederherstellungsschlüssel",
+    continue: "Weiter",
+    desk: "Beratung",
+    conversation: "Ihr Gespräch",
+  },
+  en: {
+    changeTitle: "Please choose your own password",
+    createTitle: "Your passphrase",
+    recoveryTitle: "Your recovery key",
+    continue: "Continue",
+    desk: "Counselling",
+    conversation: "Your conversation",
+  },
+} as const;
+
+/** Called on each new state of a flow, e.g. to run axe on it. */
+export type OnState = (page: Page, name: string) => Promise<void>;
+
+/**
+ * On the keys page of a first device: chooses `passphrase`, confirms that the recovery key is
+ * kept and continues (keyboard only).
+ */
+export async function createPassphrase(
+  page: Page,
+  passphrase: string,
+  lang: "de" | "en",
+  onState: OnState = async () => {},
+  who = "",
+): Promise<void> {
+  const t = HEADINGS[lang];
+  await expectHeading(page, t.createTitle);
+  await onState(page, `passphrase${who} ${lang}`);
+  await typeInto(page, "#passphrase", passphrase);
+  await typeInto(page, "#passphrase-repeat", passphrase);
+  await page.keyboard.press("Enter");
+  await expectHeading(page, t.recoveryTitle, 120_000);
+  await onState(page, `recovery key${who} ${lang}`);
+  await tabTo(page, "input[type=checkbox]");
+  await page.keyboard.press("Space");
+  await tabToText(page, t.continue);
+  await page.keyboard.press("Enter");
+}
+
+/**
+ * A counsellor's first login in the browser, by keyboard: name and the operator's password, the
+ * forced password change, then a new passphrase for their keys; ends on the desk. Updates
+ * `user.password`; returns the passphrase.
+ */
+export async function counsellorFirstLogin(
+  stack: StackInfo,
+  page: Page,
+  user: TestUser,
+  lang: "de" | "en",
+  onState: OnState = async () => {},
+): Promise<string> {
+  const t = HEADINGS[lang];
+  await page.goto(`${stack.clientUrl}/beratung?lang=${lang}`, { waitUntil: "networkidle" });
+  await page.waitForURL(/\/beratung\/anmelden/);
+  await onState(page, `counsellor login ${lang}`);
+  await typeInto(page, "#login-name", user.localpart);
+  await typeInto(page, "#login-password", user.password);
+  await page.keyboard.press("Enter");
+  await expectHeading(page, t.changeTitle);
+  await onState(page, `password change ${lang}`);
+  const newPassword = `Neues Passwort ${unique()} ${unique()}`;
+  await typeInto(page, "#new-password", newPassword);
+  await typeInto(page, "#new-password-repeat", newPassword);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${stack.clientUrl}/schluessel`);
+  const passphrase = `Beratung ${unique()} Schlüssel ${unique()}`;
+  await createPassphrase(page, passphrase, lang, onState, " (counsellor)");
+  await page.waitForURL(`${stack.clientUrl}/beratung`);
+  await expectHeading(page, t.desk);
+  user.password = newPassword;
+  return passphrase;
+}
+
+/**
+ * A seeker whose account exists (e.g. from `intakeSeeker`) logs in on a new browser device and
+ * sets up their keys with a new passphrase (the account's first device with keys); ends on the
+ * conversation page. Returns the passphrase.
+ */
+export async function seekerFirstBrowserLogin(
+  stack: StackInfo,
+  page: Page,
+  user: Pick<TestUser, "localpart" | "password">,
+  lang: "de" | "en" = "de",
+): Promise<string> {
+  await page.goto(`${stack.clientUrl}/anmelden?lang=${lang}`, { waitUntil: "networkidle" });
+  await typeInto(page, "#login-name", user.localpart);
+  await typeInto(page, "#login-password", user.password);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${stack.clientUrl}/schluessel`);
+  const passphrase = `Mein Satz ${unique()} am Fluss ${unique()}`;
+  await createPassphrase(page, passphrase, lang);
+  await page.waitForURL(`${stack.clientUrl}/gespraech`);
+  await expectHeading(page, HEADINGS[lang].conversation);
+  return passphrase;
+}
+
+/**
+ * Types `text` into the composer and sends it with Ctrl+Enter, once the conversation is ready
+ * (its send button enabled: before that, Ctrl+Enter keeps the text and sends nothing).
+ */
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  await page.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
+  await typeInto(page, "#composer", text);
+  await page.keyboard.press("ControlOrMeta+Enter");
+}
+
+/** Every open page's URL and main text: to explain a failed browser test. */
+export async function pagesText(browser: Browser): Promise<string> {
+  const texts: string[] = [];
+  for (const context of browser.contexts()) {
+    for (const page of context.pages()) {
+      const main = await page
+        .locator("main")
+        .innerText()
+        .catch(() => "(no main)");
+      texts.push(`--- ${page.url()}\n${main}`);
+    }
+  }
+  return texts.join("\n");
+}
