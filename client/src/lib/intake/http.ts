@@ -62,6 +62,9 @@ export async function jsonRequest(
   return { status: res.status, body: json, retryAfter };
 }
 
+/** Longest total wait for the homeserver's registration rate limit before giving up. */
+const MAX_REGISTRATION_WAIT_S = 30;
+
 /**
  * Registers at the homeserver with a single-use registration token through user-interactive
  * auth: `m.login.registration_token`, then `m.login.dummy` (docs/intake.md, step 3). The
@@ -74,14 +77,25 @@ export async function registerWithToken(
   token: string,
 ): Promise<JsonAnswer> {
   const url = new URL("/_matrix/client/v3/register", homeserverUrl).href;
-  const register = (auth?: Record<string, unknown>) =>
-    jsonRequest(url, "POST", {
-      username,
-      password,
-      initial_device_display_name: "Connecta",
-      inhibit_login: false,
-      ...(auth ? { auth } : {}),
-    });
+  // Synapse limits registration requests per address (rc_registration), and people behind one
+  // mobile network's address share that limit: wait as long as it says, up to half a minute in all.
+  let waited = 0;
+  const register = async (auth?: Record<string, unknown>): Promise<JsonAnswer> => {
+    for (;;) {
+      const res = await jsonRequest(url, "POST", {
+        username,
+        password,
+        initial_device_display_name: "Connecta",
+        inhibit_login: false,
+        ...(auth ? { auth } : {}),
+      });
+      if (res.status !== 429 || res.retryAfter === null || waited + res.retryAfter > MAX_REGISTRATION_WAIT_S) {
+        return res;
+      }
+      await new Promise((resolve) => setTimeout(resolve, (res.retryAfter ?? 0) * 1000));
+      waited += res.retryAfter;
+    }
+  };
   const start = await register();
   if (start.status !== 401) return start;
   const session = start.body.session;
