@@ -121,7 +121,7 @@ try {
   console.log("|---|---|---|---|");
   row("intake end to end, seeker's view (incl. proof of work)", intake);
   row("of which: fetching and solving the 18-bit challenge", pow);
-  row("baseline: bare Synapse token registration + encrypted room inviting 2", bare);
+  row("baseline: bare Synapse token registration + the bot's encrypted room inviting the user and 2 counsellors", bare);
   row("first enquiry: seeker's send → counsellor's decrypted event", delivery);
 } finally {
   clients.forEach((c) => c.stopClient());

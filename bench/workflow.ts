@@ -124,7 +124,10 @@ try {
   console.log("|---|---|---|---|");
   row("queue listing, 100,000 enquiries stored (10,000 waiting over 50 agencies)", queue);
   row("baseline: appservice /healthz", health);
-  row("claim, the winning counsellor's requests (50-way race, 2 processes; answered once committed)", winners);
+  row(
+    "claim, the winning counsellor's requests (50-way race, 2 processes; answered once the other 24 are out)",
+    winners,
+  );
   row("claim, refused requests (409)", losers);
   row("baseline: one bare Synapse kick", kicks);
 } finally {
