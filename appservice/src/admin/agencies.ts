@@ -4,7 +4,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { SQLSTATE, withTransaction } from "../db/pool.ts";
 import { LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";

@@ -2,7 +2,7 @@
  * Pieces the operator routes share: input schemas, database and homeserver error mapping.
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
 

@@ -19,7 +19,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { ensureControlRoom } from "../control/rooms.ts";
 import { drainCounsellorSteps, joinAgencies, leaveAgencies } from "../enquiries/access.ts";
 import { withClient, withTransaction } from "../db/pool.ts";

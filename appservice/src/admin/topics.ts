@@ -2,7 +2,7 @@
  * Operator routes for topics: what an advice seeker can choose an enquiry to be about.
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { SQLSTATE } from "../db/pool.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";

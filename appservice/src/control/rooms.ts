@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { withClient } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";

@@ -5,12 +5,12 @@
  * steps then run (in this request, and by the worker if this process dies) until done.
  */
 import type pg from "pg";
+import type { Logger } from "pino";
 import type { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
 import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import { faultPoint } from "../faults.ts";
-import { enqueueStep } from "../steps/steps.ts";
+import { enqueueStep, type StepWorker } from "../steps/steps.ts";
 import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
 
 /**
@@ -95,9 +95,18 @@ export interface Workflow {
   archiveExpired(): Promise<number>;
 }
 
-/** Creates the workflow. */
-export function createWorkflow(deps: FeatureDeps): Workflow {
-  const { pool, steps, log } = deps;
+/** What the workflow needs. */
+export interface WorkflowDeps {
+  pool: pg.Pool;
+  steps: StepWorker;
+  log: Logger;
+  /** Days within which a seeker may reopen a closed enquiry (CONNECTA_REOPEN_WINDOW_DAYS). */
+  reopenWindowDays: number;
+}
+
+/** Creates the workflow; main.ts makes one per process. */
+export function createWorkflow(deps: WorkflowDeps): Workflow {
+  const { pool, steps, log, reopenWindowDays } = deps;
 
   /**
    * Runs the enquiry's steps before the caller gets an answer: when we say "taken", "handed over"
@@ -124,7 +133,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         const { rows } = await db.query<{ id: string }>(
           `UPDATE enquiries SET state = 'archived'
             WHERE state = 'closed' AND closed_at <= now() - $1 * interval '1 day' RETURNING id`,
-          [deps.config.reopenWindowDays],
+          [reopenWindowDays],
         );
         const ids = rows.map((r) => r.id);
         await db.query(
@@ -297,7 +306,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         if (enquiry.seeker_id !== userId) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
         // A retried reopen (either way it went) finds the enquiry open.
         if (enquiry.state === "active" || enquiry.state === "waiting") return Number(enquiry.id);
-        const windowMs = deps.config.reopenWindowDays * 86_400_000;
+        const windowMs = reopenWindowDays * 86_400_000;
         if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
           throw new MatrixError("CONNECTA_WRONG_STATE", "This enquiry can no longer be reopened");
         }

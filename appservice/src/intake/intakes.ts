@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { findAgency } from "../agencies/match.ts";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { SQLSTATE, withTransaction } from "../db/pool.ts";
 import type { AgeGroup, Language } from "../domain.ts";
 import { openEnquiry } from "../enquiries/open.ts";
