@@ -52,16 +52,6 @@ export function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null;
 }
 
-/** The SQLSTATE and constraint of a PostgreSQL error, if it is one. */
-export function pgError(err: unknown): { code: string; constraint: string } | null {
-  if (typeof err !== "object" || err === null || !("code" in err) || typeof err.code !== "string") return null;
-  const constraint = "constraint" in err && typeof err.constraint === "string" ? err.constraint : "";
-  return { code: err.code, constraint };
-}
-
-/** SQLSTATE of a foreign key violation (the unique violation is in db/pool.ts). */
-export const FOREIGN_KEY_VIOLATION = "23503";
-
 /**
  * Calls Synapse as the bot. Errors Synapse answers with are passed to `onError`, which may
  * return a {@link MatrixError} for the caller; anything else becomes M_UNAVAILABLE (logged

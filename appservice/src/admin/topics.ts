@@ -3,10 +3,10 @@
  */
 import { z } from "zod";
 import type { FeatureDeps } from "../deps.ts";
-import { SQLSTATE } from "../db/pool.ts";
+import { pgError, SQLSTATE } from "../db/codes.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
-import { PREFIX, TAG, iso, nameSchema, pgError, topicId } from "./common.ts";
+import { PREFIX, TAG, iso, nameSchema, topicId } from "./common.ts";
 
 /** A topic as the operator API answers it. */
 export const Topic = z

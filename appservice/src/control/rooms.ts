@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { FeatureDeps } from "../deps.ts";
+import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
@@ -21,9 +22,6 @@ import { texts } from "./texts.ts";
 
 /** Power level needed to invite in a control room; counsellors have 0. */
 const CONTROL_INVITE_POWER = 50;
-
-/** Key space of the advisory locks that keep two requests from setting up one room at once. */
-const CONTROL_ROOM_LOCK_SPACE = 7_320_453;
 
 const enc = encodeURIComponent;
 
@@ -91,7 +89,7 @@ function membership(state: StateEvent[], userId: string): unknown {
 export async function ensureControlRoom(deps: FeatureDeps, userId: string): Promise<string> {
   const { pool, homeserver: hs } = deps;
   return withClient(pool, async (db) => {
-    await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [CONTROL_ROOM_LOCK_SPACE, userId]);
+    await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_SPACE.CONTROL_ROOMS, userId]);
     try {
       const counsellor = await db.query<{ language: string }>(
         "SELECT language FROM counsellors WHERE user_id = $1 AND deactivated_at IS NULL",
@@ -125,7 +123,7 @@ export async function ensureControlRoom(deps: FeatureDeps, userId: string): Prom
       await letWrite(hs, userId, event.room_id, await roomState(hs, event.room_id));
       return event.room_id;
     } finally {
-      await db.query("SELECT pg_advisory_unlock($1, hashtext($2))", [CONTROL_ROOM_LOCK_SPACE, userId]);
+      await db.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_SPACE.CONTROL_ROOMS, userId]);
     }
   });
 }

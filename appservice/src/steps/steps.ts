@@ -7,6 +7,7 @@
  */
 import type pg from "pg";
 import type { Logger } from "pino";
+import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
 import { faultPoint } from "../faults.ts";
 
@@ -45,9 +46,6 @@ export async function enqueueStep(
     [enquiryId, kind, payload, OWNER_GRACE_SECONDS],
   );
 }
-
-/** Key space of the advisory locks that keep two replicas from running one step at once. */
-const STEP_LOCK_SPACE = 7_320_452;
 
 /** Runs pending steps; one per process, started at boot. */
 export class StepWorker {
@@ -98,7 +96,7 @@ export class StepWorker {
     return withClient(this.#pool, async (client) => {
       const step = await this.#take(client, enquiryId);
       if (!step) return false;
-      const lock = [STEP_LOCK_SPACE, step.id % 2 ** 31];
+      const lock = [LOCK_SPACE.STEPS, step.id % 2 ** 31];
       try {
         await client.query("BEGIN");
         try {
@@ -158,7 +156,7 @@ export class StepWorker {
         row &&
         (
           await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2::int) AS ok", [
-            STEP_LOCK_SPACE,
+            LOCK_SPACE.STEPS,
             Number(row.id) % 2 ** 31,
           ])
         ).rows[0]?.ok;
