@@ -7,6 +7,7 @@ import { createAuthenticator } from "./auth/authenticate.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { counsellorSelfRoutes } from "./counsellors/routes.ts";
 import type { FeatureDeps } from "./deps.ts";
+import { refusalError } from "./enquiries/refusal.ts";
 import { enquiryRoutes } from "./enquiries/routes.ts";
 import type { Workflow } from "./enquiries/workflow.ts";
 import { healthRoutes } from "./health/health.ts";
@@ -55,6 +56,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(api.router);
 
   app.use(notFound);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, refusalError));
   return app;
 }

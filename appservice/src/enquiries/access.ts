@@ -7,7 +7,7 @@
  * ({@link drainCounsellorSteps}), so that "removed" is true when we say it.
  */
 import type pg from "pg";
-import { MatrixError } from "../http/errors.ts";
+import { refuse } from "./refusal.ts";
 import { enqueueStep, type StepWorker } from "../steps/steps.ts";
 
 /**
@@ -22,12 +22,7 @@ export async function leaveAgencies(db: pg.PoolClient, counsellorId: string, age
     [counsellorId, agencyIds],
   );
   const n = active[0]?.n ?? 0;
-  if (n > 0) {
-    throw new MatrixError(
-      "CONNECTA_IN_USE",
-      `${counsellorId} still has ${n} active enquiries in this agency; hand them over first`,
-    );
-  }
+  if (n > 0) throw refuse({ reason: "still_assigned", userId: counsellorId, count: n });
   // The rooms they may be in: waiting ones (every present counsellor is invited) and those they
   // were ever assigned to. Enquiries without a room yet invite by the memberships of that time.
   const { rows } = await db.query<{ id: string }>(
@@ -45,7 +40,7 @@ export async function leaveAgencies(db: pg.PoolClient, counsellorId: string, age
   for (const { id } of rows) {
     await enqueueStep(db, Number(id), "kick", {
       user_id: counsellorId,
-      reason: "Nicht mehr in der Beratungsstelle dieser Anfrage",
+      reason: "left_agency",
     });
   }
 }
@@ -63,13 +58,13 @@ export async function joinAgencies(db: pg.PoolClient, counsellorId: string, agen
   for (const { id } of rows) await enqueueStep(db, Number(id), "invite", { user_id: counsellorId });
 }
 
-/** How long a request waits for the rooms before it answers M_UNAVAILABLE. */
+/** How long a request waits for the rooms before it answers that they are pending. */
 const DRAIN_MS = 30_000;
 
 /**
  * Runs every pending step that names `counsellorId` (and the steps before it in its enquiry).
- * Throws M_UNAVAILABLE when the homeserver is too slow; the steps stay and a repeated request
- * finishes them.
+ * Refuses with `rooms_pending` when the homeserver is too slow; the steps stay and a repeated
+ * request finishes them.
  */
 export async function drainCounsellorSteps(db: pg.Pool, steps: StepWorker, counsellorId: string): Promise<void> {
   const { rows } = await db.query<{ enquiry_id: string }>(
@@ -85,9 +80,6 @@ export async function drainCounsellorSteps(db: pg.Pool, steps: StepWorker, couns
       await Promise.all(ids.slice(i, i + 4).map((id) => steps.drain(id, Math.max(1, deadline - Date.now()))));
     }
   } catch {
-    throw new MatrixError(
-      "M_UNAVAILABLE",
-      "The change is saved, but the conversation rooms are still being updated; please repeat the request",
-    );
+    throw refuse({ reason: "rooms_pending" });
   }
 }

@@ -71,7 +71,7 @@ export async function handleEnquiryEvent(
     if (!allowed) {
       await enqueueStep(db, Number(enquiry.id), "kick", {
         user_id: event.state_key,
-        reason: "Only the workflow invites to counselling rooms",
+        reason: "uninvited",
       });
     }
   }

@@ -10,6 +10,7 @@ import type pg from "pg";
 import { ENQUIRY_STATE_EVENT } from "../domain.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
 import type { Step, StepKind, StepRunner } from "../steps/steps.ts";
+import { REMOVAL_TEXTS, roomName, roomTopic, type RemovalReason } from "./texts.ts";
 
 /** Power level of the assigned counsellor. */
 export const COUNSELLOR_POWER = 50;
@@ -64,15 +65,6 @@ interface EnquiryRoomRow {
   age_group: string;
 }
 
-const AGE_LABEL: Record<string, string> = {
-  under_18: "unter 18",
-  "18_26": "18–26",
-  "27_49": "27–49",
-  "50_64": "50–64",
-  "65_plus": "65+",
-  unknown: "keine Angabe",
-};
-
 /** Counsellors of an agency who are present (invited to read new enquiries). */
 export async function presentCounsellors(db: pg.PoolClient | pg.Pool, agencyId: number | string): Promise<string[]> {
   const { rows } = await db.query<{ counsellor_id: string }>(
@@ -107,10 +99,8 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
     if (!roomId) {
       const counsellors = await presentCounsellors(db, enquiry.agency_id);
       roomId = await hs.createRoom({
-        name: `Anfrage #${id} · ${enquiry.topic_name}`,
-        topic:
-          `Anonyme Online-Beratung, Ende-zu-Ende verschlüsselt. Thema: ${enquiry.topic_name}; ` +
-          `Sprache: ${enquiry.language}; Alter: ${AGE_LABEL[enquiry.age_group] ?? enquiry.age_group}.`,
+        name: roomName(id, enquiry.topic_name),
+        topic: roomTopic({ topicName: enquiry.topic_name, language: enquiry.language, ageGroup: enquiry.age_group }),
         invite: [enquiry.seeker_id, ...counsellors],
         initialState: [
           { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
@@ -144,13 +134,17 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
     create_room: createRoom,
     invite: async (step, db) => hs.invite(await roomOf(db, step), String(step.payload.user_id)),
     kick: async (step, db) =>
-      hs.kick(await roomOf(db, step), String(step.payload.user_id), String(step.payload.reason ?? "")),
+      hs.kick(
+        await roomOf(db, step),
+        String(step.payload.user_id),
+        REMOVAL_TEXTS[step.payload.reason as RemovalReason],
+      ),
     // Removes every member and invitee but the bot and `user_ids` (one look at the members).
     keep_only: async (step, db) => {
       const roomId = await roomOf(db, step);
       const keep = new Set([hs.botUserId, ...(step.payload.user_ids as (string | null)[]).filter((u) => u !== null)]);
       for (const userId of (await hs.members(roomId)).keys()) {
-        if (!keep.has(userId)) await hs.kick(roomId, userId, String(step.payload.reason ?? ""));
+        if (!keep.has(userId)) await hs.kick(roomId, userId, REMOVAL_TEXTS[step.payload.reason as RemovalReason]);
       }
     },
     power_levels: async (step, db) => {

@@ -8,9 +8,9 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { withTransaction } from "../db/pool.ts";
-import { MatrixError } from "../http/errors.ts";
 import { faultPoint } from "../faults.ts";
 import { enqueueStep, type StepWorker } from "../steps/steps.ts";
+import { refuse } from "./refusal.ts";
 import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
 
 /**
@@ -31,13 +31,13 @@ interface Membership {
   role: "counsellor" | "team_lead";
 }
 
-/** The agencies a user counsels for; throws M_FORBIDDEN for anyone who is not a counsellor. */
+/** The agencies a user counsels for; refuses anyone who is not a counsellor. */
 async function memberships(db: pg.Pool | pg.PoolClient, userId: string): Promise<Membership[]> {
   const { rows } = await db.query<Membership>(
     "SELECT agency_id, role FROM agency_memberships WHERE counsellor_id = $1",
     [userId],
   );
-  if (!rows.length) throw new MatrixError("M_FORBIDDEN", "Only counsellors may do this");
+  if (!rows.length) throw refuse({ reason: "not_a_counsellor" });
   return rows;
 }
 
@@ -66,11 +66,11 @@ async function lockEnquiry(db: pg.PoolClient, id: number): Promise<LockedEnquiry
     "SELECT id, state, agency_id, seeker_id, room_id, counsellor_id, closed_at FROM enquiries WHERE id = $1 FOR UPDATE",
     [id],
   );
-  if (!rows[0]) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!rows[0]) throw refuse({ reason: "no_such_enquiry" });
   return rows[0];
 }
 
-/** The caller's role for a locked enquiry, or M_NOT_FOUND when it is not theirs to see. */
+/** The caller's role for a locked enquiry; refused as unknown when it is not theirs to see. */
 async function counsellorRole(
   db: pg.PoolClient,
   userId: string,
@@ -79,7 +79,7 @@ async function counsellorRole(
   const mine = await memberships(db, userId);
   const here = mine.find((m) => m.agency_id === enquiry.agency_id);
   // Another agency's enquiry does not exist for this caller.
-  if (!here) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!here) throw refuse({ reason: "no_such_enquiry" });
   return here.role;
 }
 
@@ -112,18 +112,15 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
    * Runs the enquiry's steps before the caller gets an answer: when we say "taken", "handed over"
    * or "closed", the room already reflects it (the others are out, the room is read-only), so
    * nobody reads or writes past the moment we report. If the homeserver is too slow, the change
-   * stays committed and the worker finishes it; the caller gets M_UNAVAILABLE and a repeated
-   * request (idempotent) answers once the room is done.
+   * stays committed and the worker finishes it; the caller is told so (`rooms_pending`) and a
+   * repeated request (idempotent) answers once the room is done.
    */
   const finishSteps = async (enquiryId: number) => {
     try {
       await steps.drain(enquiryId, STEPS_WAIT_MS);
     } catch (err) {
       log.warn({ enquiryId, err: (err as Error).message }, "steps pending");
-      throw new MatrixError(
-        "M_UNAVAILABLE",
-        "The change is saved, but the conversation room is still being updated; please repeat the request",
-      );
+      throw refuse({ reason: "rooms_pending" });
     }
   };
 
@@ -183,7 +180,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         "SELECT 1 FROM counsellors WHERE user_id = $1 AND deactivated_at IS NOT NULL",
         [userId],
       );
-      if (counsellor.rowCount) throw new MatrixError("M_FORBIDDEN", "This counsellor account is deactivated");
+      if (counsellor.rowCount) throw refuse({ reason: "deactivated" });
       const { rows } = await pool.query<SummaryRow>(
         `${SELECT_SUMMARIES}
           WHERE (e.seeker_id = $1 OR e.counsellor_id = $1) AND e.state <> 'archived'
@@ -200,10 +197,10 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         await counsellorRole(db, counsellor, enquiry);
         if (enquiry.state === "active") {
           if (enquiry.counsellor_id === counsellor) return enquiry; // a retried claim
-          throw new MatrixError("CONNECTA_ALREADY_TAKEN", "Another counsellor has already taken this enquiry");
+          throw refuse({ reason: "already_taken" });
         }
         if (enquiry.state !== "waiting") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not waiting`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "waiting" });
         }
         await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [
           enquiry.id,
@@ -222,7 +219,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         // removed, so the seeker's client starts a new Megolm session without them.
         await enqueueStep(db, id, "keep_only", {
           user_ids: [enquiry.seeker_id, counsellor],
-          reason: "Die Anfrage wurde übernommen",
+          reason: "claimed",
         });
         return { ...enquiry, state: "active", counsellor_id: counsellor };
       });
@@ -238,19 +235,19 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         const enquiry = await lockEnquiry(db, params.enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
         // A retried handover (its response lost in a crash) finds it done.
         if (enquiry.counsellor_id === body.counsellor_id) return Number(enquiry.id);
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
-          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can hand over");
+          throw refuse({ reason: "not_assigned", action: "handover" });
         }
         const target = await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
           enquiry.agency_id,
           body.counsellor_id,
         ]);
         if (!target.rowCount) {
-          throw new MatrixError("M_INVALID_PARAM", "The new counsellor is not a counsellor of this agency");
+          throw refuse({ reason: "not_a_colleague", userId: body.counsellor_id });
         }
         const previous = enquiry.counsellor_id;
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [
@@ -266,7 +263,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         await enqueueStep(db, eid, "power_levels", { users: { [body.counsellor_id]: COUNSELLOR_POWER } });
         await enqueueStep(db, eid, "keep_only", {
           user_ids: [enquiry.seeker_id, body.counsellor_id],
-          reason: "Die Anfrage wurde übergeben",
+          reason: "handed_over",
         });
         // The old counsellor loses their power only once they are out of the room: lowering it
         // while the new counsellor's join (authorised by their invite) is on its way can make
@@ -285,11 +282,11 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         const enquiry = await lockEnquiry(db, params.enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active" && enquiry.state !== "closed") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
         // Also a retried close is only answered to whoever may close.
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
-          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can close");
+          throw refuse({ reason: "not_assigned", action: "close" });
         }
         if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
         await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
@@ -303,12 +300,12 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       const params = { enquiryId };
       const id = await withTransaction(pool, async (db) => {
         const enquiry = await lockEnquiry(db, params.enquiryId);
-        if (enquiry.seeker_id !== userId) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+        if (enquiry.seeker_id !== userId) throw refuse({ reason: "no_such_enquiry" });
         // A retried reopen (either way it went) finds the enquiry open.
         if (enquiry.state === "active" || enquiry.state === "waiting") return Number(enquiry.id);
         const windowMs = reopenWindowDays * 86_400_000;
         if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
-          throw new MatrixError("CONNECTA_WRONG_STATE", "This enquiry can no longer be reopened");
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "reopenable" });
         }
         const eid = Number(enquiry.id);
         // Back to its counsellor if they still counsel for the agency, else back into the queue,
@@ -328,7 +325,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         if (previous) {
           await enqueueStep(db, eid, "kick", {
             user_id: previous,
-            reason: "Die Anfrage wartet auf eine neue Beratung",
+            reason: "requeued",
           });
         }
         for (const counsellor of await presentCounsellors(db, enquiry.agency_id)) {
@@ -382,6 +379,6 @@ function toSummary(r: SummaryRow): EnquirySummary {
 async function summary(pool: pg.Pool, id: number): Promise<EnquirySummary> {
   const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id]);
   const r = rows[0];
-  if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!r) throw refuse({ reason: "no_such_enquiry" });
   return toSummary(r);
 }
