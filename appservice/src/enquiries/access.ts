@@ -38,9 +38,12 @@ export async function leaveAgencies(db: pg.PoolClient, counsellorId: string, age
     [counsellorId, agencyIds],
   );
   for (const { id } of rows) {
-    await enqueueStep(db, Number(id), "kick", {
-      user_id: counsellorId,
-      reason: "left_agency",
+    await enqueueStep(db, Number(id), {
+      kind: "kick",
+      payload: {
+        user_id: counsellorId,
+        reason: "left_agency",
+      },
     });
   }
 }
@@ -55,7 +58,7 @@ export async function joinAgencies(db: pg.PoolClient, counsellorId: string, agen
       ORDER BY e.id`,
     [counsellorId, agencyIds],
   );
-  for (const { id } of rows) await enqueueStep(db, Number(id), "invite", { user_id: counsellorId });
+  for (const { id } of rows) await enqueueStep(db, Number(id), { kind: "invite", payload: { user_id: counsellorId } });
 }
 
 /** How long a request waits for the rooms before it answers that they are pending. */
@@ -63,6 +66,8 @@ const DRAIN_MS = 30_000;
 
 /**
  * Runs every pending step that names `counsellorId` (and the steps before it in its enquiry).
+ * Pending steps keep their payload until they are done (only done steps are cleared), so a
+ * repeated request finds the steps an earlier, interrupted one left.
  * Refuses with `rooms_pending` when the homeserver is too slow; the steps stay and a repeated
  * request finishes them.
  */

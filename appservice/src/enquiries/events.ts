@@ -69,9 +69,12 @@ export async function handleEnquiryEvent(
           ])
         ).rowCount === 1);
     if (!allowed) {
-      await enqueueStep(db, Number(enquiry.id), "kick", {
-        user_id: event.state_key,
-        reason: "uninvited",
+      await enqueueStep(db, Number(enquiry.id), {
+        kind: "kick",
+        payload: {
+          user_id: event.state_key,
+          reason: "uninvited",
+        },
       });
     }
   }

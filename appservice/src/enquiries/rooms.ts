@@ -9,8 +9,8 @@
 import type pg from "pg";
 import { ENQUIRY_STATE_EVENT } from "../domain.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
-import type { Step, StepKind, StepRunner } from "../steps/steps.ts";
-import { REMOVAL_TEXTS, roomName, roomTopic, type RemovalReason } from "./texts.ts";
+import type { Step, StepRunners } from "../steps/steps.ts";
+import { REMOVAL_TEXTS, roomName, roomTopic } from "./texts.ts";
 
 /** Power level of the assigned counsellor. */
 export const COUNSELLOR_POWER = 50;
@@ -85,8 +85,8 @@ async function findCreatedRoom(hs: Homeserver, enquiryId: number): Promise<strin
 }
 
 /** The step runners for enquiry rooms. */
-export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
-  const createRoom: StepRunner = async (step: Step, db) => {
+export function roomStepRunners(hs: Homeserver): StepRunners {
+  const createRoom: StepRunners["create_room"] = async (step, db) => {
     const { rows } = await db.query<EnquiryRoomRow>(
       `SELECT e.id, e.room_id, e.seeker_id, e.agency_id, t.name_de AS topic_name, e.language, e.age_group
          FROM enquiries e JOIN topics t ON t.id = e.topic_id WHERE e.id = $1 FOR UPDATE`,
@@ -132,40 +132,28 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
 
   return {
     create_room: createRoom,
-    invite: async (step, db) => hs.invite(await roomOf(db, step), String(step.payload.user_id)),
-    kick: async (step, db) =>
-      hs.kick(
-        await roomOf(db, step),
-        String(step.payload.user_id),
-        REMOVAL_TEXTS[step.payload.reason as RemovalReason],
-      ),
+    invite: async (step, db) => hs.invite(await roomOf(db, step), step.payload.user_id),
+    kick: async (step, db) => hs.kick(await roomOf(db, step), step.payload.user_id, REMOVAL_TEXTS[step.payload.reason]),
     // Removes every member and invitee but the bot and `user_ids` (one look at the members).
     keep_only: async (step, db) => {
       const roomId = await roomOf(db, step);
-      const keep = new Set([hs.botUserId, ...(step.payload.user_ids as (string | null)[]).filter((u) => u !== null)]);
+      const keep = new Set([hs.botUserId, ...step.payload.user_ids]);
       for (const userId of (await hs.members(roomId)).keys()) {
-        if (!keep.has(userId)) await hs.kick(roomId, userId, REMOVAL_TEXTS[step.payload.reason as RemovalReason]);
+        if (!keep.has(userId)) await hs.kick(roomId, userId, REMOVAL_TEXTS[step.payload.reason]);
       }
     },
     power_levels: async (step, db) => {
       const roomId = await roomOf(db, step);
       const current = (await hs.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
-      const users = { ...(current.users ?? {}), ...(step.payload.users as Record<string, number>) };
+      const users = { ...(current.users ?? {}), ...step.payload.users };
       for (const [user, level] of Object.entries(users)) if (level === 0) delete users[user];
       const content: Record<string, unknown> = { ...current, users };
-      if (typeof step.payload.read_only === "boolean") {
+      if (step.payload.read_only !== undefined) {
         const level = step.payload.read_only ? 100 : 0;
         content.events_default = level;
         content.events = { ...((current as { events?: object }).events ?? {}), ...writeLevels(level) };
       }
       await hs.setState(roomId, "m.room.power_levels", "", content);
     },
-    room_state: async (step, db) =>
-      hs.setState(
-        await roomOf(db, step),
-        String(step.payload.type),
-        String(step.payload.state_key ?? ""),
-        step.payload.content as Record<string, unknown>,
-      ),
   };
 }

@@ -213,13 +213,16 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         const id = Number(enquiry.id);
         // A counsellor who joined the agency after the room was made was never invited: the bot
         // invites them now (nothing happens for one who is in the room already).
-        await enqueueStep(db, id, "invite", { user_id: counsellor });
-        await enqueueStep(db, id, "power_levels", { users: { [counsellor]: COUNSELLOR_POWER } });
+        await enqueueStep(db, id, { kind: "invite", payload: { user_id: counsellor } });
+        await enqueueStep(db, id, { kind: "power_levels", payload: { users: { [counsellor]: COUNSELLOR_POWER } } });
         // From now on only the seeker and this counsellor are in the room: the others are
         // removed, so the seeker's client starts a new Megolm session without them.
-        await enqueueStep(db, id, "keep_only", {
-          user_ids: [enquiry.seeker_id, counsellor],
-          reason: "claimed",
+        await enqueueStep(db, id, {
+          kind: "keep_only",
+          payload: {
+            user_ids: [enquiry.seeker_id, counsellor].filter((u) => u !== null),
+            reason: "claimed",
+          },
         });
         return { ...enquiry, state: "active", counsellor_id: counsellor };
       });
@@ -259,16 +262,22 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         );
         await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [enquiry.id, body.counsellor_id]);
         const eid = Number(enquiry.id);
-        await enqueueStep(db, eid, "invite", { user_id: body.counsellor_id });
-        await enqueueStep(db, eid, "power_levels", { users: { [body.counsellor_id]: COUNSELLOR_POWER } });
-        await enqueueStep(db, eid, "keep_only", {
-          user_ids: [enquiry.seeker_id, body.counsellor_id],
-          reason: "handed_over",
+        await enqueueStep(db, eid, { kind: "invite", payload: { user_id: body.counsellor_id } });
+        await enqueueStep(db, eid, {
+          kind: "power_levels",
+          payload: { users: { [body.counsellor_id]: COUNSELLOR_POWER } },
+        });
+        await enqueueStep(db, eid, {
+          kind: "keep_only",
+          payload: {
+            user_ids: [enquiry.seeker_id, body.counsellor_id].filter((u) => u !== null),
+            reason: "handed_over",
+          },
         });
         // The old counsellor loses their power only once they are out of the room: lowering it
         // while the new counsellor's join (authorised by their invite) is on its way can make
         // Synapse's state resolution drop that invite, and with it the join.
-        if (previous) await enqueueStep(db, eid, "power_levels", { users: { [previous]: 0 } });
+        if (previous) await enqueueStep(db, eid, { kind: "power_levels", payload: { users: { [previous]: 0 } } });
         return eid;
       });
       faultPoint("handover_committed");
@@ -290,7 +299,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         }
         if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
         await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
-        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: true });
+        await enqueueStep(db, Number(enquiry.id), { kind: "power_levels", payload: { users: {}, read_only: true } });
         return Number(enquiry.id);
       });
       await finishSteps(id);
@@ -313,7 +322,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         const previous = enquiry.counsellor_id;
         if (previous && (await isActiveMember(db, enquiry.agency_id, previous))) {
           await db.query("UPDATE enquiries SET state = 'active', closed_at = NULL WHERE id = $1", [eid]);
-          await enqueueStep(db, eid, "power_levels", { users: {}, read_only: false });
+          await enqueueStep(db, eid, { kind: "power_levels", payload: { users: {}, read_only: false } });
           return eid;
         }
         await db.query(
@@ -323,17 +332,23 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         );
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
         if (previous) {
-          await enqueueStep(db, eid, "kick", {
-            user_id: previous,
-            reason: "requeued",
+          await enqueueStep(db, eid, {
+            kind: "kick",
+            payload: {
+              user_id: previous,
+              reason: "requeued",
+            },
           });
         }
         for (const counsellor of await presentCounsellors(db, enquiry.agency_id)) {
-          await enqueueStep(db, eid, "invite", { user_id: counsellor });
+          await enqueueStep(db, eid, { kind: "invite", payload: { user_id: counsellor } });
         }
-        await enqueueStep(db, eid, "power_levels", {
-          users: previous ? { [previous]: 0 } : {},
-          read_only: false,
+        await enqueueStep(db, eid, {
+          kind: "power_levels",
+          payload: {
+            users: previous ? { [previous]: 0 } : {},
+            read_only: false,
+          },
         });
         return eid;
       });
