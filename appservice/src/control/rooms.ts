@@ -8,20 +8,19 @@
  * in our exclusive user namespace.
  *
  * Synapse creates the room with `users_default: -10`: counsellors cannot write there. We raise
- * the counsellor to 0 (and `invite` to 50, so they cannot bring anyone in); the notices user,
- * the creator, keeps unlimited power and is never listed in `users` (room version 12).
+ * the counsellor to 0 (and `invite` to 50, so they cannot bring anyone in), as the membership
+ * policy says (enquiries/membership.ts); the notices user, the creator, keeps unlimited power and
+ * is never listed in `users` (room version 12).
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { FeatureDeps } from "../deps.ts";
 import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
+import { controlRoomPowerLevels } from "../enquiries/membership.ts";
 import { MatrixError } from "../http/errors.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
 import { texts } from "./texts.ts";
-
-/** Power level needed to invite in a control room; counsellors have 0. */
-const CONTROL_INVITE_POWER = 50;
 
 const enc = encodeURIComponent;
 
@@ -65,12 +64,11 @@ async function roomState(hs: Homeserver, roomId: string): Promise<StateEvent[]> 
   return (await hs.request<{ state: StateEvent[] }>("GET", `/_synapse/admin/v1/rooms/${enc(roomId)}/state`)).state;
 }
 
-/** Lets the counsellor write in their room (power 0) but not invite anyone. */
+/** Gives the counsellor the power the membership policy gives them in their control room. */
 async function letWrite(hs: Homeserver, userId: string, roomId: string, state: StateEvent[]): Promise<void> {
   const current = state.find((e) => e.type === "m.room.power_levels")?.content ?? {};
-  const users = (current.users ?? {}) as Record<string, number>;
-  if (users[userId] === 0 && current.invite === CONTROL_INVITE_POWER) return;
-  const content = { ...current, users: { ...users, [userId]: 0 }, invite: CONTROL_INVITE_POWER };
+  const content = controlRoomPowerLevels(current, userId);
+  if (!content) return;
   await sendNotice(hs, userId, `control-power:${roomId}:${userId}`, content, {
     type: "m.room.power_levels",
     stateKey: "",

@@ -12,6 +12,8 @@ export const REMOVAL_TEXTS = {
   handed_over: "Die Anfrage wurde übergeben",
   /** The seeker reopened it and its counsellor no longer counsels for the agency. */
   requeued: "Die Anfrage wartet auf eine neue Beratung",
+  /** The seeker reopened it, back to its counsellor: nobody else stays. */
+  reopened: "Die Anfrage wurde wieder geöffnet",
   /** The counsellor left the enquiry's agency (moved, removed or deactivated). */
   left_agency: "Nicht mehr in der Beratungsstelle dieser Anfrage",
   /** An invite that nobody may give was taken back. */

@@ -2,16 +2,18 @@
  * The counselling workflow: the queue of an agency, claim (exactly once), handover, close and
  * reopen, and "my enquiries". Used by the HTTP API and the counsellors' control rooms alike.
  * State changes and the Matrix steps they need are written in one database transaction; the
- * steps then run (in this request, and by the worker if this process dies) until done.
+ * steps then run (in this request, and by the worker if this process dies) until done. What a
+ * room must look like after each change is the membership policy's to say (membership.ts).
  */
 import type pg from "pg";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { withTransaction } from "../db/pool.ts";
 import { faultPoint } from "../faults.ts";
-import { enqueueStep, type StepWorker } from "../steps/steps.ts";
+import type { StepWorker } from "../steps/steps.ts";
 import { refuse } from "./refusal.ts";
-import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
+import { roomChanges, type EnquiryRoom } from "./membership.ts";
+import { loadRoom, recordChanges } from "./rooms.ts";
 
 /**
  * How long a claim, handover, close or reopen waits for its room before answering M_UNAVAILABLE.
@@ -41,14 +43,11 @@ async function memberships(db: pg.Pool | pg.PoolClient, userId: string): Promise
   return rows;
 }
 
-/** Whether `userId` counsels for the agency and is not deactivated. */
-async function isActiveMember(db: pg.PoolClient, agencyId: string, userId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `SELECT 1 FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
-      WHERE m.agency_id = $1 AND m.counsellor_id = $2 AND c.deactivated_at IS NULL`,
-    [agencyId, userId],
-  );
-  return rowCount === 1;
+/** The enquiry's room as the membership policy sees it (call with the enquiry locked). */
+async function policyRoom(db: pg.PoolClient, id: number): Promise<EnquiryRoom> {
+  const room = await loadRoom(db, id);
+  if (!room) throw refuse({ reason: "no_such_enquiry" });
+  return room;
 }
 
 interface LockedEnquiry {
@@ -126,6 +125,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
 
   return {
     async archiveExpired() {
+      // Closed and archived rooms look the same to the membership policy: nothing to change.
       return withTransaction(pool, async (db) => {
         const { rows } = await db.query<{ id: string }>(
           `UPDATE enquiries SET state = 'archived'
@@ -190,94 +190,57 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       return { enquiries: rows.map(toSummary) };
     },
     async claim(userId, enquiryId) {
-      const params = { enquiryId };
       const counsellor = String(userId);
-      const result = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+      const id = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, enquiryId);
         await counsellorRole(db, counsellor, enquiry);
+        const eid = Number(enquiry.id);
         if (enquiry.state === "active") {
-          if (enquiry.counsellor_id === counsellor) return enquiry; // a retried claim
+          if (enquiry.counsellor_id === counsellor) return eid; // a retried claim
           throw refuse({ reason: "already_taken" });
         }
         if (enquiry.state !== "waiting") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "waiting" });
         }
-        await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [
-          enquiry.id,
-          counsellor,
-        ]);
+        const before = await policyRoom(db, eid);
+        await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [eid, counsellor]);
         await db.query(
           "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'claim', $2)",
-          [enquiry.id, counsellor],
+          [eid, counsellor],
         );
-        const id = Number(enquiry.id);
-        // A counsellor who joined the agency after the room was made was never invited: the bot
-        // invites them now (nothing happens for one who is in the room already).
-        await enqueueStep(db, id, { kind: "invite", payload: { user_id: counsellor } });
-        await enqueueStep(db, id, { kind: "power_levels", payload: { users: { [counsellor]: COUNSELLOR_POWER } } });
-        // From now on only the seeker and this counsellor are in the room: the others are
-        // removed, so the seeker's client starts a new Megolm session without them.
-        await enqueueStep(db, id, {
-          kind: "keep_only",
-          payload: {
-            user_ids: [enquiry.seeker_id, counsellor].filter((u) => u !== null),
-            reason: "claimed",
-          },
-        });
-        return { ...enquiry, state: "active", counsellor_id: counsellor };
+        const after: EnquiryRoom = { ...before, state: "active", counsellorId: counsellor };
+        await recordChanges(db, eid, roomChanges(before, after, "claimed"));
+        return eid;
       });
       faultPoint("claim_committed");
-      await finishSteps(Number(result.id));
-      return summary(pool, Number(result.id));
+      await finishSteps(id);
+      return summary(pool, id);
     },
     async handover(userId, enquiryId, counsellorId) {
-      const params = { enquiryId };
-      const body = { counsellor_id: counsellorId };
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const enquiry = await lockEnquiry(db, enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
+        const eid = Number(enquiry.id);
         // A retried handover (its response lost in a crash) finds it done.
-        if (enquiry.counsellor_id === body.counsellor_id) return Number(enquiry.id);
+        if (enquiry.counsellor_id === counsellorId) return eid;
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
           throw refuse({ reason: "not_assigned", action: "handover" });
         }
-        const target = await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
-          enquiry.agency_id,
-          body.counsellor_id,
-        ]);
-        if (!target.rowCount) {
-          throw refuse({ reason: "not_a_colleague", userId: body.counsellor_id });
+        const before = await policyRoom(db, eid);
+        if (!before.agency.some((m) => m.userId === counsellorId)) {
+          throw refuse({ reason: "not_a_colleague", userId: counsellorId });
         }
-        const previous = enquiry.counsellor_id;
-        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [
-          enquiry.id,
-        ]);
+        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
         await db.query(
           "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'handover', $3)",
-          [enquiry.id, body.counsellor_id, caller],
+          [eid, counsellorId, caller],
         );
-        await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [enquiry.id, body.counsellor_id]);
-        const eid = Number(enquiry.id);
-        await enqueueStep(db, eid, { kind: "invite", payload: { user_id: body.counsellor_id } });
-        await enqueueStep(db, eid, {
-          kind: "power_levels",
-          payload: { users: { [body.counsellor_id]: COUNSELLOR_POWER } },
-        });
-        await enqueueStep(db, eid, {
-          kind: "keep_only",
-          payload: {
-            user_ids: [enquiry.seeker_id, body.counsellor_id].filter((u) => u !== null),
-            reason: "handed_over",
-          },
-        });
-        // The old counsellor loses their power only once they are out of the room: lowering it
-        // while the new counsellor's join (authorised by their invite) is on its way can make
-        // Synapse's state resolution drop that invite, and with it the join.
-        if (previous) await enqueueStep(db, eid, { kind: "power_levels", payload: { users: { [previous]: 0 } } });
+        await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [eid, counsellorId]);
+        await recordChanges(db, eid, roomChanges(before, { ...before, counsellorId }, "handed_over"));
         return eid;
       });
       faultPoint("handover_committed");
@@ -285,10 +248,9 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       return summary(pool, id);
     },
     async close(userId, enquiryId) {
-      const params = { enquiryId };
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const enquiry = await lockEnquiry(db, enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active" && enquiry.state !== "closed") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
@@ -297,32 +259,33 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
           throw refuse({ reason: "not_assigned", action: "close" });
         }
-        if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
-        await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
-        await enqueueStep(db, Number(enquiry.id), { kind: "power_levels", payload: { users: {}, read_only: true } });
-        return Number(enquiry.id);
+        const eid = Number(enquiry.id);
+        if (enquiry.state === "closed") return eid; // a retried close
+        const before = await policyRoom(db, eid);
+        await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [eid]);
+        await recordChanges(db, eid, roomChanges(before, { ...before, state: "closed" }));
+        return eid;
       });
       await finishSteps(id);
       return summary(pool, id);
     },
     async reopen(userId, enquiryId) {
-      const params = { enquiryId };
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const enquiry = await lockEnquiry(db, enquiryId);
         if (enquiry.seeker_id !== userId) throw refuse({ reason: "no_such_enquiry" });
+        const eid = Number(enquiry.id);
         // A retried reopen (either way it went) finds the enquiry open.
-        if (enquiry.state === "active" || enquiry.state === "waiting") return Number(enquiry.id);
+        if (enquiry.state === "active" || enquiry.state === "waiting") return eid;
         const windowMs = reopenWindowDays * 86_400_000;
         if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "reopenable" });
         }
-        const eid = Number(enquiry.id);
-        // Back to its counsellor if they still counsel for the agency, else back into the queue,
-        // where the agency's present counsellors are invited again.
-        const previous = enquiry.counsellor_id;
-        if (previous && (await isActiveMember(db, enquiry.agency_id, previous))) {
+        // Back to its counsellor if they still counsel for the agency, else back into the queue.
+        const before = await policyRoom(db, eid);
+        const previous = before.counsellorId;
+        if (previous !== null && before.agency.some((m) => m.userId === previous)) {
           await db.query("UPDATE enquiries SET state = 'active', closed_at = NULL WHERE id = $1", [eid]);
-          await enqueueStep(db, eid, { kind: "power_levels", payload: { users: {}, read_only: false } });
+          await recordChanges(db, eid, roomChanges(before, { ...before, state: "active" }, "reopened"));
           return eid;
         }
         await db.query(
@@ -331,25 +294,8 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           [eid],
         );
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
-        if (previous) {
-          await enqueueStep(db, eid, {
-            kind: "kick",
-            payload: {
-              user_id: previous,
-              reason: "requeued",
-            },
-          });
-        }
-        for (const counsellor of await presentCounsellors(db, enquiry.agency_id)) {
-          await enqueueStep(db, eid, { kind: "invite", payload: { user_id: counsellor } });
-        }
-        await enqueueStep(db, eid, {
-          kind: "power_levels",
-          payload: {
-            users: previous ? { [previous]: 0 } : {},
-            read_only: false,
-          },
-        });
+        const after: EnquiryRoom = { ...before, state: "waiting", counsellorId: null };
+        await recordChanges(db, eid, roomChanges(before, after, "requeued"));
         return eid;
       });
       await finishSteps(id);

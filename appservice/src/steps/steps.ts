@@ -21,10 +21,10 @@ export interface StepPayloads {
   create_room: Record<string, never>;
   /** Invite a user; nothing happens when they are in the room or invited already. */
   invite: { user_id: string };
-  /** Take a user out of the room (done when they are not in it). */
-  kick: { user_id: string; reason: RemovalReason };
+  /** Take a user out of the room (done when they are not in it); `reason` is shown in the room. */
+  kick: { user_id: string; reason?: RemovalReason };
   /** Take everyone out of the room but the bot and `user_ids` (one look at the members). */
-  keep_only: { user_ids: string[]; reason: RemovalReason };
+  keep_only: { user_ids: string[]; reason?: RemovalReason };
   /** Set power levels of users (0 removes them from the list); `read_only` (un)locks writing. */
   power_levels: { users: Record<string, number>; read_only?: boolean };
 }
