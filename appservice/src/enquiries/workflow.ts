@@ -16,10 +16,10 @@ import { roomChanges, type EnquiryRoom } from "./membership.ts";
 import { loadRoom, recordChanges } from "./rooms.ts";
 
 /**
- * How long a claim, handover, close or reopen waits for its room before answering M_UNAVAILABLE.
- * A claim removes every other counsellor of the agency, one membership change after the other
- * (Synapse handles one per room at a time): about 0.1 s each, so 100 counsellors take about 10 s
- * (bench/claim-cost.ts). Below the web client's 30 s forwarding timeout.
+ * How long a claim, handover, close or reopen waits for its room before answering that it is
+ * pending. A claim removes every other counsellor of the agency, one membership change after the
+ * other (Synapse handles one per room at a time): about 0.1 s each, so 100 counsellors take about
+ * 10 s (bench/claim-cost.ts). Below the web client's 30 s forwarding timeout.
  */
 const STEPS_WAIT_MS = 25_000;
 
@@ -101,11 +101,13 @@ export interface WorkflowDeps {
   log: Logger;
   /** Days within which a seeker may reopen a closed enquiry (CONNECTA_REOPEN_WINDOW_DAYS). */
   reopenWindowDays: number;
+  /** How long an action waits for its room before answering (tests shorten it). */
+  stepsWaitMs?: number;
 }
 
 /** Creates the workflow; main.ts makes one per process. */
 export function createWorkflow(deps: WorkflowDeps): Workflow {
-  const { pool, steps, log, reopenWindowDays } = deps;
+  const { pool, steps, log, reopenWindowDays, stepsWaitMs = STEPS_WAIT_MS } = deps;
 
   /**
    * Runs the enquiry's steps before the caller gets an answer: when we say "taken", "handed over"
@@ -116,7 +118,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
    */
   const finishSteps = async (enquiryId: number) => {
     try {
-      await steps.drain(enquiryId, STEPS_WAIT_MS);
+      await steps.drain(enquiryId, stepsWaitMs);
     } catch (err) {
       log.warn({ enquiryId, err: (err as Error).message }, "steps pending");
       throw refuse({ reason: "rooms_pending" });
