@@ -49,6 +49,7 @@ export async function handleEnquiryEvent(
         at,
       ]);
       await db.query("UPDATE assignments SET ended_at = $2 WHERE enquiry_id = $1 AND ended_at IS NULL", [id, at]);
+      // A closed room is read-only; its counsellor may stay to read back, without power.
       if (before) await recordChanges(db, id, roomChanges(before, { ...before, state: "closed", counsellorId: null }));
     }
     return;
