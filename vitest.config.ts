@@ -1,7 +1,9 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Two projects: `unit` (pure logic and single processes, next to the code) and `e2e` (the real
+ * Three projects: `unit` (pure logic and single processes, next to the code), `db` (the
+ * application service's rules against a real PostgreSQL and a fake homeserver, `*.db.test.ts`
+ * next to the code; appservice/test/global-setup.ts starts the cluster) and `e2e` (the real
  * stack, started once by tests/support/global-setup.ts).
  */
 export default defineConfig({
@@ -11,7 +13,17 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["appservice/src/**/*.test.ts", "ops/**/*.test.ts", "client/src/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "**/*.db.test.ts"],
           environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "db",
+          include: ["appservice/src/**/*.db.test.ts"],
+          environment: "node",
+          globalSetup: ["appservice/test/global-setup.ts"],
+          testTimeout: 30_000,
         },
       },
       {

@@ -159,7 +159,8 @@ CREATE TABLE public.matrix_steps (
     last_error text,
     run_after timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    done_at timestamp with time zone
+    done_at timestamp with time zone,
+    CONSTRAINT matrix_steps_done_without_payload CHECK (((done_at IS NULL) OR (payload = '{}'::jsonb)))
 );
 ALTER TABLE public.matrix_steps ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.matrix_steps_id_seq

@@ -2,35 +2,24 @@
  * The express application of the application service, assembled from its features.
  */
 import express from "express";
-import type pg from "pg";
-import type { Logger } from "pino";
 import { adminRoutes } from "./admin/routes.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
-import type { Config } from "./config/config.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { counsellorSelfRoutes } from "./counsellors/routes.ts";
+import type { FeatureDeps } from "./deps.ts";
+import { refusalError } from "./enquiries/refusal.ts";
 import { enquiryRoutes } from "./enquiries/routes.ts";
+import type { Workflow } from "./enquiries/workflow.ts";
 import { healthRoutes } from "./health/health.ts";
 import { Api, noStore } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
 import { intakeRoutes } from "./intake/routes.ts";
-import type { Homeserver } from "./matrix/homeserver.ts";
-import type { Metrics } from "./metrics.ts";
-import type { StepWorker } from "./steps/steps.ts";
 import { transactionRoutes, type EventHandler } from "./transactions/transactions.ts";
-
-/** What every feature may use. */
-export interface FeatureDeps {
-  config: Config;
-  pool: pg.Pool;
-  homeserver: Homeserver;
-  metrics: Metrics;
-  log: Logger;
-  steps: StepWorker;
-}
 
 /** Everything the app needs from outside. */
 export interface AppDeps extends FeatureDeps {
+  /** The counselling workflow (one per process, shared with the control rooms' worker). */
+  workflow: Workflow;
   handle: EventHandler;
 }
 
@@ -54,7 +43,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
   intakeRoutes(api, deps);
-  enquiryRoutes(api, deps);
+  enquiryRoutes(api, deps.workflow);
   counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);
@@ -67,6 +56,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(api.router);
 
   app.use(notFound);
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, refusalError));
   return app;
 }

@@ -51,16 +51,18 @@ const homeserver = createHomeserver(
 );
 const steps = new StepWorker(pool, roomStepRunners(homeserver), log);
 const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
+// The one workflow of this process: the API and the control rooms both run it.
+const workflow = createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays });
 const app = createApp({
   ...deps,
+  workflow,
   handle: async (event, db) => {
     await handleEnquiryEvent(event, db, { botUserId: homeserver.botUserId });
     await handleControlEvent(event, db);
   },
 });
 // Answers the commands counsellors write in their control rooms.
-const control = new ControlWorker(deps);
-const workflow = createWorkflow(deps);
+const control = new ControlWorker(deps, workflow);
 
 const server = app.listen(config.port, config.bindAddress);
 await once(server, "listening");

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { FeatureDeps } from "../../appservice/src/app.ts";
+import type { FeatureDeps } from "../../appservice/src/deps.ts";
 import { createAuthenticator } from "../../appservice/src/auth/authenticate.ts";
 import { loadConfig } from "../../appservice/src/config/config.ts";
 import { createPool } from "../../appservice/src/db/pool.ts";

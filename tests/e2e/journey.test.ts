@@ -205,9 +205,12 @@ describe("the counselling journey", () => {
       { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "x" },
     );
     expect(late.status).toBe(403);
-    // A replica with a reopening window of zero days archives it at its start.
+    // Once its reopening window (14 days by default) has passed, a new replica archives it at its
+    // start. Only this enquiry is made older: a replica with a window of zero days would archive
+    // every closed enquiry, also those other test files are about to reopen.
+    await db.query("UPDATE enquiries SET closed_at = now() - interval '15 days' WHERE id = $1", [seeker.enquiryId]);
     const port = await freePort(stack.bindAddress);
-    services.push(await startAppservice(stack, port, "appservice-archive", { CONNECTA_REOPEN_WINDOW_DAYS: "0" }));
+    services.push(await startAppservice(stack, port, "appservice-archive"));
     await eventually("archived", async () => (await enquiryState(seeker.enquiryId)) === "archived");
 
     // --- Nothing readable on the server side -------------------------------------------------------

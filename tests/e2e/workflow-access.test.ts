@@ -19,6 +19,7 @@ import {
   openIdToken,
   openTestEnquiry,
   seekerWrites,
+  workflowScene,
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -70,15 +71,9 @@ async function canRead(user: TestUser, roomId: string, eventId: string): Promise
 
 /** A waiting enquiry of a fresh agency with `count` counsellors, all joined to its room. */
 async function waitingEnquiry(count: number) {
-  const topic = await createTopic(db);
-  const agencyId = await createAgency(db, [topic]);
-  const counsellors: TestUser[] = [];
-  for (let i = 0; i < count; i++) counsellors.push(await createCounsellor(stack, db, agencyId));
-  const seeker = await registerUser(stack, "seeker");
-  const enquiry = await openTestEnquiry(db, seeker, agencyId, topic);
-  await seekerWrites(stack, db, seeker, enquiry);
-  for (const c of counsellors) await join(c, enquiry.roomId);
-  return { ...enquiry, agencyId, topic, seeker, counsellors };
+  const scene = await workflowScene(stack, db, { counsellors: count });
+  for (const c of scene.counsellors) await join(c, scene.roomId);
+  return scene;
 }
 
 async function claim(counsellor: TestUser, enquiryId: number) {

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, stopService, type Service } from "../../ops/stack/processes.ts";
 import { startAppservice } from "../../ops/stack/stack.ts";
-import { eventually, matrixRequest, registerUser, type TestUser, roomMembers, stackSecret } from "../support/matrix.ts";
+import { eventually, matrixRequest, type TestUser, roomMembers, stackSecret } from "../support/matrix.ts";
 import {
   callIntakeApi,
   freshPseudonym,
@@ -11,17 +11,7 @@ import {
   seedIntakeAgency,
   solvedChallenge,
 } from "../support/seeker.ts";
-import {
-  callApi,
-  connectaDb,
-  createAgency,
-  createCounsellor,
-  createTopic,
-  openIdToken,
-  openTestEnquiry,
-  seekerWrites,
-  stepsDone,
-} from "../support/workflow.ts";
+import { callApi, connectaDb, openIdToken, stepsDone, workflowScene } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
@@ -48,13 +38,9 @@ async function doomedAppservice(faultPoint: string) {
 
 /** A waiting enquiry of a fresh agency with three counsellors. */
 async function waitingEnquiry() {
-  const topic = await createTopic(db);
-  const agency = await createAgency(db, [topic]);
-  const [a, b, c] = await Promise.all([1, 2, 3].map(() => createCounsellor(stack, db, agency)));
-  const seeker = await registerUser(stack, "seeker");
-  const { enquiryId, roomId } = await openTestEnquiry(db, seeker, agency, topic);
-  await seekerWrites(stack, db, seeker, { enquiryId, roomId });
-  return { enquiryId, roomId, seeker, a: a as TestUser, b: b as TestUser, c: c as TestUser };
+  const { enquiryId, roomId, seeker, counsellors } = await workflowScene(stack, db, { counsellors: 3 });
+  const [a, b, c] = counsellors as [TestUser, TestUser, TestUser];
+  return { enquiryId, roomId, seeker, a, b, c };
 }
 
 /** Rooms of the bot marked as the room of `enquiryId` (looked up with the application service's token). */

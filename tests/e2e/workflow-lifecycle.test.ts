@@ -1,18 +1,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { eventually, matrixRequest, registerUser, roomMembers, stackSecret } from "../support/matrix.ts";
-import {
-  callApi,
-  connectaDb,
-  createAgency,
-  createCounsellor,
-  createTopic,
-  openIdToken,
-  openTestEnquiry,
-  seekerWrites,
-  stepsDone,
-  enquiryState,
-} from "../support/workflow.ts";
+import { eventually, matrixRequest, registerUser, roomMembers, stackSecret, type TestUser } from "../support/matrix.ts";
+import { callApi, connectaDb, enquiryState, openIdToken, stepsDone, workflowScene } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
@@ -28,14 +17,12 @@ afterAll(async () => {
 
 /** An active enquiry of a fresh agency: counsellor A took it; B is a colleague, L a team lead. */
 async function activeEnquiry() {
-  const topic = await createTopic(db);
-  const agency = await createAgency(db, [topic]);
-  const a = await createCounsellor(stack, db, agency);
-  const b = await createCounsellor(stack, db, agency);
-  const lead = await createCounsellor(stack, db, agency, "team_lead");
-  const seeker = await registerUser(stack, "seeker");
-  const { enquiryId, roomId } = await openTestEnquiry(db, seeker, agency, topic);
-  await seekerWrites(stack, db, seeker, { enquiryId, roomId });
+  const { enquiryId, roomId, seeker, counsellors, leads } = await workflowScene(stack, db, {
+    counsellors: 2,
+    teamLeads: 1,
+  });
+  const [a, b] = counsellors as [TestUser, TestUser];
+  const lead = leads[0] as TestUser;
   const tokens = {
     a: await openIdToken(stack, a),
     b: await openIdToken(stack, b),

@@ -156,3 +156,26 @@ export async function seekerWrites(
   if (sent.status !== 200) throw new Error(`send: ${sent.status}`);
   await eventually("the enquiry waits", async () => (await enquiryState(db, enquiry.enquiryId))?.state === "waiting");
 }
+
+/**
+ * The scene most workflow tests start from, set up in one call (as hookshot's
+ * spec/util/e2e-test.ts sets up its test environment): a fresh topic and agency, its counsellors
+ * and team leads, a seeker and their enquiry with its room. Unless `written` is false, the
+ * seeker has joined and written, so the enquiry waits in the queue.
+ */
+export async function workflowScene(
+  stack: StackInfo,
+  db: pg.Client,
+  options: { counsellors?: number; teamLeads?: number; written?: boolean } = {},
+) {
+  const topic = await createTopic(db);
+  const agencyId = await createAgency(db, [topic]);
+  const make = (n: number, role: "counsellor" | "team_lead") =>
+    Promise.all(Array.from({ length: n }, () => createCounsellor(stack, db, agencyId, role)));
+  const counsellors = await make(options.counsellors ?? 1, "counsellor");
+  const leads = await make(options.teamLeads ?? 0, "team_lead");
+  const seeker = await registerUser(stack, "seeker");
+  const enquiry = await openTestEnquiry(db, seeker, agencyId, topic);
+  if (options.written ?? true) await seekerWrites(stack, db, seeker, enquiry);
+  return { ...enquiry, topic, agencyId, counsellors, leads, seeker };
+}

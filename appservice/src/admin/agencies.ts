@@ -4,12 +4,13 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
-import { SQLSTATE, withTransaction } from "../db/pool.ts";
+import type { FeatureDeps } from "../deps.ts";
+import { pgError, SQLSTATE } from "../db/codes.ts";
+import { withTransaction } from "../db/pool.ts";
 import { LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
-import { FOREIGN_KEY_VIOLATION, PREFIX, TAG, idString, iso, nameSchema, pgError, topicId, unique } from "./common.ts";
+import { PREFIX, TAG, idString, iso, nameSchema, topicId, unique } from "./common.ts";
 
 const postcode = z
   .string()
@@ -275,7 +276,7 @@ export function agencyRoutes(api: Api, { pool }: FeatureDeps): void {
           return { deleted: id };
         });
       } catch (err) {
-        if (pgError(err)?.code === FOREIGN_KEY_VIOLATION) {
+        if (pgError(err)?.code === SQLSTATE.FOREIGN_KEY_VIOLATION) {
           throw new MatrixError(
             "CONNECTA_IN_USE",
             `Agency ${id} is named by intakes of advice seekers and cannot be deleted`,

@@ -2,7 +2,7 @@
  * Pieces the operator routes share: input schemas, database and homeserver error mapping.
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
 
@@ -51,16 +51,6 @@ export function unique<T extends z.ZodType>(item: T, max: number, what: string) 
 export function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null;
 }
-
-/** The SQLSTATE and constraint of a PostgreSQL error, if it is one. */
-export function pgError(err: unknown): { code: string; constraint: string } | null {
-  if (typeof err !== "object" || err === null || !("code" in err) || typeof err.code !== "string") return null;
-  const constraint = "constraint" in err && typeof err.constraint === "string" ? err.constraint : "";
-  return { code: err.code, constraint };
-}
-
-/** SQLSTATE of a foreign key violation (the unique violation is in db/pool.ts). */
-export const FOREIGN_KEY_VIOLATION = "23503";
 
 /**
  * Calls Synapse as the bot. Errors Synapse answers with are passed to `onError`, which may

@@ -19,29 +19,17 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { ensureControlRoom } from "../control/rooms.ts";
 import { drainCounsellorSteps, joinAgencies, leaveAgencies } from "../enquiries/access.ts";
+import { LOCK_SPACE, pgError, SQLSTATE } from "../db/codes.ts";
 import { withClient, withTransaction } from "../db/pool.ts";
 import { LANGUAGES, type CounsellorRole, type Language } from "../domain.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
-import {
-  FOREIGN_KEY_VIOLATION,
-  PREFIX,
-  TAG,
-  callHomeserver,
-  idNumber,
-  idString,
-  iso,
-  nameSchema,
-  pgError,
-} from "./common.ts";
+import { PREFIX, TAG, callHomeserver, idNumber, idString, iso, nameSchema } from "./common.ts";
 import { initialPassword } from "./password.ts";
-
-/** Key space of the advisory locks that serialise work on one counsellor's account. */
-const COUNSELLOR_LOCK_SPACE = 7_320_453;
 
 /** Localparts of counsellors: lower case, so they cannot clash case-insensitively at Synapse. */
 const LOCALPART = /^[a-z0-9][a-z0-9._-]{1,39}$/;
@@ -200,7 +188,7 @@ async function inTransaction<T>(db: pg.PoolClient, fn: () => Promise<T>): Promis
 
 /** An agency named in memberships vanished between the check and the insert. */
 function agencyGone(err: unknown): never {
-  if (pgError(err)?.code === FOREIGN_KEY_VIOLATION) {
+  if (pgError(err)?.code === SQLSTATE.FOREIGN_KEY_VIOLATION) {
     throw new MatrixError("M_INVALID_PARAM", "An agency named in memberships does not exist (any more)");
   }
   throw err;
@@ -325,7 +313,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
     checkLocalpart(body.localpart);
     const userId = userIdOf(body.localpart);
     return withClient(pool, async (db) => {
-      await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [COUNSELLOR_LOCK_SPACE, userId]);
+      await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_SPACE.COUNSELLOR_ACCOUNTS, userId]);
       try {
         const existing = await findCounsellor(db, userId);
         if (existing) {
@@ -373,7 +361,9 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
         }).catch(agencyGone);
         return { created: true, counsellor: await loadCounsellor(db, userId), initial_password: password };
       } finally {
-        await db.query("SELECT pg_advisory_unlock($1, hashtext($2))", [COUNSELLOR_LOCK_SPACE, userId]).catch(() => {});
+        await db
+          .query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_SPACE.COUNSELLOR_ACCOUNTS, userId])
+          .catch(() => {});
       }
     });
   }

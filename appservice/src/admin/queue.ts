@@ -4,7 +4,7 @@
  * (no seeker ids either).
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { ENQUIRY_STATES, type EnquiryState } from "../domain.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";

@@ -3,7 +3,7 @@
  * route needs the installation's operator token (`Authorization: Bearer <token>`); the CLI in
  * appservice/src/cli/admin.ts calls them. See docs/operators.md.
  */
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { agencyRoutes } from "./agencies.ts";
 import { counsellorRoutes } from "./counsellors.ts";

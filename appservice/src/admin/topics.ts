@@ -2,11 +2,11 @@
  * Operator routes for topics: what an advice seeker can choose an enquiry to be about.
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
-import { SQLSTATE } from "../db/pool.ts";
+import type { FeatureDeps } from "../deps.ts";
+import { pgError, SQLSTATE } from "../db/codes.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
-import { PREFIX, TAG, iso, nameSchema, pgError, topicId } from "./common.ts";
+import { PREFIX, TAG, iso, nameSchema, topicId } from "./common.ts";
 
 /** A topic as the operator API answers it. */
 export const Topic = z

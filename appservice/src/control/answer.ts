@@ -1,11 +1,10 @@
 /**
  * Runs a control-room command with the counselling workflow and says how it went. The workflow's
- * refusals (MatrixError codes) become kind answers; anything else is thrown, so the worker tries
- * again later.
+ * refusals become kind answers; anything else is thrown, so the worker tries again later.
  */
 import type pg from "pg";
+import { WorkflowRefusal, type Refusal } from "../enquiries/refusal.ts";
 import type { Workflow } from "../enquiries/workflow.ts";
-import { MatrixError } from "../http/errors.ts";
 import type { Command, CommandWithArgs } from "./commands.ts";
 import { texts, type Texts } from "./texts.ts";
 
@@ -30,23 +29,28 @@ async function topicNames(pool: pg.Pool, ids: string[], language: string): Promi
 /** A command about one enquiry. */
 type EnquiryCommand = Extract<Command, { kind: CommandWithArgs }>;
 
-function refusal(t: Texts, command: EnquiryCommand, err: MatrixError): string {
+/** What the control room says to a refusal; null for the ones it cannot answer now. */
+function refusal(t: Texts, command: EnquiryCommand, r: Refusal): string | null {
   const id = command.enquiryId;
-  switch (err.errcode) {
-    case "M_NOT_FOUND":
+  switch (r.reason) {
+    case "no_such_enquiry":
       return t.notFound(id);
-    case "CONNECTA_ALREADY_TAKEN":
+    case "already_taken":
       return t.alreadyTaken(id);
-    case "CONNECTA_WRONG_STATE":
+    case "wrong_state":
       return t.wrongState(command.kind, id);
-    case "M_FORBIDDEN":
-      // A claim is refused with M_FORBIDDEN only to callers without an agency.
-      return command.kind === "take" ? t.noAgency : t.notYours(command.kind, id);
-    case "M_INVALID_PARAM":
-      if (command.kind === "handover") return t.notAColleague(command.counsellorId);
-      throw err;
-    default:
-      throw err;
+    case "not_a_counsellor":
+    case "deactivated":
+      return t.noAgency;
+    case "not_assigned":
+      return t.notYours(command.kind, id);
+    case "not_a_colleague":
+      return t.notAColleague(r.userId);
+    // The room is still being updated: the worker asks again later, and then it is done.
+    case "rooms_pending":
+    // Not a command's refusal (agency changes are the operators').
+    case "still_assigned":
+      return null;
   }
 }
 
@@ -77,7 +81,7 @@ export async function answer(
         }));
         return t.queue(lines, QUEUE_LIMIT);
       } catch (err) {
-        if (err instanceof MatrixError && err.errcode === "M_FORBIDDEN") return t.noAgency;
+        if (err instanceof WorkflowRefusal && err.refusal.reason === "not_a_counsellor") return t.noAgency;
         throw err;
       }
   }
@@ -94,7 +98,8 @@ export async function answer(
         return t.closed(command.enquiryId, deps.reopenWindowDays);
     }
   } catch (err) {
-    if (err instanceof MatrixError) return refusal(t, command, err);
-    throw err;
+    const said = err instanceof WorkflowRefusal ? refusal(t, command, err.refusal) : null;
+    if (said === null) throw err;
+    return said;
   }
 }

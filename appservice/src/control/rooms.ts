@@ -8,22 +8,19 @@
  * in our exclusive user namespace.
  *
  * Synapse creates the room with `users_default: -10`: counsellors cannot write there. We raise
- * the counsellor to 0 (and `invite` to 50, so they cannot bring anyone in); the notices user,
- * the creator, keeps unlimited power and is never listed in `users` (room version 12).
+ * the counsellor to 0 (and `invite` to 50, so they cannot bring anyone in), as the membership
+ * policy says (enquiries/membership.ts); the notices user, the creator, keeps unlimited power and
+ * is never listed in `users` (room version 12).
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
+import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
+import { controlRoomPowerLevels } from "../enquiries/membership.ts";
 import { MatrixError } from "../http/errors.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
 import { texts } from "./texts.ts";
-
-/** Power level needed to invite in a control room; counsellors have 0. */
-const CONTROL_INVITE_POWER = 50;
-
-/** Key space of the advisory locks that keep two requests from setting up one room at once. */
-const CONTROL_ROOM_LOCK_SPACE = 7_320_453;
 
 const enc = encodeURIComponent;
 
@@ -67,12 +64,11 @@ async function roomState(hs: Homeserver, roomId: string): Promise<StateEvent[]> 
   return (await hs.request<{ state: StateEvent[] }>("GET", `/_synapse/admin/v1/rooms/${enc(roomId)}/state`)).state;
 }
 
-/** Lets the counsellor write in their room (power 0) but not invite anyone. */
+/** Gives the counsellor the power the membership policy gives them in their control room. */
 async function letWrite(hs: Homeserver, userId: string, roomId: string, state: StateEvent[]): Promise<void> {
   const current = state.find((e) => e.type === "m.room.power_levels")?.content ?? {};
-  const users = (current.users ?? {}) as Record<string, number>;
-  if (users[userId] === 0 && current.invite === CONTROL_INVITE_POWER) return;
-  const content = { ...current, users: { ...users, [userId]: 0 }, invite: CONTROL_INVITE_POWER };
+  const content = controlRoomPowerLevels(current, userId);
+  if (!content) return;
   await sendNotice(hs, userId, `control-power:${roomId}:${userId}`, content, {
     type: "m.room.power_levels",
     stateKey: "",
@@ -91,7 +87,7 @@ function membership(state: StateEvent[], userId: string): unknown {
 export async function ensureControlRoom(deps: FeatureDeps, userId: string): Promise<string> {
   const { pool, homeserver: hs } = deps;
   return withClient(pool, async (db) => {
-    await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [CONTROL_ROOM_LOCK_SPACE, userId]);
+    await db.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_SPACE.CONTROL_ROOMS, userId]);
     try {
       const counsellor = await db.query<{ language: string }>(
         "SELECT language FROM counsellors WHERE user_id = $1 AND deactivated_at IS NULL",
@@ -125,7 +121,7 @@ export async function ensureControlRoom(deps: FeatureDeps, userId: string): Prom
       await letWrite(hs, userId, event.room_id, await roomState(hs, event.room_id));
       return event.room_id;
     } finally {
-      await db.query("SELECT pg_advisory_unlock($1, hashtext($2))", [CONTROL_ROOM_LOCK_SPACE, userId]);
+      await db.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_SPACE.CONTROL_ROOMS, userId]);
     }
   });
 }

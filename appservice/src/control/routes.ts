@@ -3,7 +3,7 @@
  * asks for the counsellor's control room; the first call creates it (see rooms.ts).
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";

@@ -22,17 +22,17 @@ export interface Texts {
   closed(enquiryId: number, reopenWindowDays: number): string;
   usage(command: CommandWithArgs): string;
   unknown(word: string): string;
-  /** The enquiry does not exist or belongs to another agency (M_NOT_FOUND). */
+  /** The enquiry does not exist or belongs to another agency (`no_such_enquiry`). */
   notFound(enquiryId: number): string;
-  /** A colleague was quicker (CONNECTA_ALREADY_TAKEN). */
+  /** A colleague was quicker (`already_taken`). */
   alreadyTaken(enquiryId: number): string;
-  /** The enquiry is in a state that does not allow this (CONNECTA_WRONG_STATE). */
+  /** The enquiry is in a state that does not allow this (`wrong_state`). */
   wrongState(command: CommandWithArgs, enquiryId: number): string;
-  /** Only the assigned counsellor or a team lead may do this (M_FORBIDDEN). */
+  /** Only the assigned counsellor or a team lead may do this (`not_assigned`). */
   notYours(command: CommandWithArgs, enquiryId: number): string;
-  /** The caller has no agency (any longer). */
+  /** The caller has no agency (any longer) (`not_a_counsellor`, `deactivated`). */
   noAgency: string;
-  /** The colleague named in a handover is not a counsellor of this agency (M_INVALID_PARAM). */
+  /** The colleague named in a handover is not a counsellor of this agency (`not_a_colleague`). */
   notAColleague(userId: string): string;
   /** Anything else: our fault, try again. */
   failed: string;

@@ -5,9 +5,9 @@
  * answered in the order they were written, each once: the reply is sent with a transaction id
  * derived from the command's event, so a retry after a lost answer does not reply twice.
  */
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { withTransaction } from "../db/pool.ts";
-import { createWorkflow } from "../enquiries/workflow.ts";
+import type { Workflow } from "../enquiries/workflow.ts";
 import { answer, type AnswerDeps } from "./answer.ts";
 import type { Command } from "./commands.ts";
 import { noticeContent, sendNotice } from "./rooms.ts";
@@ -41,10 +41,10 @@ export class ControlWorker {
   #busy = false;
   #lastCleanup = 0;
 
-  constructor(deps: FeatureDeps) {
+  constructor(deps: FeatureDeps, workflow: Workflow) {
     this.#deps = deps;
     this.#answerDeps = {
-      workflow: createWorkflow(deps),
+      workflow,
       pool: deps.pool,
       reopenWindowDays: deps.config.reopenWindowDays,
     };

@@ -7,7 +7,7 @@
  * deactivated counsellor is refused (M_FORBIDDEN), never mistaken for an advice seeker.
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import {

@@ -6,13 +6,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
+import { LOCK_SPACE } from "./codes.ts";
 import { withClient } from "./pool.ts";
 
 /** Folder of the SQL migrations. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
-
-/** Arbitrary constant key of the advisory lock that serialises migrations across replicas. */
-const MIGRATION_LOCK = 7_320_451;
 
 interface Migration {
   id: number;
@@ -37,7 +35,7 @@ function readMigrations(dir: string): Migration[] {
 export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = readMigrations(dir);
   return withClient(pool, async (client) => {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    await client.query("SELECT pg_advisory_lock($1)", [LOCK_SPACE.MIGRATIONS]);
     try {
       await client.query(
         `CREATE TABLE IF NOT EXISTS connecta_migrations (
@@ -65,7 +63,7 @@ export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<stri
       }
       return applied;
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+      await client.query("SELECT pg_advisory_unlock($1)", [LOCK_SPACE.MIGRATIONS]);
     }
   });
 }

@@ -4,12 +4,6 @@
  */
 import pg from "pg";
 
-/** Named SQLSTATE codes we react to. */
-export const SQLSTATE = {
-  UNIQUE_VIOLATION: "23505",
-  SERIALIZATION_FAILURE: "40001",
-} as const;
-
 /** Creates the pool. */
 export function createPool(databaseUrl: string, password: string | null): pg.Pool {
   // A password given beside a connection string would be overridden by the string's (absent)

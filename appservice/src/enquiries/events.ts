@@ -1,18 +1,18 @@
 /**
  * What the workflow learns from room events Synapse pushes to us (never their content, which
- * is encrypted anyway): the seeker's first message puts an enquiry into the queue, the seeker
- * leaving closes it, and an invite nobody may give is taken back.
+ * is encrypted anyway): the seeker's first message puts an enquiry into the queue (the room stays
+ * as it is: the policy treats created and waiting alike), the seeker leaving closes it, and an
+ * invite the membership policy does not let stand is taken back.
  */
 import type pg from "pg";
-import { enqueueStep } from "../steps/steps.ts";
 import type { MatrixEvent } from "../transactions/transactions.ts";
+import { answerInvite, roomChanges } from "./membership.ts";
+import { loadRoom, recordChanges } from "./rooms.ts";
 
 interface EnquiryRow {
   id: string;
   state: string;
   seeker_id: string;
-  agency_id: string;
-  counsellor_id: string | null;
 }
 
 /** Handles one event inside the transaction that records its Synapse transaction. */
@@ -23,7 +23,7 @@ export async function handleEnquiryEvent(
 ): Promise<void> {
   if (!event.room_id || event.sender === ctx.botUserId) return;
   const { rows } = await db.query<EnquiryRow>(
-    "SELECT id, state, seeker_id, agency_id, counsellor_id FROM enquiries WHERE room_id = $1 FOR UPDATE",
+    "SELECT id, state, seeker_id FROM enquiries WHERE room_id = $1 FOR UPDATE",
     [event.room_id],
   );
   const enquiry = rows[0];
@@ -42,37 +42,21 @@ export async function handleEnquiryEvent(
 
   if (membership === "leave" && event.state_key === enquiry.seeker_id && event.sender === enquiry.seeker_id) {
     if (["created", "waiting", "active"].includes(enquiry.state)) {
+      const id = Number(enquiry.id);
+      const before = await loadRoom(db, id);
       await db.query("UPDATE enquiries SET state = 'closed', closed_at = $2, counsellor_id = NULL WHERE id = $1", [
-        enquiry.id,
+        id,
         at,
       ]);
-      await db.query("UPDATE assignments SET ended_at = $2 WHERE enquiry_id = $1 AND ended_at IS NULL", [
-        enquiry.id,
-        at,
-      ]);
+      await db.query("UPDATE assignments SET ended_at = $2 WHERE enquiry_id = $1 AND ended_at IS NULL", [id, at]);
+      // A closed room is read-only; its counsellor may stay to read back, without power.
+      if (before) await recordChanges(db, id, roomChanges(before, { ...before, state: "closed", counsellorId: null }));
     }
     return;
   }
 
   if (membership === "invite") {
-    // Only the bot invites, and the assigned counsellor may invite a colleague of the agency
-    // (handover). Any other invite is taken back, but never the invite of the counsellor who is
-    // assigned now: the handing-over counsellor's client invites and then calls the API at
-    // once, so that invite often arrives here after the handover made the invitee responsible.
-    const allowed =
-      event.state_key === enquiry.counsellor_id ||
-      (event.sender === enquiry.counsellor_id &&
-        (
-          await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
-            enquiry.agency_id,
-            event.state_key,
-          ])
-        ).rowCount === 1);
-    if (!allowed) {
-      await enqueueStep(db, Number(enquiry.id), "kick", {
-        user_id: event.state_key,
-        reason: "Only the workflow invites to counselling rooms",
-      });
-    }
+    const room = await loadRoom(db, Number(enquiry.id));
+    if (room) await recordChanges(db, Number(enquiry.id), answerInvite(room, event.sender ?? "", event.state_key));
   }
 }

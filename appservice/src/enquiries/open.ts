@@ -26,6 +26,6 @@ export async function openEnquiry(db: pg.PoolClient, e: NewEnquiry): Promise<num
     [e.intakeId, e.agencyId, e.topicId, e.language, e.ageGroup, e.seekerId],
   );
   const id = Number(rows[0]?.id);
-  await enqueueStep(db, id, "create_room");
+  await enqueueStep(db, id, { kind: "create_room", payload: {} });
   return id;
 }

@@ -1,26 +1,32 @@
 /**
- * Enquiry rooms: how the bot creates them and the steps that change their membership and power
- * levels. The room's rules are enforced by Synapse through power levels:
+ * Enquiry rooms: how the bot creates them, and the steps that carry out what the membership
+ * policy (membership.ts) decides. The room's rules are enforced by Synapse through power levels:
  * - the bot (the room's creator) alone changes state, kicks and bans;
  * - the assigned counsellor (power 50) may invite, which MSC4268 handover needs (the invitee
  *   accepts the room-key history from whoever invited them); the workflow kicks anyone else;
  * - the seeker (power 0) writes and takes part in calls, but cannot invite, kick or change state.
  */
 import type pg from "pg";
-import { ENQUIRY_STATE_EVENT } from "../domain.ts";
+import { ENQUIRY_STATE_EVENT, type EnquiryState } from "../domain.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
-import type { Step, StepKind, StepRunner } from "../steps/steps.ts";
-
-/** Power level of the assigned counsellor. */
-export const COUNSELLOR_POWER = 50;
+import { enqueueStep, type Step, type StepRunners } from "../steps/steps.ts";
+import {
+  COUNSELLOR_POWER,
+  membersAtCreation,
+  type AgencyMember,
+  type EnquiryRoom,
+  type RoomChange,
+} from "./membership.ts";
+import { REMOVAL_TEXTS, roomName, roomTopic } from "./texts.ts";
 
 /**
- * Power levels of a new enquiry room. The bot creates the room; in room version 12 (Synapse's
- * default) the creator has unlimited power and must not be listed in `users`.
+ * Power levels of a new enquiry room, with `users` as the policy gives them. The bot creates the
+ * room; in room version 12 (Synapse's default) the creator has unlimited power and must not be
+ * listed in `users`.
  */
-export function enquiryPowerLevels(): Record<string, unknown> {
+export function enquiryPowerLevels(users: Record<string, number> = {}): Record<string, unknown> {
   return {
-    users: {},
+    users,
     users_default: 0,
     events_default: 0,
     state_default: 100,
@@ -57,30 +63,39 @@ function writeLevels(level: 0 | 100): Record<string, number> {
 interface EnquiryRoomRow {
   id: string;
   room_id: string | null;
-  seeker_id: string;
   agency_id: string;
   topic_name: string;
   language: string;
   age_group: string;
 }
 
-const AGE_LABEL: Record<string, string> = {
-  under_18: "unter 18",
-  "18_26": "18–26",
-  "27_49": "27–49",
-  "50_64": "50–64",
-  "65_plus": "65+",
-  unknown: "keine Angabe",
-};
-
-/** Counsellors of an agency who are present (invited to read new enquiries). */
-export async function presentCounsellors(db: pg.PoolClient | pg.Pool, agencyId: number | string): Promise<string[]> {
-  const { rows } = await db.query<{ counsellor_id: string }>(
-    `SELECT m.counsellor_id FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
-      WHERE m.agency_id = $1 AND NOT c.absent ORDER BY m.counsellor_id`,
-    [agencyId],
+/**
+ * The enquiry's room as the membership policy sees it: its state, seeker, counsellor and the
+ * agency's counsellors who are not deactivated. Null when there is no such enquiry.
+ */
+export async function loadRoom(db: pg.PoolClient, enquiryId: number): Promise<EnquiryRoom | null> {
+  const { rows } = await db.query<{
+    state: EnquiryState;
+    seeker_id: string | null;
+    counsellor_id: string | null;
+    agency: AgencyMember[];
+  }>(
+    `SELECT e.state, e.seeker_id, e.counsellor_id,
+            coalesce((SELECT json_agg(json_build_object('userId', m.counsellor_id, 'absent', c.absent)
+                                      ORDER BY m.counsellor_id)
+                        FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
+                       WHERE m.agency_id = e.agency_id AND c.deactivated_at IS NULL), '[]') AS agency
+       FROM enquiries e WHERE e.id = $1`,
+    [enquiryId],
   );
-  return rows.map((r) => r.counsellor_id);
+  const row = rows[0];
+  if (!row) return null;
+  return { state: row.state, seekerId: row.seeker_id, counsellorId: row.counsellor_id, agency: row.agency };
+}
+
+/** Records the policy's changes of an enquiry's room as steps, in the caller's transaction. */
+export async function recordChanges(db: pg.PoolClient, enquiryId: number, changes: RoomChange[]): Promise<void> {
+  for (const change of changes) await enqueueStep(db, enquiryId, change);
 }
 
 /** Finds the room an earlier, interrupted run created for `enquiryId` (rare: only after a crash). */
@@ -92,11 +107,16 @@ async function findCreatedRoom(hs: Homeserver, enquiryId: number): Promise<strin
   return null;
 }
 
+/** What the room shows as the reason of a removal. */
+function removalText(payload: { reason?: keyof typeof REMOVAL_TEXTS }): string {
+  return payload.reason === undefined ? "" : REMOVAL_TEXTS[payload.reason];
+}
+
 /** The step runners for enquiry rooms. */
-export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
-  const createRoom: StepRunner = async (step: Step, db) => {
+export function roomStepRunners(hs: Homeserver): StepRunners {
+  const createRoom: StepRunners["create_room"] = async (step, db) => {
     const { rows } = await db.query<EnquiryRoomRow>(
-      `SELECT e.id, e.room_id, e.seeker_id, e.agency_id, t.name_de AS topic_name, e.language, e.age_group
+      `SELECT e.id, e.room_id, e.agency_id, t.name_de AS topic_name, e.language, e.age_group
          FROM enquiries e JOIN topics t ON t.id = e.topic_id WHERE e.id = $1 FOR UPDATE`,
       [step.enquiryId],
     );
@@ -105,13 +125,12 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
     const id = Number(enquiry.id);
     let roomId = step.previousAttempts > 0 ? await findCreatedRoom(hs, id) : null;
     if (!roomId) {
-      const counsellors = await presentCounsellors(db, enquiry.agency_id);
+      const room = await loadRoom(db, id);
+      const members = room ? membersAtCreation(room) : { invite: [], power: {} };
       roomId = await hs.createRoom({
-        name: `Anfrage #${id} · ${enquiry.topic_name}`,
-        topic:
-          `Anonyme Online-Beratung, Ende-zu-Ende verschlüsselt. Thema: ${enquiry.topic_name}; ` +
-          `Sprache: ${enquiry.language}; Alter: ${AGE_LABEL[enquiry.age_group] ?? enquiry.age_group}.`,
-        invite: [enquiry.seeker_id, ...counsellors],
+        name: roomName(id, enquiry.topic_name),
+        topic: roomTopic({ topicName: enquiry.topic_name, language: enquiry.language, ageGroup: enquiry.age_group }),
+        invite: members.invite,
         initialState: [
           { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } },
           // Members see the history from before they joined: the assigned counsellor reads the
@@ -125,7 +144,7 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
             content: { enquiry_id: id, agency_id: Number(enquiry.agency_id) },
           },
         ],
-        powerLevels: enquiryPowerLevels(),
+        powerLevels: enquiryPowerLevels(members.power),
       });
     }
     await db.query("UPDATE enquiries SET room_id = $2 WHERE id = $1", [id, roomId]);
@@ -142,36 +161,28 @@ export function roomStepRunners(hs: Homeserver): Record<StepKind, StepRunner> {
 
   return {
     create_room: createRoom,
-    invite: async (step, db) => hs.invite(await roomOf(db, step), String(step.payload.user_id)),
-    kick: async (step, db) =>
-      hs.kick(await roomOf(db, step), String(step.payload.user_id), String(step.payload.reason ?? "")),
+    invite: async (step, db) => hs.invite(await roomOf(db, step), step.payload.user_id),
+    kick: async (step, db) => hs.kick(await roomOf(db, step), step.payload.user_id, removalText(step.payload)),
     // Removes every member and invitee but the bot and `user_ids` (one look at the members).
     keep_only: async (step, db) => {
       const roomId = await roomOf(db, step);
-      const keep = new Set([hs.botUserId, ...(step.payload.user_ids as (string | null)[]).filter((u) => u !== null)]);
+      const keep = new Set([hs.botUserId, ...step.payload.user_ids]);
       for (const userId of (await hs.members(roomId)).keys()) {
-        if (!keep.has(userId)) await hs.kick(roomId, userId, String(step.payload.reason ?? ""));
+        if (!keep.has(userId)) await hs.kick(roomId, userId, removalText(step.payload));
       }
     },
     power_levels: async (step, db) => {
       const roomId = await roomOf(db, step);
       const current = (await hs.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
-      const users = { ...(current.users ?? {}), ...(step.payload.users as Record<string, number>) };
+      const users = { ...(current.users ?? {}), ...step.payload.users };
       for (const [user, level] of Object.entries(users)) if (level === 0) delete users[user];
       const content: Record<string, unknown> = { ...current, users };
-      if (typeof step.payload.read_only === "boolean") {
+      if (step.payload.read_only !== undefined) {
         const level = step.payload.read_only ? 100 : 0;
         content.events_default = level;
         content.events = { ...((current as { events?: object }).events ?? {}), ...writeLevels(level) };
       }
       await hs.setState(roomId, "m.room.power_levels", "", content);
     },
-    room_state: async (step, db) =>
-      hs.setState(
-        await roomOf(db, step),
-        String(step.payload.type),
-        String(step.payload.state_key ?? ""),
-        step.payload.content as Record<string, unknown>,
-      ),
   };
 }

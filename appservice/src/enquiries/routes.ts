@@ -2,15 +2,12 @@
  * HTTP routes of the counselling workflow (see workflow.ts).
  */
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
 import type { Api } from "../http/api.ts";
 import { EnquiryParams, EnquirySummary, QueueItem } from "./schemas.ts";
-import { createWorkflow } from "./workflow.ts";
+import type { Workflow } from "./workflow.ts";
 
 /** Adds the enquiry routes. */
-export function enquiryRoutes(api: Api, deps: FeatureDeps): void {
-  const workflow = createWorkflow(deps);
-
+export function enquiryRoutes(api: Api, workflow: Workflow): void {
   api.add({
     method: "get",
     path: "/api/v1/queue",

@@ -2,22 +2,24 @@
  * The counselling workflow: the queue of an agency, claim (exactly once), handover, close and
  * reopen, and "my enquiries". Used by the HTTP API and the counsellors' control rooms alike.
  * State changes and the Matrix steps they need are written in one database transaction; the
- * steps then run (in this request, and by the worker if this process dies) until done.
+ * steps then run (in this request, and by the worker if this process dies) until done. What a
+ * room must look like after each change is the membership policy's to say (membership.ts).
  */
 import type pg from "pg";
+import type { Logger } from "pino";
 import type { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
 import { withTransaction } from "../db/pool.ts";
-import { MatrixError } from "../http/errors.ts";
 import { faultPoint } from "../faults.ts";
-import { enqueueStep } from "../steps/steps.ts";
-import { COUNSELLOR_POWER, presentCounsellors } from "./rooms.ts";
+import type { StepWorker } from "../steps/steps.ts";
+import { refuse } from "./refusal.ts";
+import { roomChanges, type EnquiryRoom } from "./membership.ts";
+import { loadRoom, recordChanges } from "./rooms.ts";
 
 /**
- * How long a claim, handover, close or reopen waits for its room before answering M_UNAVAILABLE.
- * A claim removes every other counsellor of the agency, one membership change after the other
- * (Synapse handles one per room at a time): about 0.1 s each, so 100 counsellors take about 10 s
- * (bench/claim-cost.ts). Below the web client's 30 s forwarding timeout.
+ * How long a claim, handover, close or reopen waits for its room before answering that it is
+ * pending. A claim removes every other counsellor of the agency, one membership change after the
+ * other (Synapse handles one per room at a time): about 0.1 s each, so 100 counsellors take about
+ * 10 s (bench/claim-cost.ts). Below the web client's 30 s forwarding timeout.
  */
 const STEPS_WAIT_MS = 25_000;
 
@@ -31,24 +33,21 @@ interface Membership {
   role: "counsellor" | "team_lead";
 }
 
-/** The agencies a user counsels for; throws M_FORBIDDEN for anyone who is not a counsellor. */
+/** The agencies a user counsels for; refuses anyone who is not a counsellor. */
 async function memberships(db: pg.Pool | pg.PoolClient, userId: string): Promise<Membership[]> {
   const { rows } = await db.query<Membership>(
     "SELECT agency_id, role FROM agency_memberships WHERE counsellor_id = $1",
     [userId],
   );
-  if (!rows.length) throw new MatrixError("M_FORBIDDEN", "Only counsellors may do this");
+  if (!rows.length) throw refuse({ reason: "not_a_counsellor" });
   return rows;
 }
 
-/** Whether `userId` counsels for the agency and is not deactivated. */
-async function isActiveMember(db: pg.PoolClient, agencyId: string, userId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `SELECT 1 FROM agency_memberships m JOIN counsellors c ON c.user_id = m.counsellor_id
-      WHERE m.agency_id = $1 AND m.counsellor_id = $2 AND c.deactivated_at IS NULL`,
-    [agencyId, userId],
-  );
-  return rowCount === 1;
+/** The enquiry's room as the membership policy sees it (call with the enquiry locked). */
+async function policyRoom(db: pg.PoolClient, id: number): Promise<EnquiryRoom> {
+  const room = await loadRoom(db, id);
+  if (!room) throw refuse({ reason: "no_such_enquiry" });
+  return room;
 }
 
 interface LockedEnquiry {
@@ -66,11 +65,11 @@ async function lockEnquiry(db: pg.PoolClient, id: number): Promise<LockedEnquiry
     "SELECT id, state, agency_id, seeker_id, room_id, counsellor_id, closed_at FROM enquiries WHERE id = $1 FOR UPDATE",
     [id],
   );
-  if (!rows[0]) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!rows[0]) throw refuse({ reason: "no_such_enquiry" });
   return rows[0];
 }
 
-/** The caller's role for a locked enquiry, or M_NOT_FOUND when it is not theirs to see. */
+/** The caller's role for a locked enquiry; refused as unknown when it is not theirs to see. */
 async function counsellorRole(
   db: pg.PoolClient,
   userId: string,
@@ -79,7 +78,7 @@ async function counsellorRole(
   const mine = await memberships(db, userId);
   const here = mine.find((m) => m.agency_id === enquiry.agency_id);
   // Another agency's enquiry does not exist for this caller.
-  if (!here) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!here) throw refuse({ reason: "no_such_enquiry" });
   return here.role;
 }
 
@@ -95,36 +94,45 @@ export interface Workflow {
   archiveExpired(): Promise<number>;
 }
 
-/** Creates the workflow. */
-export function createWorkflow(deps: FeatureDeps): Workflow {
-  const { pool, steps, log } = deps;
+/** What the workflow needs. */
+export interface WorkflowDeps {
+  pool: pg.Pool;
+  steps: StepWorker;
+  log: Logger;
+  /** Days within which a seeker may reopen a closed enquiry (CONNECTA_REOPEN_WINDOW_DAYS). */
+  reopenWindowDays: number;
+  /** How long an action waits for its room before answering (tests shorten it). */
+  stepsWaitMs?: number;
+}
+
+/** Creates the workflow; main.ts makes one per process. */
+export function createWorkflow(deps: WorkflowDeps): Workflow {
+  const { pool, steps, log, reopenWindowDays, stepsWaitMs = STEPS_WAIT_MS } = deps;
 
   /**
    * Runs the enquiry's steps before the caller gets an answer: when we say "taken", "handed over"
    * or "closed", the room already reflects it (the others are out, the room is read-only), so
    * nobody reads or writes past the moment we report. If the homeserver is too slow, the change
-   * stays committed and the worker finishes it; the caller gets M_UNAVAILABLE and a repeated
-   * request (idempotent) answers once the room is done.
+   * stays committed and the worker finishes it; the caller is told so (`rooms_pending`) and a
+   * repeated request (idempotent) answers once the room is done.
    */
   const finishSteps = async (enquiryId: number) => {
     try {
-      await steps.drain(enquiryId, STEPS_WAIT_MS);
+      await steps.drain(enquiryId, stepsWaitMs);
     } catch (err) {
       log.warn({ enquiryId, err: (err as Error).message }, "steps pending");
-      throw new MatrixError(
-        "M_UNAVAILABLE",
-        "The change is saved, but the conversation room is still being updated; please repeat the request",
-      );
+      throw refuse({ reason: "rooms_pending" });
     }
   };
 
   return {
     async archiveExpired() {
+      // Closed and archived rooms look the same to the membership policy: nothing to change.
       return withTransaction(pool, async (db) => {
         const { rows } = await db.query<{ id: string }>(
           `UPDATE enquiries SET state = 'archived'
             WHERE state = 'closed' AND closed_at <= now() - $1 * interval '1 day' RETURNING id`,
-          [deps.config.reopenWindowDays],
+          [reopenWindowDays],
         );
         const ids = rows.map((r) => r.id);
         await db.query(
@@ -174,7 +182,7 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
         "SELECT 1 FROM counsellors WHERE user_id = $1 AND deactivated_at IS NOT NULL",
         [userId],
       );
-      if (counsellor.rowCount) throw new MatrixError("M_FORBIDDEN", "This counsellor account is deactivated");
+      if (counsellor.rowCount) throw refuse({ reason: "deactivated" });
       const { rows } = await pool.query<SummaryRow>(
         `${SELECT_SUMMARIES}
           WHERE (e.seeker_id = $1 OR e.counsellor_id = $1) AND e.state <> 'archived'
@@ -184,85 +192,57 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       return { enquiries: rows.map(toSummary) };
     },
     async claim(userId, enquiryId) {
-      const params = { enquiryId };
       const counsellor = String(userId);
-      const result = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+      const id = await withTransaction(pool, async (db) => {
+        const enquiry = await lockEnquiry(db, enquiryId);
         await counsellorRole(db, counsellor, enquiry);
+        const eid = Number(enquiry.id);
         if (enquiry.state === "active") {
-          if (enquiry.counsellor_id === counsellor) return enquiry; // a retried claim
-          throw new MatrixError("CONNECTA_ALREADY_TAKEN", "Another counsellor has already taken this enquiry");
+          if (enquiry.counsellor_id === counsellor) return eid; // a retried claim
+          throw refuse({ reason: "already_taken" });
         }
         if (enquiry.state !== "waiting") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not waiting`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "waiting" });
         }
-        await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [
-          enquiry.id,
-          counsellor,
-        ]);
+        const before = await policyRoom(db, eid);
+        await db.query("UPDATE enquiries SET state = 'active', counsellor_id = $2 WHERE id = $1", [eid, counsellor]);
         await db.query(
           "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'claim', $2)",
-          [enquiry.id, counsellor],
+          [eid, counsellor],
         );
-        const id = Number(enquiry.id);
-        // A counsellor who joined the agency after the room was made was never invited: the bot
-        // invites them now (nothing happens for one who is in the room already).
-        await enqueueStep(db, id, "invite", { user_id: counsellor });
-        await enqueueStep(db, id, "power_levels", { users: { [counsellor]: COUNSELLOR_POWER } });
-        // From now on only the seeker and this counsellor are in the room: the others are
-        // removed, so the seeker's client starts a new Megolm session without them.
-        await enqueueStep(db, id, "keep_only", {
-          user_ids: [enquiry.seeker_id, counsellor],
-          reason: "Die Anfrage wurde übernommen",
-        });
-        return { ...enquiry, state: "active", counsellor_id: counsellor };
+        const after: EnquiryRoom = { ...before, state: "active", counsellorId: counsellor };
+        await recordChanges(db, eid, roomChanges(before, after, "claimed"));
+        return eid;
       });
       faultPoint("claim_committed");
-      await finishSteps(Number(result.id));
-      return summary(pool, Number(result.id));
+      await finishSteps(id);
+      return summary(pool, id);
     },
     async handover(userId, enquiryId, counsellorId) {
-      const params = { enquiryId };
-      const body = { counsellor_id: counsellorId };
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const enquiry = await lockEnquiry(db, enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
+        const eid = Number(enquiry.id);
         // A retried handover (its response lost in a crash) finds it done.
-        if (enquiry.counsellor_id === body.counsellor_id) return Number(enquiry.id);
+        if (enquiry.counsellor_id === counsellorId) return eid;
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
-          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can hand over");
+          throw refuse({ reason: "not_assigned", action: "handover" });
         }
-        const target = await db.query("SELECT 1 FROM agency_memberships WHERE agency_id = $1 AND counsellor_id = $2", [
-          enquiry.agency_id,
-          body.counsellor_id,
-        ]);
-        if (!target.rowCount) {
-          throw new MatrixError("M_INVALID_PARAM", "The new counsellor is not a counsellor of this agency");
+        const before = await policyRoom(db, eid);
+        if (!before.agency.some((m) => m.userId === counsellorId)) {
+          throw refuse({ reason: "not_a_colleague", userId: counsellorId });
         }
-        const previous = enquiry.counsellor_id;
-        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [
-          enquiry.id,
-        ]);
+        await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
         await db.query(
           "INSERT INTO assignments (enquiry_id, counsellor_id, kind, assigned_by) VALUES ($1, $2, 'handover', $3)",
-          [enquiry.id, body.counsellor_id, caller],
+          [eid, counsellorId, caller],
         );
-        await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [enquiry.id, body.counsellor_id]);
-        const eid = Number(enquiry.id);
-        await enqueueStep(db, eid, "invite", { user_id: body.counsellor_id });
-        await enqueueStep(db, eid, "power_levels", { users: { [body.counsellor_id]: COUNSELLOR_POWER } });
-        await enqueueStep(db, eid, "keep_only", {
-          user_ids: [enquiry.seeker_id, body.counsellor_id],
-          reason: "Die Anfrage wurde übergeben",
-        });
-        // The old counsellor loses their power only once they are out of the room: lowering it
-        // while the new counsellor's join (authorised by their invite) is on its way can make
-        // Synapse's state resolution drop that invite, and with it the join.
-        if (previous) await enqueueStep(db, eid, "power_levels", { users: { [previous]: 0 } });
+        await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [eid, counsellorId]);
+        await recordChanges(db, eid, roomChanges(before, { ...before, counsellorId }, "handed_over"));
         return eid;
       });
       faultPoint("handover_committed");
@@ -270,44 +250,44 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
       return summary(pool, id);
     },
     async close(userId, enquiryId) {
-      const params = { enquiryId };
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
+        const enquiry = await lockEnquiry(db, enquiryId);
         const role = await counsellorRole(db, caller, enquiry);
         if (enquiry.state !== "active" && enquiry.state !== "closed") {
-          throw new MatrixError("CONNECTA_WRONG_STATE", `The enquiry is ${enquiry.state}, not active`);
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
         // Also a retried close is only answered to whoever may close.
         if (enquiry.counsellor_id !== caller && role !== "team_lead") {
-          throw new MatrixError("M_FORBIDDEN", "Only the assigned counsellor or a team lead can close");
+          throw refuse({ reason: "not_assigned", action: "close" });
         }
-        if (enquiry.state === "closed") return Number(enquiry.id); // a retried close
-        await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [enquiry.id]);
-        await enqueueStep(db, Number(enquiry.id), "power_levels", { users: {}, read_only: true });
-        return Number(enquiry.id);
+        const eid = Number(enquiry.id);
+        if (enquiry.state === "closed") return eid; // a retried close
+        const before = await policyRoom(db, eid);
+        await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [eid]);
+        await recordChanges(db, eid, roomChanges(before, { ...before, state: "closed" }));
+        return eid;
       });
       await finishSteps(id);
       return summary(pool, id);
     },
     async reopen(userId, enquiryId) {
-      const params = { enquiryId };
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, params.enquiryId);
-        if (enquiry.seeker_id !== userId) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
-        // A retried reopen (either way it went) finds the enquiry open.
-        if (enquiry.state === "active" || enquiry.state === "waiting") return Number(enquiry.id);
-        const windowMs = deps.config.reopenWindowDays * 86_400_000;
-        if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
-          throw new MatrixError("CONNECTA_WRONG_STATE", "This enquiry can no longer be reopened");
-        }
+        const enquiry = await lockEnquiry(db, enquiryId);
+        if (enquiry.seeker_id !== userId) throw refuse({ reason: "no_such_enquiry" });
         const eid = Number(enquiry.id);
-        // Back to its counsellor if they still counsel for the agency, else back into the queue,
-        // where the agency's present counsellors are invited again.
-        const previous = enquiry.counsellor_id;
-        if (previous && (await isActiveMember(db, enquiry.agency_id, previous))) {
+        // A retried reopen (either way it went) finds the enquiry open.
+        if (enquiry.state === "active" || enquiry.state === "waiting") return eid;
+        const windowMs = reopenWindowDays * 86_400_000;
+        if (enquiry.state !== "closed" || !enquiry.closed_at || Date.now() - enquiry.closed_at.getTime() > windowMs) {
+          throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "reopenable" });
+        }
+        // Back to its counsellor if they still counsel for the agency, else back into the queue.
+        const before = await policyRoom(db, eid);
+        const previous = before.counsellorId;
+        if (previous !== null && before.agency.some((m) => m.userId === previous)) {
           await db.query("UPDATE enquiries SET state = 'active', closed_at = NULL WHERE id = $1", [eid]);
-          await enqueueStep(db, eid, "power_levels", { users: {}, read_only: false });
+          await recordChanges(db, eid, roomChanges(before, { ...before, state: "active" }, "reopened"));
           return eid;
         }
         await db.query(
@@ -316,19 +296,8 @@ export function createWorkflow(deps: FeatureDeps): Workflow {
           [eid],
         );
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
-        if (previous) {
-          await enqueueStep(db, eid, "kick", {
-            user_id: previous,
-            reason: "Die Anfrage wartet auf eine neue Beratung",
-          });
-        }
-        for (const counsellor of await presentCounsellors(db, enquiry.agency_id)) {
-          await enqueueStep(db, eid, "invite", { user_id: counsellor });
-        }
-        await enqueueStep(db, eid, "power_levels", {
-          users: previous ? { [previous]: 0 } : {},
-          read_only: false,
-        });
+        const after: EnquiryRoom = { ...before, state: "waiting", counsellorId: null };
+        await recordChanges(db, eid, roomChanges(before, after, "requeued"));
         return eid;
       });
       await finishSteps(id);
@@ -373,6 +342,6 @@ function toSummary(r: SummaryRow): EnquirySummary {
 async function summary(pool: pg.Pool, id: number): Promise<EnquirySummary> {
   const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id]);
   const r = rows[0];
-  if (!r) throw new MatrixError("M_NOT_FOUND", "No such enquiry");
+  if (!r) throw refuse({ reason: "no_such_enquiry" });
   return toSummary(r);
 }

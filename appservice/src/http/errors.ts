@@ -84,14 +84,20 @@ const BODY_ERRORS: Record<string, MatrixError> = {
   "request.aborted": new MatrixError("M_BAD_JSON", "The request body was incomplete"),
 };
 
-/** The one error middleware: known errors become their Matrix error, anything else a 500. */
-export function errorHandler(log: Logger): ErrorRequestHandler {
+/**
+ * The one error middleware: known errors become their Matrix error, anything else a 500.
+ * `translate` turns a feature's own errors (the workflow's refusals) into Matrix errors.
+ */
+export function errorHandler(
+  log: Logger,
+  translate: (err: unknown) => MatrixError | null = () => null,
+): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const bodyError =
       typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
     // A path with broken percent-encoding makes express throw a URIError while matching.
     const uriError = err instanceof URIError ? new MatrixError("M_INVALID_PARAM", "Malformed URL encoding") : undefined;
-    const known = err instanceof MatrixError ? err : (bodyError ?? uriError);
+    const known = err instanceof MatrixError ? err : (translate(err) ?? bodyError ?? uriError);
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");
       const retryMs = known.extra.retry_after_ms;

@@ -7,8 +7,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { findAgency } from "../agencies/match.ts";
-import type { FeatureDeps } from "../app.ts";
-import { SQLSTATE, withTransaction } from "../db/pool.ts";
+import type { FeatureDeps } from "../deps.ts";
+import { pgError, SQLSTATE } from "../db/codes.ts";
+import { withTransaction } from "../db/pool.ts";
 import type { AgeGroup, Language } from "../domain.ts";
 import { openEnquiry } from "../enquiries/open.ts";
 import { faultPoint } from "../faults.ts";
@@ -274,7 +275,7 @@ async function reserve(
     );
   } catch (err) {
     // Another intake took the pseudonym a moment ago.
-    if ((err as { code?: string }).code === SQLSTATE.UNIQUE_VIOLATION) throw inUse();
+    if (pgError(err)?.code === SQLSTATE.UNIQUE_VIOLATION) throw inUse();
     throw err;
   }
   try {

@@ -4,7 +4,7 @@
  */
 import type { Request } from "express";
 import { z } from "zod";
-import type { FeatureDeps } from "../app.ts";
+import type { FeatureDeps } from "../deps.ts";
 import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";
 import { clientAddress, normaliseAddress } from "./client-address.ts";

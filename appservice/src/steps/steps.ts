@@ -4,27 +4,57 @@
  * and then done by any replica until it is done, in order per enquiry. A crash between two
  * steps leaves the remaining steps in the table; the worker finishes them after a restart (the
  * reconciler is this same worker).
+ *
+ * A done step keeps its kind, times and attempts, but no payload: the user ids and reasons it
+ * carried are personal data the outbox no longer needs (a CHECK constraint holds to that).
  */
 import type pg from "pg";
 import type { Logger } from "pino";
+import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
+import type { RemovalReason } from "../enquiries/texts.ts";
 import { faultPoint } from "../faults.ts";
 
+/** What each kind of step carries: the kind names the Matrix action, the payload its arguments. */
+export interface StepPayloads {
+  /** Create the enquiry's room; everything it needs is read from the enquiry when it runs. */
+  create_room: Record<string, never>;
+  /** Invite a user; nothing happens when they are in the room or invited already. */
+  invite: { user_id: string };
+  /** Take a user out of the room (done when they are not in it); `reason` is shown in the room. */
+  kick: { user_id: string; reason?: RemovalReason };
+  /** Take everyone out of the room but the bot and `user_ids` (one look at the members). */
+  keep_only: { user_ids: string[]; reason?: RemovalReason };
+  /** Set power levels of users (0 removes them from the list); `read_only` (un)locks writing. */
+  power_levels: { users: Record<string, number>; read_only?: boolean };
+}
+
 /** The kinds of step. */
-export type StepKind = "create_room" | "invite" | "kick" | "keep_only" | "power_levels" | "room_state";
+export type StepKind = keyof StepPayloads;
+
+/** A step to record: a kind and its payload. */
+export type NewStep = { [K in StepKind]: { kind: K; payload: StepPayloads[K] } }[StepKind];
 
 /** One step as its runner sees it. */
-export interface Step {
+export interface Step<K extends StepKind = StepKind> {
   id: number;
   enquiryId: number | null;
-  kind: StepKind;
-  payload: Record<string, unknown>;
+  kind: K;
+  payload: StepPayloads[K];
   /** How many runs started before this one; more than 0 means an earlier run may have half-done it. */
   previousAttempts: number;
 }
 
-/** Does a step; may update rows through `db`, committed together with the step's completion. */
-export type StepRunner = (step: Step, db: pg.PoolClient) => Promise<void>;
+/**
+ * The runner of each kind of step. A runner may update rows through `db`, committed together
+ * with the step's completion.
+ */
+export type StepRunners = { [K in StepKind]: (step: Step<K>, db: pg.PoolClient) => Promise<void> };
+
+/** Runs `step` with the runner of its kind. */
+function run<K extends StepKind>(runners: StepRunners, step: Step<K>, db: pg.PoolClient): Promise<void> {
+  return runners[step.kind](step, db);
+}
 
 /**
  * Seconds during which the request that recorded a step has it to itself; background workers
@@ -33,31 +63,23 @@ export type StepRunner = (step: Step, db: pg.PoolClient) => Promise<void>;
 const OWNER_GRACE_SECONDS = 5;
 
 /** Records a step to do. Call inside the transaction of the state change it belongs to. */
-export async function enqueueStep(
-  db: pg.PoolClient,
-  enquiryId: number | null,
-  kind: StepKind,
-  payload: Record<string, unknown> = {},
-): Promise<void> {
+export async function enqueueStep(db: pg.PoolClient, enquiryId: number | null, step: NewStep): Promise<void> {
   await db.query(
     `INSERT INTO matrix_steps (enquiry_id, kind, payload, run_after)
      VALUES ($1, $2, $3, now() + $4 * interval '1 second')`,
-    [enquiryId, kind, payload, OWNER_GRACE_SECONDS],
+    [enquiryId, step.kind, step.payload, OWNER_GRACE_SECONDS],
   );
 }
-
-/** Key space of the advisory locks that keep two replicas from running one step at once. */
-const STEP_LOCK_SPACE = 7_320_452;
 
 /** Runs pending steps; one per process, started at boot. */
 export class StepWorker {
   readonly #pool: pg.Pool;
-  readonly #runners: Record<StepKind, StepRunner>;
+  readonly #runners: StepRunners;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | null = null;
   #busy = false;
 
-  constructor(pool: pg.Pool, runners: Record<StepKind, StepRunner>, log: Logger) {
+  constructor(pool: pg.Pool, runners: StepRunners, log: Logger) {
     this.#pool = pool;
     this.#runners = runners;
     this.#log = log;
@@ -98,13 +120,16 @@ export class StepWorker {
     return withClient(this.#pool, async (client) => {
       const step = await this.#take(client, enquiryId);
       if (!step) return false;
-      const lock = [STEP_LOCK_SPACE, step.id % 2 ** 31];
+      const lock = [LOCK_SPACE.STEPS, step.id % 2 ** 31];
       try {
         await client.query("BEGIN");
         try {
-          await this.#runners[step.kind](step, client);
+          await run(this.#runners, step, client);
           faultPoint(`step:${step.kind}`);
-          await client.query("UPDATE matrix_steps SET done_at = now(), last_error = NULL WHERE id = $1", [step.id]);
+          await client.query(
+            "UPDATE matrix_steps SET done_at = now(), last_error = NULL, payload = '{}' WHERE id = $1",
+            [step.id],
+          );
           await client.query("COMMIT");
           this.#log.debug({ step: step.id, kind: step.kind, enquiry: step.enquiryId }, "step done");
         } catch (err) {
@@ -136,7 +161,7 @@ export class StepWorker {
         id: string;
         enquiry_id: string | null;
         kind: StepKind;
-        payload: Record<string, unknown>;
+        payload: StepPayloads[StepKind];
         attempts: number;
       }>(
         `SELECT s.id, s.enquiry_id, s.kind, s.payload, s.attempts
@@ -158,7 +183,7 @@ export class StepWorker {
         row &&
         (
           await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2::int) AS ok", [
-            STEP_LOCK_SPACE,
+            LOCK_SPACE.STEPS,
             Number(row.id) % 2 ** 31,
           ])
         ).rows[0]?.ok;

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Router, type Request } from "express";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { isDatabaseFailure } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import { cleanText, textProblem } from "../http/text.ts";
@@ -60,24 +61,6 @@ const KEEP_SKIPPED_DAYS = 30;
 
 /** Event fields the handlers use as ids (in SQL, in steps): strings without any control character. */
 const ID_FIELDS = ["type", "event_id", "room_id", "sender", "state_key"] as const;
-
-/**
- * SQLSTATE classes that mean the database itself failed rather than the event: connection
- * exception (08), serialization failure and deadlock (40), insufficient resources such as a full
- * disk or too many connections (53), operator intervention such as a shutdown or a cancelled
- * statement (57), system errors (58) and internal errors (XX). These fail the whole transaction,
- * so that Synapse sends it again later, when the database may work again. Every other error,
- * data exceptions (22, e.g. U+0000 in text), constraint violations (23) or a bug in a handler,
- * belongs to the event: Synapse would send the same event again and again, and every event after
- * it would wait forever, so the event is recorded and skipped. Errors without a SQLSTATE (the
- * connection was lost) are caught where rolling back to the savepoint fails too.
- */
-const DATABASE_FAILURE = /^(08|40|53|57|58|XX)[0-9A-Z]{3}$/;
-
-function isDatabaseFailure(err: unknown): boolean {
-  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === "string" && DATABASE_FAILURE.test(code);
-}
 
 /**
  * A short description of an error for `skipped_events` and the log: its SQLSTATE, name and
@@ -140,7 +123,15 @@ async function pruneSkipped(db: pg.PoolClient) {
 
 /**
  * Runs the handlers for one event in a savepoint. Returns null when it was handled, else why it
- * was not; its changes are then rolled back. A failure of the database itself is thrown.
+ * was not; its changes are then rolled back.
+ *
+ * A failure of the database itself ({@link isDatabaseFailure}: a lost connection, a deadlock, a
+ * full disk, a shutdown) is thrown and fails the whole transaction, so that Synapse sends it
+ * again later, when the database may work again. Every other error, data exceptions (e.g. U+0000
+ * in text), constraint violations or a bug in a handler, belongs to the event: Synapse would send
+ * the same event again and again, and every event after it would wait forever, so the event is
+ * recorded and skipped. Errors without a SQLSTATE (the connection was lost) are caught where
+ * rolling back to the savepoint fails too.
  */
 async function handleInSavepoint(db: pg.PoolClient, event: MatrixEvent, handle: EventHandler): Promise<string | null> {
   await db.query("SAVEPOINT event");
@@ -195,7 +186,7 @@ function presentedToken(req: Request): string | null {
  * savepoint, and an event that is refused at the edge ({@link eventProblem}) or whose handling
  * fails is rolled back, recorded in `skipped_events` (ids, type and reason; never its content)
  * and skipped. Only a failure of the database itself fails the transaction (see
- * {@link DATABASE_FAILURE}), so that Synapse sends it again.
+ * {@link handleInSavepoint}), so that Synapse sends it again.
  */
 export async function processTransaction(
   pool: pg.Pool,
