@@ -67,6 +67,15 @@ async function dehydratedDevice(user: Pick<TestUser, "userId" | "accessToken">) 
   };
 }
 
+/** The Megolm sessions of `roomId` in the user's current key backup at the homeserver. */
+async function backedUpSessions(user: Pick<TestUser, "accessToken">, roomId: string): Promise<string[]> {
+  const version = await matrixRequest(stack, "GET", "/_matrix/client/v3/room_keys/version", user);
+  if (version.status !== 200) throw new Error(`no key backup: ${JSON.stringify(version.body)}`);
+  const path = `/_matrix/client/v3/room_keys/keys/${encodeURIComponent(roomId)}?version=${String(version.body.version)}`;
+  const keys = await matrixRequest(stack, "GET", path, user);
+  return keys.status === 200 ? Object.keys((keys.body.sessions ?? {}) as object) : [];
+}
+
 describe("what was written while nobody was there", () => {
   it("is read by the counsellor who was logged out when the seeker wrote, and by the seeker who closed the tab a second after 'gesendet'", async () => {
     const unreadable: string[] = [];
@@ -107,6 +116,8 @@ async function nothingLost(unreadable: string[]): Promise<void> {
   await expect
     .poll(async () => (await messages(chat)).find((m) => m.includes(enquiry)) ?? "", { timeout: 60_000 })
     .toContain("gesendet");
+  // "gesendet" means its key is in the seeker's key backup already.
+  expect(await backedUpSessions(await pageSession(chat), seeker.roomId)).toHaveLength(1);
   await chat.waitForTimeout(1000);
   await chat.context().close();
 
