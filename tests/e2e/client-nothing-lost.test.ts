@@ -12,6 +12,7 @@ import {
   counsellorFirstLogin,
   counsellorLogin,
   messages,
+  messageState,
   pagesText,
   pageSession,
   recordUnreadable,
@@ -113,9 +114,7 @@ async function nothingLost(unreadable: string[]): Promise<void> {
   const seekerPassphrase = await seekerFirstBrowserLogin(stack, chat, seeker);
   const enquiry = `Ich schreibe das zum ersten Mal ${unique()}`;
   await sendMessage(chat, enquiry);
-  await expect
-    .poll(async () => (await messages(chat)).find((m) => m.includes(enquiry)) ?? "", { timeout: 60_000 })
-    .toContain("gesendet");
+  await expect.poll(() => messageState(chat, enquiry), { timeout: 60_000 }).toBe("gesendet");
   // "gesendet" means its key is in the seeker's key backup already.
   expect(await backedUpSessions(await pageSession(chat), seeker.roomId)).toHaveLength(1);
   await chat.waitForTimeout(1000);

@@ -32,6 +32,15 @@ export async function expectHeading(page: Page, text: string, timeout = 60_000):
 /** The messages of the conversation on the page, as text. */
 export const messages = (page: Page): Promise<string[]> => page.getByTestId("message").allInnerTexts();
 
+/**
+ * The delivery state shown under our message containing `text` ("wird gesendet", "gesendet",
+ * "gelesen", ...), or "" while there is no such message.
+ */
+export async function messageState(page: Page, text: string): Promise<string> {
+  const message = (await messages(page)).find((m) => m.includes(text));
+  return message?.trim().split("\n").at(-1)?.trim() ?? "";
+}
+
 /** Headings of the key pages and the desk, by language. */
 export const HEADINGS = {
   de: {
