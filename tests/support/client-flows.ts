@@ -205,7 +205,7 @@ export async function recordUnreadable(context: BrowserContext, who: string, see
       .__connectaUnreadable;
     const reported = new WeakSet<Element>();
     const check = (): void => {
-      for (const element of document.querySelectorAll('[data-testid="undecryptable"]')) {
+      for (const element of document.querySelectorAll('[data-testid="undecryptable"], .undecryptable')) {
         if (reported.has(element)) continue;
         reported.add(element);
         const message = element.closest('[data-testid="message"], [data-testid="queue-item"]') ?? element;
