@@ -28,8 +28,10 @@ export function connect(session: Session): Promise<Matrix> {
   if (current?.deviceId === session.deviceId) return current.ready;
   disconnect();
   const remote = startWorker();
-  // A plain copy: the session may be a reactive proxy, which cannot be sent to a worker.
-  const ready = remote.call("connect", { ...session }).then(async () => {
+  // A plain copy: the session may be a reactive proxy, which cannot be sent to a worker. The
+  // worker has no use for the lock key.
+  const { lockKey: _unused, ...plain } = session;
+  const ready = remote.call("connect", plain).then(async () => {
     await remote.watch("watchSends", "unwatch", (pending: number) => {
       if (current?.remote === remote) unsafeSends = pending;
     });
