@@ -189,9 +189,13 @@ async function keyBackedUp(client: MatrixClient, roomId: string, eventId: string
   if (typeof sessionId !== "string") sessionId = (await client.fetchRoomEvent(roomId, eventId)).content?.session_id;
   if (typeof sessionId !== "string") return; // not encrypted: nothing to keep
   for (let wait = 250; !securedSessions.has(sessionId); wait = Math.min(wait * 2, 10_000)) {
-    const version =
-      (await crypto.getActiveSessionBackupVersion()) ?? (await crypto.checkKeyBackupAndEnable())?.backupInfo?.version;
-    if (!version) {
+    let version = await crypto.getActiveSessionBackupVersion();
+    if (version === null) {
+      // Not (yet) uploading to a backup this device trusts: look once more at the server.
+      await crypto.checkKeyBackupAndEnable();
+      version = await crypto.getActiveSessionBackupVersion();
+    }
+    if (version === null) {
       console.warn("no key backup on this device: a sent message's key is kept by the dehydrated device only");
       return;
     }
