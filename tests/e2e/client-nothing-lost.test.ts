@@ -136,6 +136,8 @@ async function nothingLost(unreadable: string[]): Promise<void> {
   const replaced = await dehydratedDevice(secondDevice);
   expect(replaced).toMatchObject({ dehydrated: true, crossSigned: true });
   expect(replaced?.deviceId).not.toBe(dehydrated?.deviceId);
+  // The keys it took over are in the counsellor's backup now: the next device has them too.
+  await expect.poll(() => backedUpSessions(secondDevice, seeker.roomId), { timeout: 30_000 }).toHaveLength(1);
   const devices = await matrixRequest(stack, "GET", "/_matrix/client/v3/devices", secondDevice);
   expect((devices.body.devices as { device_id: string }[]).map((d) => d.device_id).sort()).toEqual(
     [secondDevice.deviceId, replaced?.deviceId].sort(),

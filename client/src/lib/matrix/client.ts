@@ -278,8 +278,6 @@ export async function restoreKeys(
     onStep("backup");
     await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
     await crypto.checkKeyBackupAndEnable();
-    onStep("rehydrate");
-    await startDehydration(client, onProgress);
     onStep("restore");
     const result = await crypto.restoreKeyBackup({
       progressCallback: (progress: ImportRoomKeyProgressData) => {
@@ -287,6 +285,8 @@ export async function restoreKeys(
         if (progress.stage === "load_keys") onProgress(progress.successes, progress.total);
       },
     });
+    onStep("rehydrate");
+    await startDehydration(client, onProgress);
     return { restored: result.imported, lock: { lockKey: await lockKeyOf(key), kdf } };
   } finally {
     arrived();
