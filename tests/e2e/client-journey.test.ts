@@ -6,8 +6,10 @@
  * Intake and first enquiry → the counsellor sees it decrypted in the queue and takes it →
  * messages and an encrypted attachment both ways → the seeker logs in on a fresh context with
  * password and passphrase and reads the whole history → handover to a colleague (whose
- * matrix-js-sdk client decrypts the earlier history) → close. Every request of both contexts
- * goes to our own origins; the passphrase appears in no request.
+ * matrix-js-sdk client decrypts the earlier history) → close → reopen → the idle counsellor's
+ * screen locks and unlocks as the same device, with the draft and what was written meanwhile.
+ * Every request of both contexts goes to our own origins; the passphrase appears in no request;
+ * nobody is ever shown a message as one that cannot be read.
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +17,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
+import { pageSession, recordUnreadable } from "../support/client-flows.ts";
 import { chooseFileByKeyboard, chooseRadio, tabTo, tabToText, typeInto } from "../support/keyboard.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
@@ -30,6 +33,8 @@ const requests: { context: string; url: string; body: string }[] = [];
 const problems: string[] = [];
 /** Warnings and errors the pages logged: shown when the journey fails. */
 const consoleLog: string[] = [];
+/** Every message any page showed as one that cannot be read here (none may be). */
+const unreadable: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
@@ -42,6 +47,7 @@ afterAll(async () => {
 /** A German context whose requests, page errors and CSP violations are recorded. */
 async function newContext(name: string): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: "de-DE", reducedMotion: "reduce", acceptDownloads: true });
+  await recordUnreadable(context, name, unreadable);
   context.on("request", (request) =>
     requests.push({ context: name, url: request.url(), body: request.postData() ?? "" }),
   );
@@ -76,7 +82,7 @@ async function pagesText(): Promise<string> {
       );
     }
   }
-  return `${texts.join("\n")}\n--- problems:\n${problems.join("\n")}\n--- console:\n${consoleLog.slice(-40).join("\n")}`;
+  return `${texts.join("\n")}\n--- problems:\n${problems.join("\n")}\n--- unreadable:\n${unreadable.join("\n")}\n--- console:\n${consoleLog.slice(-40).join("\n")}`;
 }
 
 describe("the counselling journey in browser contexts", () => {
@@ -158,9 +164,10 @@ const messages = (page: Page) => page.getByTestId("message").allInnerTexts();
 
 /**
  * A counsellor's first login in the browser, by keyboard: name and the operator's password, the
- * forced password change, then a passphrase for their keys; ends on the desk.
+ * forced password change, then a passphrase for their keys; ends on the desk. Returns the
+ * passphrase.
  */
-async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en"): Promise<void> {
+async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en"): Promise<string> {
   const t = lang === "de" ? GERMAN : ENGLISH;
   await page.goto(`${stack.clientUrl}/beratung?lang=${lang}`, { waitUntil: "networkidle" });
   await page.waitForURL(/\/beratung\/anmelden/);
@@ -192,6 +199,7 @@ async function counsellorFirstLogin(page: Page, user: TestUser, lang: "de" | "en
   await expectCrossSigned(page, `counsellor ${user.localpart}`);
   user.password = newPassword;
   passphrases.push(passphrase);
+  return passphrase;
 }
 
 const GERMAN = {
@@ -226,6 +234,13 @@ async function journey(): Promise<void> {
   const desk = await counsellorContext.newPage();
   await counsellorFirstLogin(desk, userA, "de");
   await checkA11y(desk, "desk (empty) de");
+  // Counsellors' pages have no quick exit, and Escape twice does nothing there (the quick exit
+  // would hide the page at once, on the second key press).
+  expect(await desk.locator("nav.quick-exit").count()).toBe(0);
+  await desk.keyboard.press("Escape");
+  await desk.keyboard.press("Escape");
+  expect(await desk.evaluate(() => document.documentElement.hidden)).toBe(false);
+  expect(new URL(desk.url()).pathname).toBe("/beratung");
 
   // The seeker, keyboard only: intake.
   const pseudonym = freshPseudonym("journey");
@@ -387,7 +402,7 @@ async function journey(): Promise<void> {
   // Counsellor B logs in (English); A hands over from the browser; B reads the whole history.
   const colleagueContext = await newContext("counsellor B");
   const colleague = await colleagueContext.newPage();
-  await counsellorFirstLogin(colleague, userB, "en");
+  const passphraseB = await counsellorFirstLogin(colleague, userB, "en");
   await tabTo(desk, "#colleague");
   for (let i = 0; i < 5 && (await desk.locator("#colleague").inputValue()) !== userB.userId; i++) {
     await desk.keyboard.press("ArrowDown");
@@ -436,22 +451,47 @@ async function journey(): Promise<void> {
     401,
   );
 
-  // Counsellor B walks away from the desk: after the idle time the tab locks (logs out).
-  const tokenB = await colleague.evaluate(
-    () => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken,
-  );
+  // Counsellor B walks away from the conversation, a draft in the composer: after the idle time
+  // the screen locks. The device stays, nothing in the tab can use its login; the seeker writes
+  // meanwhile; B unlocks with the passphrase and is back as the same device, with the draft and
+  // the new message.
+  const conversationB = colleague.url();
+  const deviceB = await pageSession(colleague);
   await colleague.clock.install();
-  await colleague.goto(`${stack.clientUrl}/beratung`, { waitUntil: "load" });
-  await colleague.getByText("Logged in as").waitFor();
+  await colleague.goto(conversationB, { waitUntil: "load" });
+  await colleague.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
+  const draft = `A reply I am still thinking about ${unique()}`;
+  await typeInto(colleague, "#composer", draft);
+  await expect
+    .poll(() => colleague.evaluate(() => Object.keys(sessionStorage).some((k) => k.startsWith("connecta.draft."))))
+    .toBe(true);
   await colleague.clock.fastForward("16:00");
-  await colleague.waitForURL(`${stack.clientUrl}/beratung/anmelden?gesperrt=1`, { timeout: 30_000 });
-  await colleague.getByText("For your protection you have been logged out.").waitFor();
-  expect(await colleague.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("connecta.")))).toEqual(
-    [],
-  );
-  expect((await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: tokenB })).status).toBe(
-    401,
-  );
+  await colleague.waitForURL(/\/beratung\/gesperrt\?weiter=/, { timeout: 30_000 });
+  await expectHeading(colleague, "Screen locked");
+  await checkA11y(colleague, "lock screen en");
+  expect(await colleague.evaluate(() => sessionStorage.getItem("connecta.session"))).toBeNull();
+  expect(await colleague.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(deviceB.accessToken);
+  const whoamiB = async () =>
+    (await matrixRequest(stack, "GET", "/_matrix/client/v3/account/whoami", { accessToken: deviceB.accessToken }))
+      .status;
+  expect(await whoamiB()).toBe(200);
+  const meanwhile = `While you were away ${unique()}`;
+  await typeInto(second, "#composer", meanwhile);
+  await second.keyboard.press("ControlOrMeta+Enter");
+  await expect.poll(async () => (await messages(second)).join("\n"), { timeout: 30_000 }).toContain(meanwhile);
+  await typeInto(colleague, "#passphrase", "not the passphrase at all");
+  await colleague.keyboard.press("Enter");
+  await expect
+    .poll(() => colleague.locator(".error-summary").innerText(), { timeout: 60_000 })
+    .toContain("does not fit");
+  await tabTo(colleague, "#passphrase");
+  await colleague.keyboard.press("ControlOrMeta+A");
+  await colleague.keyboard.type(passphraseB);
+  await colleague.keyboard.press("Enter");
+  await colleague.waitForURL(conversationB, { timeout: 60_000 });
+  expect((await pageSession(colleague)).deviceId).toBe(deviceB.deviceId);
+  await expect.poll(() => colleague.locator("#composer").inputValue(), { timeout: 30_000 }).toBe(draft);
+  await expect.poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 }).toContain(meanwhile);
 
   // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab,
   // and the login ended at the homeserver.
@@ -487,4 +527,7 @@ async function journey(): Promise<void> {
   }
   expect(problems).toEqual([]);
   expect(JSON.stringify(violations, null, 1)).toBe("{}");
+  // Nobody who should read a message was ever told it cannot be read (a moment of "Decrypting …"
+  // while a key is on its way is fine).
+  expect(unreadable).toEqual([]);
 }

@@ -2,7 +2,7 @@
  * Flows of the web client in Chromium that several browser tests share: a counsellor's first
  * login, a seeker's login with a new passphrase, and reading what a page shows.
  */
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { expect } from "vitest";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { tabTo, tabToText, typeInto } from "./keyboard.ts";
@@ -31,6 +31,15 @@ export async function expectHeading(page: Page, text: string, timeout = 60_000):
 
 /** The messages of the conversation on the page, as text. */
 export const messages = (page: Page): Promise<string[]> => page.getByTestId("message").allInnerTexts();
+
+/**
+ * The delivery state shown under our message containing `text` ("wird gesendet", "gesendet",
+ * "gelesen", ...), or "" while there is no such message.
+ */
+export async function messageState(page: Page, text: string): Promise<string> {
+  const message = (await messages(page)).find((m) => m.includes(text));
+  return message?.trim().split("\n").at(-1)?.trim() ?? "";
+}
 
 /** Headings of the key pages and the desk, by language. */
 export const HEADINGS = {
@@ -135,6 +144,76 @@ export async function seekerFirstBrowserLogin(
   await page.waitForURL(`${stack.clientUrl}/gespraech`);
   await expectHeading(page, HEADINGS[lang].conversation);
   return passphrase;
+}
+
+/**
+ * Unlocks the keys of a device on the keys page with `passphrase` (keyboard only); the page then
+ * continues to `next` (the desk or the conversation).
+ */
+export async function unlockKeys(stack: StackInfo, page: Page, passphrase: string, next: string): Promise<void> {
+  await expectHeading(page, "Ihre Nachrichten entsperren");
+  await typeInto(page, "#passphrase", passphrase);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${stack.clientUrl}${next}`, { timeout: 120_000 });
+}
+
+/**
+ * A counsellor who set up their keys before logs in on a new browser device and unlocks them
+ * with `passphrase` (German, keyboard only); ends on the desk.
+ */
+export async function counsellorLogin(stack: StackInfo, page: Page, user: TestUser, passphrase: string): Promise<void> {
+  await page.goto(`${stack.clientUrl}/beratung/anmelden`, { waitUntil: "networkidle" });
+  await typeInto(page, "#login-name", user.localpart);
+  await typeInto(page, "#login-password", user.password);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${stack.clientUrl}/schluessel`);
+  await unlockKeys(stack, page, passphrase, "/beratung");
+  await expectHeading(page, HEADINGS.de.desk);
+}
+
+/**
+ * A seeker who set up their keys before logs in on a new browser device and unlocks them with
+ * `passphrase` (German, keyboard only); ends on the conversation page.
+ */
+export async function seekerLogin(
+  stack: StackInfo,
+  page: Page,
+  user: Pick<TestUser, "localpart" | "password">,
+  passphrase: string,
+): Promise<void> {
+  await page.goto(`${stack.clientUrl}/anmelden`, { waitUntil: "networkidle" });
+  await typeInto(page, "#login-name", user.localpart);
+  await typeInto(page, "#login-password", user.password);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${stack.clientUrl}/schluessel`);
+  await unlockKeys(stack, page, passphrase, "/gespraech");
+  await expectHeading(page, HEADINGS.de.conversation);
+}
+
+/**
+ * Records, from every page of `context` (`who`), each message shown as one that cannot be read
+ * here (the chat's and the desk's `data-testid="undecryptable"`), with its text, into `seen`:
+ * a MutationObserver in every document, so that nothing shown even for a moment is missed.
+ * Messages still being decrypted (`data-testid="decrypting"`) are not recorded.
+ */
+export async function recordUnreadable(context: BrowserContext, who: string, seen: string[]): Promise<void> {
+  await context.exposeBinding("__connectaUnreadable", ({ page }, text: string) => {
+    seen.push(`${who} at ${page.url()}: ${text}`);
+  });
+  await context.addInitScript(() => {
+    const report = (window as unknown as { __connectaUnreadable: (text: string) => Promise<void> })
+      .__connectaUnreadable;
+    const reported = new WeakSet<Element>();
+    const check = (): void => {
+      for (const element of document.querySelectorAll('[data-testid="undecryptable"], .undecryptable')) {
+        if (reported.has(element)) continue;
+        reported.add(element);
+        const message = element.closest('[data-testid="message"], [data-testid="queue-item"]') ?? element;
+        void report((message.textContent ?? "").replace(/\s+/g, " ").trim());
+      }
+    };
+    new MutationObserver(check).observe(document, { childList: true, subtree: true });
+  });
 }
 
 /**

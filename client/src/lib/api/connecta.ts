@@ -43,8 +43,33 @@ async function openIdToken(session: Session): Promise<string> {
   return cached.token;
 }
 
+/** Waits before each repetition of a request answered `503 M_UNAVAILABLE`, in milliseconds. */
+export const UNAVAILABLE_WAITS_MS = [1000, 3000] as const;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Calls our API and returns the JSON body of a 200 answer.
+ * Sends `request` again, after a short wait, while it is answered `503 M_UNAVAILABLE`: the
+ * application service says so when Synapse took too long to reflect a claim, handover or close
+ * that is already decided (docs/workflow.md), and a repeated request then answers it. All our
+ * API calls may be repeated. A `Retry-After` of up to 5 s is honoured.
+ */
+export async function retryUnavailable(
+  request: () => Promise<JsonAnswer>,
+  wait: (ms: number) => Promise<void> = sleep,
+): Promise<JsonAnswer> {
+  let res = await request();
+  for (const ms of UNAVAILABLE_WAITS_MS) {
+    if (res.status !== 503 || res.body.errcode !== "M_UNAVAILABLE") break;
+    await wait(res.retryAfter !== null && res.retryAfter <= 5 ? res.retryAfter * 1000 : ms);
+    res = await request();
+  }
+  return res;
+}
+
+/**
+ * Calls our API and returns the JSON body of a 200 answer (repeating it while the application
+ * service is briefly unavailable, see {@link retryUnavailable}).
  *
  * @throws ApiProblem for any other answer, NetworkError without one
  */
@@ -54,11 +79,12 @@ export async function api<T = Record<string, unknown>>(
   path: string,
   body?: unknown,
 ): Promise<T> {
-  let res: JsonAnswer = await jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
+  const send = async (): Promise<JsonAnswer> => jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
+  let res = await retryUnavailable(send);
   if (res.status === 401) {
     // The token may have been revoked (the homeserver restarted): ask for a new one once.
     forgetApiToken();
-    res = await jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
+    res = await retryUnavailable(send);
   }
   if (res.status !== 200) throw new ApiProblem(res);
   return res.body as T;

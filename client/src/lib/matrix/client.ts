@@ -17,13 +17,25 @@ import {
   type MatrixClient,
 } from "matrix-js-sdk";
 import {
+  CryptoEvent,
   decodeRecoveryKey,
   deriveRecoveryKeyFromPassphrase,
   OnlySignedDevicesIsolationMode,
   type ImportRoomKeyProgressData,
 } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { RustBackupManager } from "matrix-js-sdk/lib/rust-crypto/backup.js";
+import type { PassphraseInfo } from "matrix-js-sdk/lib/secret-storage.js";
+import { lockKeyOf, unseal, type Sealed } from "../session/seal.ts";
 import type { Session } from "../session/session.ts";
+import { keysArriving } from "./conversation.ts";
 import { storePrefix } from "./stores.ts";
+
+// The SDK waits a random 0 to 10 s before it uploads a new room key to the key backup (so that
+// many clients receiving one key do not all upload at once). A message counts as sent only once
+// its key is in the backup (conversation.ts): a person who closes the tab right after "sent"
+// must find it again at the next login. Our rooms have two or three people; half a second of
+// spread is plenty.
+(RustBackupManager as { maxBackupLoopStartDelayMillis: number }).maxBackupLoopStartDelayMillis = 500;
 
 const quiet = (): void => {};
 /** The SDK logs every request and crypto step; the console of a seeker's browser gets warnings only. */
@@ -112,7 +124,67 @@ export async function startClient(session: Session): Promise<MatrixClient> {
 }
 
 /** The steps of setting up or restoring keys, shown to the user as progress. */
-export type KeyStep = "identity" | "storage" | "backup" | "restore";
+export type KeyStep = "identity" | "storage" | "backup" | "rehydrate" | "restore";
+
+/**
+ * What a tab needs to lock its screen without logging out (lock.ts): the lock key derived from
+ * the secret-storage key, and how the passphrase turns into that key again (public: PBKDF2's
+ * salt and rounds, as secret storage publishes them), or null if secret storage has no passphrase.
+ */
+export interface LockInfo {
+  lockKey: string;
+  kdf: PassphraseKdf | null;
+}
+
+/** PBKDF2 parameters of a secret-storage key made from a passphrase. */
+export interface PassphraseKdf {
+  salt: string;
+  iterations: number;
+  bits?: number | undefined;
+}
+
+const kdfOf = (passphrase: PassphraseInfo | undefined): PassphraseKdf | null =>
+  passphrase ? { salt: passphrase.salt, iterations: passphrase.iterations, bits: passphrase.bits } : null;
+
+/** The secret-storage key from the passphrase (with the account's PBKDF2 parameters) or the recovery key. */
+async function secretStorageKeyFrom(
+  secret: { passphrase: string } | { recoveryKey: string },
+  kdf: PassphraseKdf | null | undefined,
+): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    if ("passphrase" in secret) {
+      if (!kdf) throw new WrongSecretError("secret storage has no passphrase");
+      return await deriveRecoveryKeyFromPassphrase(secret.passphrase, kdf.salt, kdf.iterations, kdf.bits);
+    }
+    return decodeRecoveryKey(secret.recoveryKey.trim());
+  } catch (err) {
+    throw err instanceof WrongSecretError ? err : new WrongSecretError(String(err));
+  }
+}
+
+/**
+ * Starts device dehydration (MSC3814) once cross-signing and secret storage are set up or
+ * unlocked: first takes over the dehydrated device the account left on the server, importing the
+ * room keys that were sent to it while no browser of this person was open (`rehydrate`), then
+ * uploads a new one, cross-signed by the SDK with this account's self-signing key, so that every
+ * sender's client shares the keys of new messages with it. Its private keys go to the server
+ * encrypted with the dehydration key, which lives in secret storage (so only the passphrase or
+ * the recovery key opens it). Does nothing when the homeserver does not offer dehydration.
+ */
+async function startDehydration(
+  client: MatrixClient,
+  onProgress: (done: number, total: number) => void,
+): Promise<void> {
+  const crypto = client.getCrypto();
+  if (!crypto || !(await crypto.isDehydrationSupported())) return;
+  const progress = (keys: number, events: number): void => onProgress(keys, events);
+  client.on(CryptoEvent.RehydrationProgress, progress);
+  try {
+    await crypto.startDehydration({ rehydrate: true });
+  } finally {
+    client.off(CryptoEvent.RehydrationProgress, progress);
+  }
+}
 
 /** Whether this account has secret storage (set up on an earlier device). */
 export async function hasSecretStorage(client: MatrixClient): Promise<boolean> {
@@ -121,16 +193,17 @@ export async function hasSecretStorage(client: MatrixClient): Promise<boolean> {
 
 /**
  * First device of an account: creates the cross-signing identity, secret storage (its key
- * derived from the passphrase with PBKDF2) and a key backup, and returns the recovery key to show
- * once. The password answers the homeserver's confirmation if it asks for one. The passphrase
- * never leaves this page: only what it encrypts does.
+ * derived from the passphrase with PBKDF2), a key backup and a dehydrated device, and returns
+ * the recovery key to show once and what the tab needs to lock. The password answers the
+ * homeserver's confirmation if it asks for one. The passphrase never leaves this page: only what
+ * it encrypts does.
  */
 export async function createKeys(
   client: MatrixClient,
   passphrase: string,
   password: string | null,
   onStep: (step: KeyStep) => void,
-): Promise<string> {
+): Promise<{ recoveryKey: string; lock: LockInfo }> {
   const crypto = client.getCrypto();
   if (!crypto) throw new Error("no crypto");
   onStep("identity");
@@ -160,7 +233,12 @@ export async function createKeys(
     setupNewSecretStorage: true,
     setupNewKeyBackup: true,
   });
-  return generated.encodedPrivateKey ?? "";
+  onStep("rehydrate");
+  await startDehydration(client, () => {});
+  return {
+    recoveryKey: generated.encodedPrivateKey ?? "",
+    lock: { lockKey: await lockKeyOf(generated.privateKey), kdf: kdfOf(generated.keyInfo?.passphrase) },
+  };
 }
 
 /** The answer was not the key of this account's secret storage. */
@@ -170,8 +248,10 @@ export class WrongSecretError extends Error {
 
 /**
  * A further device (or a cleared browser): unlocks secret storage with the passphrase or the
- * recovery key, takes over the cross-signing identity (so the device is trusted) and restores
- * every room key from the backup, reporting progress. Returns how many keys were restored.
+ * recovery key, takes over the cross-signing identity (so the device is trusted), takes over the
+ * dehydrated device with the keys that arrived while no browser was open (see startDehydration)
+ * and restores every room key from the backup, reporting progress. Returns how many keys came
+ * back from the backup and what the tab needs to lock.
  *
  * @throws WrongSecretError when the passphrase or recovery key does not fit
  */
@@ -180,43 +260,57 @@ export async function restoreKeys(
   secret: { passphrase: string } | { recoveryKey: string },
   onStep: (step: KeyStep) => void,
   onProgress: (done: number, total: number) => void,
-): Promise<number> {
+): Promise<{ restored: number; lock: LockInfo }> {
   const crypto = client.getCrypto();
   if (!crypto) throw new Error("no crypto");
   const found = await client.secretStorage.getKey();
   if (!found) throw new WrongSecretError("no secret storage");
   const [, info] = found;
-  let key: Uint8Array<ArrayBuffer>;
-  try {
-    if ("passphrase" in secret) {
-      if (!info.passphrase) throw new WrongSecretError("secret storage has no passphrase");
-      key = await deriveRecoveryKeyFromPassphrase(
-        secret.passphrase,
-        info.passphrase.salt,
-        info.passphrase.iterations,
-        info.passphrase.bits,
-      );
-    } else {
-      key = decodeRecoveryKey(secret.recoveryKey.trim());
-    }
-  } catch (err) {
-    throw err instanceof WrongSecretError ? err : new WrongSecretError(String(err));
-  }
+  const kdf = kdfOf(info.passphrase);
+  const key = await secretStorageKeyFrom(secret, kdf);
   if (!(await client.secretStorage.checkKey(key, info))) throw new WrongSecretError("key does not fit");
   secretStorageKey = key;
-  onStep("identity");
-  await crypto.bootstrapCrossSigning({});
-  onStep("backup");
-  await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
-  await crypto.checkKeyBackupAndEnable();
-  onStep("restore");
-  const result = await crypto.restoreKeyBackup({
-    progressCallback: (progress: ImportRoomKeyProgressData) => {
-      // Only keys that were imported count as restored; failed ones leave the count short.
-      if (progress.stage === "load_keys") onProgress(progress.successes, progress.total);
-    },
-  });
-  return result.imported;
+  // Messages that cannot be decrypted yet are shown as "being decrypted" until the keys are in.
+  const arrived = keysArriving();
+  try {
+    onStep("identity");
+    await crypto.bootstrapCrossSigning({});
+    onStep("backup");
+    await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+    await crypto.checkKeyBackupAndEnable();
+    onStep("restore");
+    const result = await crypto.restoreKeyBackup({
+      progressCallback: (progress: ImportRoomKeyProgressData) => {
+        // Only keys that were imported count as restored; failed ones leave the count short.
+        if (progress.stage === "load_keys") onProgress(progress.successes, progress.total);
+      },
+    });
+    onStep("rehydrate");
+    await startDehydration(client, onProgress);
+    return { restored: result.imported, lock: { lockKey: await lockKeyOf(key), kdf } };
+  } finally {
+    arrived();
+  }
+}
+
+/**
+ * Opens a locked tab's login (lock.ts) with the passphrase or the recovery key: derives the
+ * secret-storage key as on the keys page, and from it the lock key. Needs no server and no
+ * client: the login it opens is what the client would need.
+ *
+ * @throws WrongSecretError when the passphrase or recovery key does not fit
+ */
+export async function openLock(
+  sealed: Sealed,
+  kdf: PassphraseKdf | null,
+  secret: { passphrase: string } | { recoveryKey: string },
+): Promise<{ plain: string; lockKey: string }> {
+  const lockKey = await lockKeyOf(await secretStorageKeyFrom(secret, kdf));
+  try {
+    return { plain: await unseal(lockKey, sealed), lockKey };
+  } catch {
+    throw new WrongSecretError("the lock does not open with this secret");
+  }
 }
 
 export type { MatrixClient };

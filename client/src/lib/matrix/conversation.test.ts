@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { refusal } from "./conversation.ts";
+import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { KEY_GRACE_MS, refusal, stillDecrypting, unreadableReason } from "./conversation.ts";
 
 describe("refusal", () => {
   // The texts of the Rust crypto's SessionRecipientCollectionError (matrix-sdk-crypto-wasm 18).
@@ -16,5 +17,46 @@ describe("refusal", () => {
   it("leaves every other failure to the caller", () => {
     expect(refusal(new Error("fetch failed"))).toBeNull();
     expect(refusal("M_FORBIDDEN")).toBeNull();
+  });
+});
+
+describe("unreadableReason", () => {
+  it("blames the sender's unconfirmed device only when the crypto refused the sender", () => {
+    for (const code of [
+      DecryptionFailureCode.UNKNOWN_SENDER_DEVICE,
+      DecryptionFailureCode.UNSIGNED_SENDER_DEVICE,
+      DecryptionFailureCode.SENDER_IDENTITY_PREVIOUSLY_VERIFIED,
+    ]) {
+      expect(unreadableReason(code)).toBe("untrustedSender");
+    }
+  });
+
+  it("says the key never reached this device for every missing or withheld key", () => {
+    for (const code of [
+      DecryptionFailureCode.MEGOLM_UNKNOWN_INBOUND_SESSION_ID,
+      DecryptionFailureCode.MEGOLM_KEY_WITHHELD,
+      DecryptionFailureCode.MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE,
+      DecryptionFailureCode.OLM_UNKNOWN_MESSAGE_INDEX,
+      DecryptionFailureCode.HISTORICAL_MESSAGE_NO_KEY_BACKUP,
+      DecryptionFailureCode.HISTORICAL_MESSAGE_WORKING_BACKUP,
+      DecryptionFailureCode.HISTORICAL_MESSAGE_USER_NOT_JOINED,
+      DecryptionFailureCode.UNKNOWN_ERROR,
+      null,
+    ]) {
+      expect(unreadableReason(code)).toBe("missingKey");
+    }
+  });
+});
+
+describe("stillDecrypting", () => {
+  it("waits the grace time after the first failure before calling a message unreadable", () => {
+    expect(stillDecrypting(1000, 1000 + KEY_GRACE_MS - 1, 0, false)).toBe(true);
+    expect(stillDecrypting(1000, 1000 + KEY_GRACE_MS, 0, false)).toBe(false);
+  });
+
+  it("counts the grace from the end of a key restore when that is later, and never ends it during one", () => {
+    expect(stillDecrypting(0, 5000 + KEY_GRACE_MS - 1, 5000, false)).toBe(true);
+    expect(stillDecrypting(0, 5000 + KEY_GRACE_MS, 5000, false)).toBe(false);
+    expect(stillDecrypting(0, 10 * KEY_GRACE_MS, 0, true)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import {
   EventType,
   MatrixError,
   MatrixEventEvent,
+  Method,
   MsgType,
   RoomEvent,
   type MatrixClient,
@@ -28,11 +29,184 @@ export interface ChatMessage {
   own: boolean;
   /** Milliseconds since the epoch. */
   ts: number;
-  kind: "text" | "image" | "file" | "undecryptable";
+  /**
+   * `decrypting`: not decrypted yet, but its key may still arrive (see {@link KEY_GRACE_MS});
+   * `undecryptable`: this device cannot read it, for the reason in `unreadable`.
+   */
+  kind: "text" | "image" | "file" | "decrypting" | "undecryptable";
   body: string;
   file?: { file: EncryptedFile; mimetype: string; size: number; name: string };
-  /** Own messages only: sending, sent (on the server), read (by someone else in the room), failed. */
+  /** Why an `undecryptable` message cannot be read here (see {@link unreadableReason}). */
+  unreadable?: UnreadableReason | undefined;
+  /**
+   * Own messages only: sending (until the server has it and its key is in the key backup),
+   * sent, read (by someone else in the room), failed.
+   */
   state?: "sending" | "sent" | "read" | "failed" | undefined;
+}
+
+/**
+ * Why a message cannot be read on this device: `missingKey` when its key never reached this
+ * device (written before the device existed or could receive it, or withheld from it),
+ * `untrustedSender` when it came from a device its owner has not cross-signed (see client.ts).
+ */
+export type UnreadableReason = "missingKey" | "untrustedSender";
+
+/** The reason to show for a decryption failure of the SDK. */
+export function unreadableReason(code: DecryptionFailureCode | null): UnreadableReason {
+  return code === DecryptionFailureCode.UNKNOWN_SENDER_DEVICE ||
+    code === DecryptionFailureCode.UNSIGNED_SENDER_DEVICE ||
+    code === DecryptionFailureCode.SENDER_IDENTITY_PREVIOUSLY_VERIFIED
+    ? "untrustedSender"
+    : "missingKey";
+}
+
+/**
+ * How long a message that cannot be decrypted yet is shown as "being decrypted" before the chat
+ * says that it cannot be read here. Its key is often still on its way: a room key sent with the
+ * message (to-device messages can come a sync later), a sender's device keys not fetched yet
+ * (retryUntrustedSenders), the backup download the SDK starts for a missing key. Counted from
+ * when this device first failed on it, or from when the keys page finished taking over the
+ * dehydrated device and restoring the backup, whichever is later.
+ */
+export const KEY_GRACE_MS = 30_000;
+
+/** When this worker first failed to decrypt each event. */
+const firstFailure = new WeakMap<MatrixEvent, number>();
+/** While keys are being restored (keys page), no failure is final; afterwards the grace runs from then. */
+let restoring = 0;
+let keysArrivedAt = 0;
+
+/**
+ * Marks that keys are arriving now (rehydration, backup restore): until the returned function
+ * is called, and for {@link KEY_GRACE_MS} after, messages without a key count as still decrypting.
+ */
+export function keysArriving(): () => void {
+  restoring++;
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    restoring--;
+    keysArrivedAt = Date.now();
+  };
+}
+
+/** Whether a failure first seen at `failedAt` may still resolve at `now` (pure, for tests). */
+export function stillDecrypting(failedAt: number, now: number, keysAt: number, keysRestoring: boolean): boolean {
+  return keysRestoring || now - Math.max(failedAt, keysAt) < KEY_GRACE_MS;
+}
+
+function decryptionState(event: MatrixEvent): Pick<ChatMessage, "kind" | "unreadable"> {
+  const now = Date.now();
+  let failedAt = firstFailure.get(event);
+  if (failedAt === undefined) firstFailure.set(event, (failedAt = now));
+  if (stillDecrypting(failedAt, now, keysArrivedAt, restoring > 0)) return { kind: "decrypting" };
+  return { kind: "undecryptable", unreadable: unreadableReason(event.decryptionFailureReason) };
+}
+
+// --- Sent means recoverable -------------------------------------------------------------------
+//
+// A message of ours is shown as sent only once the server has it AND its room key is in this
+// account's key backup: then any later device of the sender (after the quick exit, a closed tab,
+// the idle logout) reads it again after unlocking. (Room keys also go to the sender's own
+// dehydrated device before the message is sent, but whether the sending device knew of it yet
+// cannot be asked; the backup can, at the server.)
+
+/** Transaction ids, then event ids, of our messages whose key is not yet known to be backed up. */
+const unsecured = new Set<string>();
+/** Megolm sessions known to be in the backup: later messages of a session need no new check. */
+const securedSessions = new Set<string>();
+/** Every send of this worker from the first request until its key is in the backup. */
+const sends = new Set<Promise<void>>();
+const sendListeners = new Set<() => void>();
+const sendsChanged = (): void => sendListeners.forEach((listener) => listener());
+
+const isUnsecured = (event: MatrixEvent): boolean => {
+  const txnId = event.getTxnId() ?? event.getUnsigned().transaction_id;
+  const id = event.getId();
+  return (txnId !== undefined && unsecured.has(txnId)) || (id !== undefined && unsecured.has(id));
+};
+
+/** Calls `onChange` with the number of sends not yet safe, now and whenever it changes. */
+export function watchSends(onChange: (pending: number) => void): () => void {
+  const listener = (): void => onChange(sends.size);
+  sendListeners.add(listener);
+  listener();
+  return () => sendListeners.delete(listener);
+}
+
+/**
+ * Waits until every send of this worker is safe (on the server, key in the backup), at most
+ * `maxMs`. Returns how many are still not.
+ */
+export async function settleSends(maxMs: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.allSettled([...sends]), new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+  clearTimeout(timer);
+  return sends.size;
+}
+
+/** Whether the backup `version` at the server holds the key of `sessionId`. */
+async function inBackup(client: MatrixClient, version: string, roomId: string, sessionId: string): Promise<boolean> {
+  try {
+    await client.http.authedRequest(
+      Method.Get,
+      `/room_keys/keys/${encodeURIComponent(roomId)}/${encodeURIComponent(sessionId)}`,
+      { version },
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof MatrixError && err.errcode === "M_NOT_FOUND") return false;
+    throw err;
+  }
+}
+
+/** Resolves when the SDK reports backup progress, or after `ms`. */
+function backupProgress(client: MatrixClient, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off(CryptoEvent.KeyBackupSessionsRemaining, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.on(CryptoEvent.KeyBackupSessionsRemaining, done);
+  });
+}
+
+/**
+ * Waits until the room key of our event `eventId` is in the key backup at the server. Keeps
+ * trying (the SDK's upload retries by itself) as long as the tab lives; gives up only when this
+ * device has no backup to wait for.
+ */
+async function keyBackedUp(client: MatrixClient, roomId: string, eventId: string): Promise<void> {
+  const crypto = client.getCrypto();
+  if (!crypto) return;
+  const room = client.getRoom(roomId);
+  const local = room?.findEventById(eventId) ?? room?.getPendingEvents().find((e) => e.getId() === eventId);
+  let sessionId: unknown = local?.getWireContent().session_id;
+  if (typeof sessionId !== "string") sessionId = (await client.fetchRoomEvent(roomId, eventId)).content?.session_id;
+  if (typeof sessionId !== "string") return; // not encrypted: nothing to keep
+  for (let wait = 250; !securedSessions.has(sessionId); wait = Math.min(wait * 2, 10_000)) {
+    let version = await crypto.getActiveSessionBackupVersion();
+    if (version === null) {
+      // Not (yet) uploading to a backup this device trusts: look once more at the server.
+      await crypto.checkKeyBackupAndEnable();
+      version = await crypto.getActiveSessionBackupVersion();
+    }
+    if (version === null) {
+      console.warn("no key backup on this device: a sent message's key is kept by the dehydrated device only");
+      return;
+    }
+    try {
+      if (await inBackup(client, version, roomId, sessionId)) securedSessions.add(sessionId);
+      else await backupProgress(client, wait);
+    } catch (err) {
+      console.warn("asking for the key backup", err);
+      await backupProgress(client, wait);
+    }
+  }
 }
 
 /** The chat's view of a room. */
@@ -60,10 +234,10 @@ function toMessage(room: Room, event: MatrixEvent, me: string, readUpTo: number,
   if (own) {
     const status = event.status;
     if (status === EventStatus.NOT_SENT) state = "failed";
-    else if (status !== null) state = "sending";
+    else if (status !== null || isUnsecured(event)) state = "sending";
     else state = index <= readUpTo ? "read" : "sent";
   }
-  if (event.isDecryptionFailure()) return { ...base, kind: "undecryptable", body: "", state };
+  if (event.isDecryptionFailure()) return { ...base, ...decryptionState(event), body: "", state };
   if (event.getType() !== EventType.RoomMessage) return null;
   const content = event.getContent();
   if (typeof content.body !== "string") return null; // redacted or empty
@@ -135,13 +309,19 @@ export function watchConversation(
   onChange: (state: ConversationState) => void,
 ): () => void {
   let scheduled = false;
+  let recheck: ReturnType<typeof setTimeout> | undefined;
   const update = (): void => {
     if (scheduled) return;
     scheduled = true;
     queueMicrotask(() => {
       scheduled = false;
       const room = client.getRoom(roomId);
-      if (room) onChange(conversationState(client, room));
+      if (!room) return;
+      const state = conversationState(client, room);
+      onChange(state);
+      // A message still decrypting turns "cannot be read here" when its grace has run out.
+      clearTimeout(recheck);
+      if (state.messages.some((m) => m.kind === "decrypting")) recheck = setTimeout(update, 5000);
     });
   };
   const onEvent = (event: MatrixEvent): void => {
@@ -154,8 +334,11 @@ export function watchConversation(
   client.on(MatrixEventEvent.Decrypted, onEvent);
   client.on(ClientEvent.Room, update);
   client.on(RoomEvent.MyMembership, update);
+  sendListeners.add(update);
   update();
   return () => {
+    clearTimeout(recheck);
+    sendListeners.delete(update);
     client.off(RoomEvent.Timeline, onEvent);
     client.off(RoomEvent.TimelineReset, update);
     client.off(RoomEvent.Receipt, update);
@@ -214,11 +397,32 @@ export function refusal(err: unknown): SendRefusal | null {
   return null;
 }
 
-/** Sends a message (encrypted by the SDK); a refusal of the crypto becomes a SendRefusedError. */
+/**
+ * Sends a message (encrypted by the SDK); a refusal of the crypto becomes a SendRefusedError.
+ * Resolves once the server has it; the message shows as "sending" until its key is also in the
+ * key backup, and the send counts as pending (watchSends, settleSends) until then.
+ */
 async function sendEncrypted(client: MatrixClient, roomId: string, content: RoomMessageEventContent): Promise<void> {
+  const txnId = client.makeTxnId();
+  unsecured.add(txnId);
+  let sent!: (eventId: string | null) => void;
+  const eventId = new Promise<string | null>((resolve) => (sent = resolve));
+  const send = eventId
+    .then((id) => (id === null ? undefined : keyBackedUp(client, roomId, id).finally(() => unsecured.delete(id))))
+    .catch((err: unknown) => console.warn("waiting for the key backup", err))
+    .finally(() => {
+      unsecured.delete(txnId);
+      sends.delete(send);
+      sendsChanged();
+    });
+  sends.add(send);
+  sendsChanged();
   try {
-    await client.sendMessage(roomId, content);
+    const { event_id } = await client.sendMessage(roomId, content, txnId);
+    unsecured.add(event_id);
+    sent(event_id);
   } catch (err) {
+    sent(null);
     const reason = refusal(err);
     throw reason === null ? err : new SendRefusedError(reason);
   }

@@ -3,7 +3,18 @@
 // stutter. Started by remote.ts, one per tab and session; the page calls the API below by name
 // (rpc.ts) and receives plain data only.
 import type { Session } from "../session/session.ts";
-import { createKeys, hasSecretStorage, restoreKeys, startClient, type KeyStep, type MatrixClient } from "./client.ts";
+import type { Sealed } from "../session/seal.ts";
+import {
+  createKeys,
+  hasSecretStorage,
+  openLock,
+  restoreKeys,
+  startClient,
+  type KeyStep,
+  type LockInfo,
+  type MatrixClient,
+  type PassphraseKdf,
+} from "./client.ts";
 import {
   conversationState,
   inviteColleague,
@@ -15,8 +26,10 @@ import {
   roomOverview,
   sendFile,
   sendText,
+  settleSends,
   watchConversation,
   watchRooms,
+  watchSends,
   type ChatMessage,
   type ConversationState,
   type RoomOverview,
@@ -52,13 +65,26 @@ const api = {
     retryUntrustedSenders(client);
   },
   hasSecretStorage: (): Promise<boolean> => hasSecretStorage(running()),
-  createKeys: (passphrase: string, password: string | null, onStep: (step: KeyStep) => void): Promise<string> =>
-    createKeys(running(), passphrase, password, onStep),
+  createKeys: (
+    passphrase: string,
+    password: string | null,
+    onStep: (step: KeyStep) => void,
+  ): Promise<{ recoveryKey: string; lock: LockInfo }> => createKeys(running(), passphrase, password, onStep),
   restoreKeys: (
     secret: { passphrase: string } | { recoveryKey: string },
     onStep: (step: KeyStep) => void,
     onProgress: (done: number, total: number) => void,
-  ): Promise<number> => restoreKeys(running(), secret, onStep, onProgress),
+  ): Promise<{ restored: number; lock: LockInfo }> => restoreKeys(running(), secret, onStep, onProgress),
+  /** Opens a locked tab's login (see client.ts); needs no connection. */
+  openLock: (
+    sealed: Sealed,
+    kdf: PassphraseKdf | null,
+    secret: { passphrase: string } | { recoveryKey: string },
+  ): Promise<{ plain: string; lockKey: string }> => openLock(sealed, kdf, secret),
+  /** Watches how many sent messages are not yet safe (see conversation.ts); returns the id for `unwatch`. */
+  watchSends: (onChange: (pending: number) => void): number => addWatch(watchSends(onChange)),
+  /** Waits (at most `maxMs`) until every sent message is safe; answers how many are not. */
+  settleSends: (maxMs: number): Promise<number> => settleSends(maxMs),
   joinInvited: (roomIds: string[], waitMs: number): Promise<boolean> => joinInvited(running(), roomIds, waitMs),
   inviteColleague: (roomId: string, userId: string): Promise<void> => inviteColleague(running(), roomId, userId),
   sendText: (roomId: string, text: string): Promise<void> => sendText(running(), roomId, text),

@@ -19,6 +19,13 @@ export const ESCAPE_WINDOW_MS = 1000;
 const DELETE_WAIT_MS = 300;
 
 /**
+ * Longest the quick exit waits, with the page already hidden and before the login ends, for a
+ * message sent a moment ago to be safe (its key in the key backup, see remote.ts): otherwise
+ * the person could not read it again after the next login. Only when such a message exists.
+ */
+export const SETTLE_WAIT_MS = 1500;
+
+/**
  * Creates a detector for "Escape pressed `presses` times within `windowMs`". Pure: feed it
  * each key press with its time stamp; it answers `true` on the press that completes the
  * sequence and then starts over. Any other key breaks the sequence.
@@ -64,9 +71,28 @@ async function deleteStores(): Promise<void> {
 
 /**
  * The event sent on `window` before our storage is cleared: whoever holds something open (the
- * Matrix worker, with its crypto store) lets go of it at once (remote.ts listens).
+ * Matrix worker, with its crypto store) lets go of it (remote.ts listens): at once, or, when the
+ * event's detail offers `waitFor`, after finishing what must not be lost, which the quick exit
+ * then awaits for a moment.
  */
 export const LEAVING_EVENT = "connecta:leaving";
+
+/** The detail of {@link LEAVING_EVENT}. */
+export interface LeavingDetail {
+  /** Hands in work the leaving page waits for, at most {@link SETTLE_WAIT_MS}. */
+  waitFor?: (work: Promise<unknown>) => void;
+}
+
+/** Tells every listener that we leave, and waits at most `maxMs` for what they hand in. */
+async function letGo(maxMs: number): Promise<void> {
+  const work: Promise<unknown>[] = [];
+  const detail: LeavingDetail = { waitFor: (promise) => work.push(promise) };
+  window.dispatchEvent(new CustomEvent(LEAVING_EVENT, { detail }));
+  if (work.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.allSettled(work), new Promise((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+  clearTimeout(timer);
+}
 
 /**
  * Empties sessionStorage, localStorage, all IndexedDB databases and Cache Storage of our
@@ -74,7 +100,7 @@ export const LEAVING_EVENT = "connecta:leaving";
  * Deletions that take longer (a database still open in this page) complete when the page is gone.
  */
 export async function clearSiteData(): Promise<void> {
-  window.dispatchEvent(new Event(LEAVING_EVENT));
+  window.dispatchEvent(new CustomEvent(LEAVING_EVENT, { detail: {} satisfies LeavingDetail }));
   for (const storage of ["sessionStorage", "localStorage"] as const) {
     try {
       window[storage].clear();
@@ -119,13 +145,19 @@ function endLogin(): void {
 }
 
 /**
- * Leaves the site now: hides the page at once, ends the login at the homeserver, clears our
- * storage and replaces the current history entry with {@link NEUTRAL_PATH}.
+ * Leaves the site now: hides the page at once, lets a message sent a moment ago become safe
+ * (at most {@link SETTLE_WAIT_MS}, only if there is one), ends the login at the homeserver,
+ * clears our storage and replaces the current history entry with {@link NEUTRAL_PATH}.
  */
 export async function quickExit(): Promise<void> {
   // On <html>: the UA's [hidden] rule hides it (app.css gives <body> its own display).
   document.documentElement.hidden = true;
   document.title = "";
+  try {
+    await letGo(SETTLE_WAIT_MS);
+  } catch {
+    // Whatever a listener does, the exit goes on.
+  }
   endLogin();
   try {
     await clearSiteData();

@@ -64,8 +64,9 @@ function parseUrl(name: string, value: string, protocols: readonly string[]): UR
 
 /**
  * Validates the optional `CONNECTA_IDLE_LOCK_MINUTES`: after this many minutes without input, a
- * logged-in tab locks (logs this device out; the history comes back with password and
- * passphrase). For shared devices.
+ * logged-in tab locks: a seeker's logs this device out (the history comes back with password and
+ * passphrase), for shared devices; a counsellor's screen locks and the passphrase opens it again,
+ * as the same device (lib/session/lock.ts).
  *
  * @param value - the raw environment value
  * @returns the minutes, 15 when unset

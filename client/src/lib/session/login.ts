@@ -1,7 +1,7 @@
 // Password login at the homeserver, for seekers and counsellors alike. The password goes to the
 // homeserver only. Each login is a new device with a new, empty crypto store.
 import { ApiProblem, jsonRequest } from "../intake/http.ts";
-import { newStoreKey, saveSession, type Session } from "./session.ts";
+import { forgetLock, newStoreKey, saveSession, type Session } from "./session.ts";
 
 /** Turns what a person typed (a pseudonym, `@name:server` or `name`) into the login identifier. */
 export function loginName(input: string): string {
@@ -39,5 +39,8 @@ export async function passwordLogin(
     storeKey: newStoreKey(),
   };
   saveSession(session);
+  // A new login replaces a locked one of this tab (whose device stays at the homeserver until
+  // "log out on all devices").
+  forgetLock();
   return session;
 }

@@ -1,4 +1,4 @@
-// Ending a login in this tab: by the user (log out, log out everywhere) or by the idle lock.
+// Ending a login in this tab: by the user (log out, log out everywhere) or by a seeker's idle lock.
 import { forgetApiToken } from "../api/connecta.ts";
 import { clearSession, type Session } from "./session.ts";
 
@@ -19,15 +19,18 @@ async function serverLogout(session: Session, all: boolean): Promise<boolean> {
 }
 
 /**
- * Logs out: ends the login at the homeserver (this device, or with `everywhere` all devices of
- * the account), stops the Matrix client, deletes this tab's crypto store, drafts and session.
+ * Logs out: stops the Matrix client (once a message just sent is safe, at most a moment), ends
+ * the login at the homeserver (this device, or with `everywhere` all devices of the account,
+ * the dehydrated one too), deletes this tab's crypto store, drafts and session.
  * Returns false if the homeserver could not be told (the local data is gone anyway).
  */
 export async function logout(session: Session, everywhere = false): Promise<boolean> {
+  // A message sent a moment ago becomes safe first (its key in the backup): the login it needs
+  // ends next.
+  const { settleAndDisconnect } = await import("../matrix/remote.ts");
+  await settleAndDisconnect();
   const told = await serverLogout(session, everywhere);
-  const { disconnect } = await import("../matrix/remote.ts");
   const { deleteStores } = await import("../matrix/stores.ts");
-  disconnect();
   await deleteStores();
   await new Promise<void>((resolve) => {
     const request = indexedDB.deleteDatabase("connecta.drafts");

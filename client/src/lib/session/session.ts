@@ -3,6 +3,7 @@
 // localStorage or cookies. The crypto store in IndexedDB is encrypted with `storeKey`, which
 // lives here too: once the tab is closed, what is left in IndexedDB cannot be read.
 
+import type { PassphraseKdf } from "../matrix/client.ts";
 import { SESSION_KEY } from "../quick-exit/quick-exit.ts";
 
 /** What the browser keeps of a login (seeker or counsellor). */
@@ -18,6 +19,13 @@ export interface Session {
   storeKey: string;
   /** Set once the encryption keys of this device are set up or restored. */
   keysReady?: boolean;
+  /**
+   * Base64 key that seals this login while the screen is locked (lock.ts), derived from the
+   * secret-storage key; set with `keysReady`. Removed from the tab while it is locked.
+   */
+  lockKey?: string;
+  /** How the passphrase gives back the secret-storage key (public PBKDF2 parameters), for the lock. */
+  kdf?: PassphraseKdf | null;
   /** A seeker's enquiry, set once the intake is completed. */
   enquiryId?: number;
   roomId?: string;
@@ -62,4 +70,12 @@ export function loadSession(): Session | null {
 /** Forgets the session of this tab (the crypto store is removed by the caller). */
 export function clearSession(): void {
   sessionStorage.removeItem(KEY);
+}
+
+/** Where a locked tab keeps its sealed login (lock.ts). */
+export const LOCKED_KEY = "connecta.locked";
+
+/** Forgets a locked login of this tab (a new login replaces it). */
+export function forgetLock(): void {
+  sessionStorage.removeItem(LOCKED_KEY);
 }
