@@ -78,7 +78,7 @@ async function backedUpSessions(user: Pick<TestUser, "accessToken">, roomId: str
 }
 
 describe("what was written while nobody was there", () => {
-  it("is read by the counsellor who was logged out when the seeker wrote, and by the seeker who closed the tab a second after 'gesendet'", async () => {
+  it("is read by the counsellor who was logged out when the seeker wrote, and by the seeker who closed the tab a second after 'gesendet'; a colleague without keys then is told why and asked before taking it", async () => {
     const unreadable: string[] = [];
     try {
       await nothingLost(unreadable);
@@ -91,8 +91,8 @@ describe("what was written while nobody was there", () => {
 });
 
 async function nothingLost(unreadable: string[]): Promise<void> {
-  const agency = await seedIntakeAgency(stack, 1);
-  const counsellor = agency.counsellors[0] as TestUser;
+  const agency = await seedIntakeAgency(stack, 2);
+  const [counsellor, newcomer] = agency.counsellors as [TestUser, TestUser];
 
   // The counsellor's first login: keys, and a dehydrated device cross-signed by the counsellor.
   const firstDesk = await newPage("counsellor, first device", unreadable);
@@ -120,6 +120,12 @@ async function nothingLost(unreadable: string[]): Promise<void> {
   await chat.waitForTimeout(1000);
   await chat.context().close();
 
+  // A colleague logs in for the very first time only now: no device of theirs existed to receive
+  // the enquiry's key. (Checked below, while the enquiry still waits.)
+  const cannotRead: string[] = [];
+  const newDesk = await newPage("newcomer", cannotRead);
+  await counsellorFirstLogin(stack, newDesk, newcomer, "de");
+
   // The seeker logs in again on a fresh browser, unlocks, and reads what they wrote.
   const again = await newPage("seeker, second device", unreadable);
   await seekerLogin(stack, again, seeker, seekerPassphrase);
@@ -142,6 +148,29 @@ async function nothingLost(unreadable: string[]): Promise<void> {
   expect((devices.body.devices as { device_id: string }[]).map((d) => d.device_id).sort()).toEqual(
     [secondDevice.deviceId, replaced?.deviceId].sort(),
   );
+
+  // The colleague who had no keys yet is told why the enquiry cannot be read and what helps, and
+  // is asked before taking it (here: not taken).
+  const unreadableItem = newDesk.getByTestId("queue-item").filter({ hasText: `Anfrage ${seeker.enquiryId} ·` });
+  await expect
+    .poll(
+      () =>
+        unreadableItem
+          .getByTestId("undecryptable")
+          .innerText()
+          .catch(() => ""),
+      { timeout: 90_000 },
+    )
+    .toContain("wurde geschrieben, bevor Ihr Gerät sie empfangen konnte");
+  await unreadableItem.getByRole("button", { name: /übernehmen/ }).click();
+  await expect
+    .poll(() => newDesk.evaluate(() => document.activeElement?.textContent ?? ""))
+    .toContain("Sie können diese Anfrage auf diesem Gerät nicht lesen");
+  await unreadableItem.getByRole("button", { name: "Abbrechen" }).click();
+  await unreadableItem.getByRole("button", { name: /übernehmen/ }).waitFor();
+  // The recorder of unreadable messages saw it (so its silence elsewhere means something).
+  expect(cannotRead.length).toBeGreaterThan(0);
+  await newDesk.context().close();
 
   // ... and after taking it, the whole conversation, both ways.
   await item.getByRole("button", { name: /übernehmen/ }).click();
