@@ -166,13 +166,28 @@ async function timedLogin(
     await typeAndEnter(page, { "#login-name": user.localpart, "#login-password": user.password });
     await page.locator("#passphrase").waitFor({ timeout: 120_000 });
     await typeAndEnter(page, { "#passphrase": passphrase });
-    await page.waitForFunction(
-      () => (window as unknown as { __marks: Record<string, number> }).__marks.readable,
-      null,
-      {
-        timeout: 300_000,
-      },
-    );
+    await page
+      .waitForFunction(() => (window as unknown as { __marks: Record<string, number> }).__marks.readable, null, {
+        timeout: 180_000,
+      })
+      .catch(async (error: unknown) => {
+        const count = (selector: string) => page.locator(`[data-testid="queue-item"] ${selector}`).count();
+        const shown = {
+          readable: await count("blockquote.first"),
+          decrypting: await count('[data-testid="decrypting"]'),
+        };
+        const unreadable = await page.locator('[data-testid="undecryptable"]').allInnerTexts();
+        const main = await page
+          .locator("main")
+          .innerText()
+          .catch(() => "");
+        throw new Error(
+          `not all readable at ${page.url()}: ${JSON.stringify(shown)}, unreadable: ${unreadable.join(" | ")}\n${main.slice(0, 800)}`,
+          {
+            cause: error,
+          },
+        );
+      });
     const m = await page.evaluate(() => (window as unknown as { __marks: Record<string, number> }).__marks);
     const undecryptable = await page.locator('[data-testid="undecryptable"]').count();
     if (undecryptable > 0) throw new Error(`${undecryptable} enquiries shown as unreadable`);
