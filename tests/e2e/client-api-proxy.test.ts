@@ -224,11 +224,11 @@ describe("what the client forwards", () => {
 describe("errors under /api/", () => {
   it("refuse a cross-site POST in JSON, and a body-less POST without an Origin", async () => {
     const cases: [string, Record<string, string>, string | undefined][] = [
-      ["body-less, from another site", { origin: "https://evil.example" }, undefined],
-      ["a form, from another site", { origin: "https://evil.example", "content-type": "text/plain" }, "{}"],
+      ["body-less, from another site", { origin: "http://127.0.0.2:1" }, undefined],
+      ["a form, from another site", { origin: "http://127.0.0.2:1", "content-type": "text/plain" }, "{}"],
       [
         "a urlencoded form, from another site",
-        { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
+        { origin: "http://127.0.0.2:1", "content-type": "application/x-www-form-urlencoded" },
         "a=1",
       ],
       ["body-less, without an Origin", {}, undefined],
@@ -240,7 +240,7 @@ describe("errors under /api/", () => {
     const page = await rawRequest(
       "POST",
       "/anfrage",
-      { origin: "https://evil.example", "content-type": "text/plain" },
+      { origin: "http://127.0.0.2:1", "content-type": "text/plain" },
       "x",
     );
     expect(page.status).toBe(403);
