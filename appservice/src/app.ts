@@ -28,6 +28,21 @@ const MAX_TRANSACTION_BODY = "20mb";
 /** Our own API takes small JSON bodies only. */
 const MAX_API_BODY = "64kb";
 
+/** Title and version of the OpenAPI document. */
+export const API_INFO = { title: "Connecta application service API", version: "1" };
+
+/**
+ * Adds every route of our API. Routes read their dependencies when called, never while being
+ * added, so that `describeApi` (http/contract.ts) can describe them without any.
+ */
+export function addRoutes(api: Api, deps: AppDeps): void {
+  intakeRoutes(api, deps);
+  enquiryRoutes(api, deps.workflow);
+  counsellorSelfRoutes(api, deps);
+  controlRoutes(api, deps);
+  adminRoutes(api, deps);
+}
+
 /** Builds the express app. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -42,13 +57,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(transactionRoutes({ ...deps, hsToken: deps.config.hsToken }));
 
   const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
-  intakeRoutes(api, deps);
-  enquiryRoutes(api, deps.workflow);
-  counsellorSelfRoutes(api, deps);
-  controlRoutes(api, deps);
-  adminRoutes(api, deps);
+  addRoutes(api, deps);
   app.use("/api", noStore);
-  const openapi = api.openapi({ title: "Connecta application service API", version: "1" });
+  const openapi = api.openapi(API_INFO);
   app.get("/api/v1/openapi.json", (_req, res) => {
     res.json(openapi);
   });

@@ -55,7 +55,7 @@ export function counsellorSelfRoutes(api: Api, deps: FeatureDeps): void {
     handler: async ({ userId }) => {
       const caller = String(userId);
       const own = await findCounsellor(pool, caller);
-      if (!own) return { user_id: caller, role: "seeker" };
+      if (!own) return { user_id: caller, role: "seeker" as const };
       if (own.deactivated) throw deactivated();
       return own.profile;
     },

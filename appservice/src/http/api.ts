@@ -32,7 +32,7 @@ export interface Input<B, Q, P> {
 }
 
 /** One API route. */
-export interface Route<B = unknown, Q = unknown, P = unknown> {
+export interface Route<B = unknown, Q = unknown, P = unknown, R extends z.ZodType = z.ZodType> {
   method: "get" | "post" | "put" | "patch" | "delete";
   /** OpenAPI path, e.g. `/api/v1/enquiries/{enquiryId}/claim`. */
   path: string;
@@ -42,11 +42,15 @@ export interface Route<B = unknown, Q = unknown, P = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
-  /** Schema of the 200 answer (documentation; handlers are trusted to follow it). */
-  response: z.ZodType;
+  /**
+   * Schema of the 200 answer. The compiler checks the handler's result against it, and every
+   * answer is parsed with it before it is sent (fields it does not name are left out), so the
+   * OpenAPI document and the client's types generated from it (contract.ts) stay true.
+   */
+  response: R;
   /** Errors this route may answer with besides validation and authentication errors. */
   errors: ErrCode[];
-  handler: (input: Input<B, Q, P>) => Promise<unknown>;
+  handler: (input: Input<B, Q, P>) => Promise<z.input<R>>;
 }
 
 /** Authenticates a request for an `auth` level; returns the user id (or null for operators). */
@@ -75,6 +79,13 @@ function refuseBadText(value: unknown, kind: TextKind, errcode: ErrCode, where: 
   if (bad) throw new MatrixError(errcode, `${bad.path ? `${bad.path}: ` : `${where}: `}${bad.problem}`);
 }
 
+/** `value` with every `$ref` to `#/$defs/X` pointing to `#/components/schemas/X` instead. */
+function componentRefs<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (key, v: unknown) =>
+    key === "$ref" && typeof v === "string" ? v.replace(/^#\/\$defs\//, "#/components/schemas/") : v,
+  ) as T;
+}
+
 /** The Matrix error body, as documented for every error answer. */
 export const ErrorBody = z
   .object({
@@ -86,7 +97,7 @@ export const ErrorBody = z
 
 /** A collection of routes: an express router and an OpenAPI document. */
 export class Api {
-  readonly routes: Route<never, never, never>[] = [];
+  readonly routes: Route<never, never, never, z.ZodType>[] = [];
   readonly router = Router();
   readonly #authenticate: Authenticator;
 
@@ -95,8 +106,8 @@ export class Api {
   }
 
   /** Adds a route. */
-  add<B, Q, P>(route: Route<B, Q, P>): void {
-    this.routes.push(route as unknown as Route<never, never, never>);
+  add<B, Q, P, R extends z.ZodType>(route: Route<B, Q, P, R>): void {
+    this.routes.push(route as unknown as Route<never, never, never, z.ZodType>);
     const expressPath = route.path.replace(/\{(\w+)\}/g, ":$1");
     const handler: RequestHandler = async (req, res) => {
       // Before anything else, also before authentication (which may ask Synapse): path
@@ -112,7 +123,14 @@ export class Api {
       }
       const body = parse(route.body, req.body, "M_BAD_JSON");
       const result = await route.handler({ body, query, params, userId, req, res });
-      if (!res.headersSent) res.status(200).json(result ?? {});
+      const answer = route.response.safeParse(result);
+      if (!answer.success) {
+        // Our bug, not the caller's: logged and answered 500 by the error handler.
+        throw new Error(
+          `The answer of ${route.method} ${route.path} does not match its schema: ${firstIssue(answer.error)}`,
+        );
+      }
+      res.status(200).json(answer.data);
     };
     this.router[route.method](expressPath, handler);
   }
@@ -120,7 +138,20 @@ export class Api {
   /** The OpenAPI 3.1 document of every route added so far. */
   openapi(info: { title: string; version: string }): Record<string, unknown> {
     const paths: Record<string, Record<string, unknown>> = {};
-    const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+    const schemas: Record<string, unknown> = {};
+    // Named schemas (`.meta({ id })`) go to `components.schemas`, where `$ref`s of an OpenAPI
+    // document point; zod puts them in each schema's own `$defs`.
+    const json = (schema: z.ZodType, io: "input" | "output" = "input") => {
+      const { $schema: _, $defs, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" });
+      for (const [id, named] of Object.entries($defs ?? {})) {
+        const converted = componentRefs(named);
+        if (id in schemas && JSON.stringify(schemas[id]) !== JSON.stringify(converted)) {
+          throw new Error(`Schema ${id} differs between its uses (as input and as output?)`);
+        }
+        schemas[id] = converted;
+      }
+      return componentRefs(rest);
+    };
     for (const route of this.routes) {
       const parameters: unknown[] = [];
       for (const [where, schema] of [
@@ -147,7 +178,10 @@ export class Api {
       if (route.auth !== "none")
         for (const code of ["M_MISSING_TOKEN", "M_UNKNOWN_TOKEN", "M_FORBIDDEN"] as const) errors.add(code);
       const responses: Record<string, unknown> = {
-        "200": { description: "Success", content: { "application/json": { schema: json(route.response) } } },
+        "200": {
+          description: "Success",
+          content: { "application/json": { schema: json(route.response, "output") } },
+        },
       };
       for (const code of errors) {
         const status = String(ERROR_STATUS[code]);
@@ -171,12 +205,13 @@ export class Api {
         responses,
       };
     }
+    json(ErrorBody); // named "Error": lands in `schemas`
     return {
       openapi: "3.1.0",
       info,
       paths,
       components: {
-        schemas: { Error: json(ErrorBody) },
+        schemas,
         securitySchemes: {
           openid: {
             type: "http",

@@ -72,9 +72,15 @@ async function limitPerAddress(deps: FeatureDeps, s: IntakeSettings, kind: "chal
   await hit(deps.pool, `${kind}:addr:${addressKey(address)}`, perAddress, r.windowSeconds);
 }
 
-/** Adds the intake routes; `settings` default to {@link intakeSettings} of the configuration. */
-export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSettings(deps.config)): void {
-  const key = challengeKey(deps.config.hsToken);
+/**
+ * Adds the intake routes; `given` settings default to {@link intakeSettings} of the
+ * configuration. Both are read on first use, so that the routes can be described (OpenAPI)
+ * without a configuration.
+ */
+export function intakeRoutes(api: Api, deps: FeatureDeps, given?: IntakeSettings): void {
+  let ready: { key: Buffer; settings: IntakeSettings } | undefined;
+  const setup = () =>
+    (ready ??= { key: challengeKey(deps.config.hsToken), settings: given ?? intakeSettings(deps.config) });
   api.add({
     method: "get",
     path: "/api/v1/topics",
@@ -103,6 +109,7 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSetti
     response: Challenge,
     errors: [],
     handler: async ({ req }) => {
+      const { key, settings } = setup();
       await limitPerAddress(deps, settings, "challenge", req);
       return createChallenge(key, settings);
     },
@@ -118,6 +125,7 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, settings = intakeSetti
     response: Intake,
     errors: ["M_TOO_LARGE", "M_INVALID_USERNAME", "M_USER_IN_USE", "CONNECTA_CHALLENGE_FAILED", "M_NOT_FOUND"],
     handler: async ({ body, req }) => {
+      const { key, settings } = setup();
       await limitPerAddress(deps, settings, "intake", req);
       return createIntake(deps, settings, key, {
         challengeId: body.challenge_id,

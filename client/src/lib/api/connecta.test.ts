@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { JsonAnswer } from "../intake/http.ts";
-import { UNAVAILABLE_WAITS_MS, retryUnavailable } from "./connecta.ts";
+import type { JsonAnswer } from "./http.ts";
+import { UNAVAILABLE_WAITS_MS, requestOf, retryUnavailable } from "./connecta.ts";
 
 const answer = (status: number, errcode?: string, retryAfter: number | null = null): JsonAnswer => ({
   status,
@@ -48,5 +48,29 @@ describe("retryUnavailable", () => {
       expect(await retryUnavailable(s.request, s.wait)).toBe(other);
       expect(s.calls()).toBe(1);
     }
+  });
+});
+
+describe("requestOf", () => {
+  it("fills path parameters encoded, adds the query and an empty body for POST", () => {
+    expect(
+      requestOf("POST /api/v1/enquiries/{enquiryId}/handover", {
+        params: { enquiryId: 7 },
+        body: { counsellor_id: "@a:b" },
+      }),
+    ).toEqual({ method: "POST", url: "/api/v1/enquiries/7/handover", body: { counsellor_id: "@a:b" } });
+    expect(requestOf("POST /api/v1/enquiries/{enquiryId}/claim", { params: { enquiryId: 7 } }).body).toEqual({});
+    expect(requestOf("GET /api/v1/agencies/{agencyId}/counsellors", { params: { agencyId: "a/b" } }).url).toBe(
+      "/api/v1/agencies/a%2Fb/counsellors",
+    );
+  });
+
+  it("sends no body with GET and leaves out query values that are not given", () => {
+    expect(requestOf("GET /api/v1/queue", { query: { limit: 5, agency_id: undefined } })).toEqual({
+      method: "GET",
+      url: "/api/v1/queue?limit=5",
+      body: undefined,
+    });
+    expect(requestOf("GET /api/v1/enquiries", undefined).url).toBe("/api/v1/enquiries");
   });
 });

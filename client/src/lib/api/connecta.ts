@@ -3,8 +3,63 @@
 // from the access token; the token is asked for once and reused until shortly before it expires,
 // also across reloads of the tab (kept next to the session in sessionStorage, which logout and
 // the quick exit empty).
-import { ApiProblem, jsonRequest, requestOpenIdToken, type JsonAnswer } from "../intake/http.ts";
 import type { Session } from "../session/session.ts";
+import type { Operations } from "./contract.gen.ts";
+import { ApiProblem, jsonRequest, requestOpenIdToken, type JsonAnswer } from "./http.ts";
+
+/** An operation of our API by method and path, e.g. `"POST /api/v1/enquiries/{enquiryId}/claim"`. */
+export type Operation = keyof Operations;
+/** The 200 answer of `K`, as the application service's routes describe it (contract.gen.ts). */
+export type Answer<K extends Operation> = Operations[K]["response"];
+
+/** A part of a request: absent when the operation has none, optional when it may be empty. */
+type Part<T, Name extends string> = [T] extends [never]
+  ? unknown
+  : Record<string, never> extends T
+    ? { [P in Name]?: T }
+    : { [P in Name]: T };
+/** What a call of `K` sends: its path parameters, query and body, as far as it has them. */
+export type RequestOf<K extends Operation> = Part<Operations[K]["params"], "params"> &
+  Part<Operations[K]["query"], "query"> &
+  Part<Operations[K]["body"], "body">;
+type RequestArgs<K extends Operation> =
+  object extends RequestOf<K> ? [request?: RequestOf<K>] : [request: RequestOf<K>];
+
+/** A request's parts as they are sent. */
+interface Parts {
+  params?: Record<string, string | number>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+}
+
+/** How a call of `operation` is sent: method, URL on this origin and JSON body. */
+export function requestOf(
+  operation: Operation,
+  request: unknown,
+): { method: "GET" | "POST" | "PUT"; url: string; body: unknown } {
+  const parts = (request ?? {}) as Parts;
+  const [method, template] = operation.split(" ") as ["GET" | "POST" | "PUT", string];
+  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(parts.params?.[name])));
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(parts.query ?? {})) {
+    if (value !== undefined) query.set(name, String(value));
+  }
+  // Our POST and PUT routes all take a JSON object, if only an empty one.
+  const body = method === "GET" ? undefined : (parts.body ?? {});
+  return { method, url: query.size ? `${path}?${query}` : path, body };
+}
+
+/**
+ * Sends a call of `operation` as it is, without logging in or with the OpenID `token` given
+ * (the intake), and returns the answer as it comes: its body is `Answer<K>` when the status
+ * is 200.
+ *
+ * @throws NetworkError when there is no answer
+ */
+export function send<K extends Operation>(operation: K, request: RequestOf<K>, token?: string): Promise<JsonAnswer> {
+  const { method, url, body } = requestOf(operation, request);
+  return jsonRequest(url, method, body, token);
+}
 
 interface CachedToken {
   userId: string;
@@ -68,26 +123,27 @@ export async function retryUnavailable(
 }
 
 /**
- * Calls our API and returns the JSON body of a 200 answer (repeating it while the application
- * service is briefly unavailable, see {@link retryUnavailable}).
+ * Calls `operation` of our API as the logged-in user and returns the JSON body of its 200
+ * answer (repeating it while the application service is briefly unavailable, see
+ * {@link retryUnavailable}).
  *
  * @throws ApiProblem for any other answer, NetworkError without one
  */
-export async function api<T = Record<string, unknown>>(
+export async function api<K extends Operation>(
   session: Session,
-  method: "GET" | "POST" | "PUT",
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const send = async (): Promise<JsonAnswer> => jsonRequest(`/api/v1${path}`, method, body, await openIdToken(session));
-  let res = await retryUnavailable(send);
+  operation: K,
+  ...[request]: RequestArgs<K>
+): Promise<Answer<K>> {
+  const { method, url, body } = requestOf(operation, request);
+  const call = async (): Promise<JsonAnswer> => jsonRequest(url, method, body, await openIdToken(session));
+  let res = await retryUnavailable(call);
   if (res.status === 401) {
     // The token may have been revoked (the homeserver restarted): ask for a new one once.
     forgetApiToken();
-    res = await retryUnavailable(send);
+    res = await retryUnavailable(call);
   }
   if (res.status !== 200) throw new ApiProblem(res);
-  return res.body as T;
+  return res.body as Answer<K>;
 }
 
 /** Forgets the cached OpenID token (logout, quick exit). */

@@ -1,12 +1,8 @@
 // Runs the proof of work of an intake challenge in a Web Worker (pow.worker.ts).
+import type { Schemas } from "../api/contract.gen.ts";
 
 /** A challenge as `GET /api/v1/intake/challenge` answers it. */
-export interface Challenge {
-  challenge_id: string;
-  difficulty: number;
-  expires_at: string;
-  algorithm: string;
-}
+export type Challenge = Schemas["IntakeChallenge"];
 
 /** A running proof of work. */
 export interface PowJob {

@@ -1,6 +1,6 @@
 // Password login at the homeserver, for seekers and counsellors alike. The password goes to the
 // homeserver only. Each login is a new device with a new, empty crypto store.
-import { ApiProblem, jsonRequest } from "../intake/http.ts";
+import { ApiProblem, jsonRequest } from "../api/http.ts";
 import { forgetLock, newStoreKey, saveSession, type Session } from "./session.ts";
 
 /** Turns what a person typed (a pseudonym, `@name:server` or `name`) into the login identifier. */

@@ -1,5 +1,6 @@
-// The calls the intake page makes: the API on our own origin (/api/v1/, forwarded to the
-// application service) and the homeserver's client API (registration, OpenID token).
+// JSON over HTTP for the whole client: our API on this origin (/api/v1/, forwarded to the
+// application service; typed calls in connecta.ts) and the homeserver's client API
+// (registration, login, OpenID token).
 
 /** An answer: status and JSON body (empty object when the body is no JSON). */
 export interface JsonAnswer {
