@@ -32,6 +32,8 @@ export default defineConfig({
           include: ["tests/e2e/**/*.test.ts"],
           environment: "node",
           globalSetup: ["tests/support/global-setup.ts"],
+          // Logs of the SDK and the helpers go to .test-logs/, shown when a test fails.
+          setupFiles: ["tests/support/quiet-logs.ts"],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // Two cores: one worker per test file at a time keeps Synapse responsive.

@@ -64,7 +64,7 @@ async function joinAll(users: TestUser[], roomId: string): Promise<void> {
 
 const info = await stack.ready;
 const db = await connectaDb(info);
-const bot = { accessToken: stackSecret(info, "appservice.as_token") };
+const bot = { accessToken: stackSecret(info, "asToken") };
 try {
   const topic = await createTopic(db);
   const results: { size: number; claim: number[]; baseline: number[] }[] = [];

@@ -36,6 +36,7 @@ import { chromium, type Browser as PlaywrightBrowser, type Response } from "play
 // puppeteer-core is Lighthouse's own dependency (installed with it): Lighthouse drives the
 // tab through it, and so does `prepare`.
 import puppeteer, { type Browser as PuppeteerBrowser, type Page } from "puppeteer-core";
+import { loadStackConfig } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { bootstrapCrossSigning, joinInvitedRoom } from "../tests/support/crypto-identity.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../tests/support/browser.ts";
@@ -48,8 +49,7 @@ const RUNS = Number(process.argv[2] ?? 3);
  * CONNECTA_BENCH_PAGES=<text>: only the pages whose name contains it (the baseline always runs),
  * for working on one page; the results are then incomplete and not for docs/benchmarks.md.
  */
-const ONLY = process.env.CONNECTA_BENCH_PAGES;
-const REPORTS = process.env.CONNECTA_LIGHTHOUSE_REPORTS;
+const { benchPages: ONLY, lighthouseReports: REPORTS } = loadStackConfig();
 /** Ours (tests/support/browser.ts), plus German. */
 const GERMAN_CHROMIUM_ARGS = [...CHROMIUM_ARGS, "--lang=de-DE", "--accept-lang=de-DE,de"];
 const CATEGORIES = ["performance", "accessibility", "best-practices"] as const;

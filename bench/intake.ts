@@ -47,8 +47,8 @@ try {
   const topic = await createTopic(db);
   const agency = await createAgency(db, [topic], [["00000", "99999"]]);
   const [c1, c2] = [await createCounsellor(info, db, agency), await createCounsellor(info, db, agency)];
-  const operatorToken = stackSecret(info, "synapse.operator_token");
-  const bot = { accessToken: stackSecret(info, "appservice.as_token") };
+  const operatorToken = stackSecret(info, "synapseOperatorToken");
+  const bot = { accessToken: stackSecret(info, "asToken") };
 
   // --- Intake end to end vs. bare Synapse ----------------------------------------------------
   const intake: number[] = [];

@@ -43,7 +43,7 @@ const dataDir = mkdtempSync(join(ROOT, ".data", "bench-workflow-"));
 const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], freshStackEnv(dataDir));
 const info = await stack.ready;
 const db = await connectaDb(info);
-const bot = { accessToken: stackSecret(info, "appservice.as_token") };
+const bot = { accessToken: stackSecret(info, "asToken") };
 try {
   // --- Queue listing with 100,000 enquiries -------------------------------------------------
   const topic = await createTopic(db);

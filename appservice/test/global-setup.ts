@@ -55,7 +55,7 @@ export default async function setup(project: TestProject) {
   const postgres = await startPostgres(config, secrets);
   const teardown = async () => {
     const code = await stopService(postgres, "SIGINT");
-    if (!process.env.CONNECTA_KEEP_TEST_DATA) {
+    if (!stack.keepTestData) {
       rmSync(clusterDir(config), { recursive: true, force: true });
       rmSync(dataDir, { recursive: true, force: true });
     }

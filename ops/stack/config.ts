@@ -40,6 +40,28 @@ export interface StackConfig {
   pgBin: string;
   /** CONNECTA_SYNAPSE_PYTHON: python of the Synapse venv (set by ops/connecta). */
   synapsePython: string;
+  /** CONNECTA_LOG_LEVEL: the application service's log level (default `info`). */
+  logLevel: string;
+  /**
+   * CONNECTA_IDLE_LOCK_MINUTES: minutes without input after which the web client locks; null
+   * leaves the client's default (the client validates the value).
+   */
+  idleLockMinutes: string | null;
+
+  // Settings of the test harness and the benchmarks (tests/support, bench/).
+
+  /** CONNECTA_CHROMIUM: the Chromium that tests and benchmarks drive (default Debian's). */
+  chromium: string;
+  /** CONNECTA_KEEP_TEST_DATA: keep a test run's data folder and logs (any non-empty value). */
+  keepTestData: boolean;
+  /** CONNECTA_UPDATE_SCHEMA: tests/e2e/schema.test.ts rewrites appservice's schema.sql. */
+  updateSchema: boolean;
+  /** CONNECTA_TEST_VERBOSE: tests print the Matrix SDK's and helpers' logs instead of a log file. */
+  testVerbose: boolean;
+  /** CONNECTA_BENCH_PAGES: bench/client-pages.ts measures only the pages whose name contains it. */
+  benchPages: string | null;
+  /** CONNECTA_LIGHTHOUSE_REPORTS: folder where bench/client-pages.ts keeps Lighthouse's reports. */
+  lighthouseReports: string | null;
 }
 
 function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
@@ -81,5 +103,13 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     synapseExtraConfig: env.CONNECTA_SYNAPSE_EXTRA_CONFIG ? resolve(env.CONNECTA_SYNAPSE_EXTRA_CONFIG) : null,
     pgBin,
     synapsePython,
+    logLevel: env.CONNECTA_LOG_LEVEL || "info",
+    idleLockMinutes: env.CONNECTA_IDLE_LOCK_MINUTES || null,
+    chromium: env.CONNECTA_CHROMIUM || "/usr/bin/chromium",
+    keepTestData: Boolean(env.CONNECTA_KEEP_TEST_DATA),
+    updateSchema: Boolean(env.CONNECTA_UPDATE_SCHEMA),
+    testVerbose: Boolean(env.CONNECTA_TEST_VERBOSE),
+    benchPages: env.CONNECTA_BENCH_PAGES || null,
+    lighthouseReports: env.CONNECTA_LIGHTHOUSE_REPORTS || null,
   };
 }

@@ -1,11 +1,12 @@
 /**
  * The whole local stack: PostgreSQL, Synapse, the application service and the web client, each a
- * child process on loopback, started in dependency order and stopped in reverse order.
+ * child process on loopback, started in dependency order and stopped in reverse order. The order
+ * and how each one starts and stops is the table {@link COMPONENTS}.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, type StackConfig } from "./config.ts";
-import { ensureSecrets, privateDir, type Secrets } from "./secrets.ts";
+import { ensureSecrets, privateDir, secretFiles, type SecretName, type Secrets } from "./secrets.ts";
 import { clusterDir, startPostgres } from "./postgres.ts";
 import { BOT_LOCALPART, serviceUrl, startSynapse } from "./synapse.ts";
 import { answers200, freePorts, startService, stopService, waitUntil, type Service } from "./processes.ts";
@@ -23,6 +24,10 @@ export interface StackInfo {
   pgPort: number;
   bindAddress: string;
   botUserId: string;
+  /** Paths of the stack's secret files (ops/stack/secrets.ts), for tests and benchmarks. */
+  secretFiles: Record<SecretName, string>;
+  /** CONNECTA_LOG_LEVEL of the stack's application service, for more of them started by tests. */
+  logLevel: string;
 }
 
 /** A running stack. */
@@ -39,22 +44,22 @@ export interface Stack {
 
 /** Environment of an application service process of a stack (also used by tests). */
 export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv {
-  const secrets = join(info.dataDir, "secrets");
+  const secrets = info.secretFiles;
   return {
     PATH: process.env.PATH,
     CONNECTA_AS_BIND_ADDRESS: info.bindAddress,
     CONNECTA_AS_PORT: String(port),
     CONNECTA_AS_DATABASE_URL: `postgres://connecta@${info.bindAddress}:${info.pgPort}/connecta`,
-    CONNECTA_AS_DATABASE_PASSWORD_FILE: join(secrets, "postgres.connecta"),
+    CONNECTA_AS_DATABASE_PASSWORD_FILE: secrets.pgAppservicePassword,
     CONNECTA_HOMESERVER_URL: info.synapseUrl,
     CONNECTA_SERVER_NAME: info.serverName,
     CONNECTA_BOT_LOCALPART: BOT_LOCALPART,
-    CONNECTA_AS_TOKEN_FILE: join(secrets, "appservice.as_token"),
-    CONNECTA_HS_TOKEN_FILE: join(secrets, "appservice.hs_token"),
-    CONNECTA_OPERATOR_TOKEN_FILE: join(secrets, "operator.api_token"),
+    CONNECTA_AS_TOKEN_FILE: secrets.asToken,
+    CONNECTA_HS_TOKEN_FILE: secrets.hsToken,
+    CONNECTA_OPERATOR_TOKEN_FILE: secrets.operatorToken,
     // The web client forwards the browser's API calls with X-Forwarded-For from this address.
     CONNECTA_TRUSTED_PROXIES: info.bindAddress,
-    CONNECTA_LOG_LEVEL: process.env.CONNECTA_LOG_LEVEL ?? "info",
+    CONNECTA_LOG_LEVEL: info.logLevel,
   };
 }
 
@@ -92,15 +97,44 @@ async function startClient(config: StackConfig): Promise<Service> {
         PORT: String(config.clientPort),
         CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
         CONNECTA_APPSERVICE_URL: serviceUrl(config, config.appservicePort),
-        ...(process.env.CONNECTA_IDLE_LOCK_MINUTES
-          ? { CONNECTA_IDLE_LOCK_MINUTES: process.env.CONNECTA_IDLE_LOCK_MINUTES }
-          : {}),
+        ...(config.idleLockMinutes ? { CONNECTA_IDLE_LOCK_MINUTES: config.idleLockMinutes } : {}),
       },
     },
   );
   await waitUntil(service, "it serves the start page", () => answers200(`${url}/healthz`));
   return service;
 }
+
+/** A component of the stack: one row of {@link COMPONENTS}. */
+interface Component {
+  /** What the progress line calls it, followed by " on port <port>". */
+  label: string;
+  port: (config: StackConfig) => number;
+  /**
+   * Starts the component's process and resolves once it is ready: its readiness check (a
+   * `waitUntil` in its file) and any first-start setup that needs it running come before.
+   */
+  start: (config: StackConfig, secrets: Secrets) => Promise<Service>;
+  /** How it stops cleanly. */
+  stopSignal: NodeJS.Signals;
+}
+
+/**
+ * The stack's components, in start order (each needs the ones above it); they stop in reverse
+ * order. A new component is a file with its start function and one row here.
+ */
+const COMPONENTS: readonly Component[] = [
+  // PostgreSQL: SIGINT is its "fast shutdown"; the others treat SIGTERM as a clean stop.
+  { label: "PostgreSQL", port: (c) => c.pgPort, start: startPostgres, stopSignal: "SIGINT" },
+  { label: "Synapse", port: (c) => c.synapsePort, start: startSynapse, stopSignal: "SIGTERM" },
+  {
+    label: "application service",
+    port: (c) => c.appservicePort,
+    start: (c) => startAppservice(stackInfo(c), c.appservicePort),
+    stopSignal: "SIGTERM",
+  },
+  { label: "web client", port: (c) => c.clientPort, start: startClient, stopSignal: "SIGTERM" },
+];
 
 /** Replaces every port of 0 by a free one. */
 async function assignPorts(config: StackConfig): Promise<StackConfig> {
@@ -129,20 +163,15 @@ export async function startStack(
   const secrets = ensureSecrets(config.dataDir);
   const services: Service[] = [];
   const stop = async () => {
-    for (const service of [...services].reverse()) {
-      // PostgreSQL: SIGINT is its "fast shutdown"; the others treat SIGTERM as a clean stop.
-      await stopService(service, service.name === "postgres" ? "SIGINT" : "SIGTERM");
+    for (const [i, service] of [...services.entries()].reverse()) {
+      await stopService(service, COMPONENTS[i]?.stopSignal);
     }
   };
   try {
-    onProgress(`PostgreSQL on port ${config.pgPort}`);
-    services.push(await startPostgres(config, secrets));
-    onProgress(`Synapse on port ${config.synapsePort}`);
-    services.push(await startSynapse(config, secrets));
-    onProgress(`application service on port ${config.appservicePort}`);
-    services.push(await startAppservice(stackInfo(config), config.appservicePort));
-    onProgress(`web client on port ${config.clientPort}`);
-    services.push(await startClient(config));
+    for (const component of COMPONENTS) {
+      onProgress(`${component.label} on port ${component.port(config)}`);
+      services.push(await component.start(config, secrets));
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -165,5 +194,7 @@ function stackInfo(config: StackConfig): StackInfo {
     pgPort: config.pgPort,
     bindAddress: config.bindAddress,
     botUserId: `@${BOT_LOCALPART}:${config.serverName}`,
+    secretFiles: secretFiles(config.dataDir),
+    logLevel: config.logLevel,
   };
 }

@@ -46,6 +46,10 @@ export function writeSynapseConfig(config: StackConfig, secrets: Secrets): strin
       PG_HOST: config.bindAddress,
       PG_PORT: config.pgPort,
       SERVICE_USER_REGEX: serviceUsers,
+      SIGNING_KEY_FILE: secrets.files.synapseSigningKey,
+      MACAROON_FILE: secrets.files.synapseMacaroon,
+      FORM_SECRET_FILE: secrets.files.synapseForm,
+      PGPASS_FILE: secrets.files.pgpass,
     }),
   );
   copyFileSync(join(ROOT, "homeserver-config", "log.yaml"), join(dir, "log.yaml"));
@@ -71,7 +75,7 @@ function synapseEnv(): NodeJS.ProcessEnv {
 /** Starts Synapse, waits until its client API answers and makes sure of its server admins. */
 export async function startSynapse(config: StackConfig, secrets: Secrets): Promise<Service> {
   const homeserver = writeSynapseConfig(config, secrets);
-  const signingKey = join(secrets.dir, "synapse.signing.key");
+  const signingKey = secrets.files.synapseSigningKey;
   if (!existsSync(signingKey)) {
     execFileSync(config.synapsePython, ["-m", "synapse.app.homeserver", "-c", homeserver, "--generate-keys"], {
       stdio: ["ignore", "ignore", "pipe"],
@@ -142,10 +146,10 @@ async function makeBotAdmin(config: StackConfig, secrets: Secrets): Promise<void
  */
 export async function operatorToken(config: StackConfig, secrets: Secrets): Promise<string> {
   const url = serviceUrl(config, config.synapsePort);
-  const file = join(secrets.dir, "synapse.operator_token");
+  const file = secrets.files.synapseOperatorToken;
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const userId = `@operator:${config.serverName}`;
-  const passwordFile = join(secrets.dir, "synapse.operator_password");
+  const passwordFile = secrets.files.synapseOperatorPassword;
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
   const password = readFileSync(passwordFile, "utf8").trim();
   const created = await call(`${url}/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, "PUT", secrets.asToken, {

@@ -13,8 +13,8 @@ import { ROOT } from "../../ops/stack/config.ts";
 import { matrixRequest, registerUser, stackSecret } from "../support/matrix.ts";
 
 const stack = inject("stack");
-const operatorToken = stackSecret(stack, "operator.api_token");
-const tokenFile = join(stack.dataDir, "secrets", "operator.api_token");
+const operatorToken = stackSecret(stack, "operatorToken");
+const tokenFile = stack.secretFiles.operatorToken;
 const CLI = join(ROOT, "appservice", "src", "cli", "admin.ts");
 
 const suffix = () => randomBytes(4).toString("hex");
@@ -23,7 +23,7 @@ const db = new pg.Pool({
   host: stack.bindAddress,
   port: stack.pgPort,
   user: "connecta",
-  password: stackSecret(stack, "postgres.connecta"),
+  password: stackSecret(stack, "pgAppservicePassword"),
   database: "connecta",
   max: 2,
 });
@@ -91,7 +91,7 @@ function login(localpart: string, password: string) {
 /** Synapse's admin view of a user, through the stack's Synapse operator account. */
 async function synapseUser(userId: string): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${stack.synapseUrl}/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, {
-    headers: { authorization: `Bearer ${stackSecret(stack, "synapse.operator_token")}` },
+    headers: { authorization: `Bearer ${stackSecret(stack, "synapseOperatorToken")}` },
   });
   return { status: res.status, body: (await res.json()) as Json };
 }
@@ -304,7 +304,7 @@ describe("counsellors", () => {
     await db.query("INSERT INTO counsellor_account_creations (user_id) VALUES ($1)", [userId]);
     const made = await fetch(`${stack.synapseUrl}/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${stackSecret(stack, "synapse.operator_token")}` },
+      headers: { authorization: `Bearer ${stackSecret(stack, "synapseOperatorToken")}` },
       body: "{}",
     });
     expect(made.status).toBe(201);

@@ -84,7 +84,7 @@ describe("text from outside at the API", () => {
     expect((await raw("PUT", "/api/v1/me/absence", token, '{"active": false}')).status).toBe(200);
 
     // The operator API too: a lone surrogate used to be stored silently as U+FFFD.
-    const operator = stackSecret(stack, "operator.api_token");
+    const operator = stackSecret(stack, "operatorToken");
     const topic = await raw(
       "POST",
       "/api/v1/admin/topics",

@@ -19,7 +19,7 @@ import {
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
-const hsToken = stackSecret(stack, "appservice.hs_token");
+const hsToken = stackSecret(stack, "hsToken");
 const enc = encodeURIComponent;
 const started: Service[] = [];
 let db: pg.Client;

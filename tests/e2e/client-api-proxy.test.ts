@@ -167,14 +167,14 @@ describe("what the client forwards", () => {
   ];
   for (const path of adminPaths) {
     it(`refuses the admin API at ${path} with 404 M_NOT_FOUND`, async () => {
-      const token = stackSecret(stack, "operator.api_token");
+      const token = stackSecret(stack, "operatorToken");
       const answer = await rawRequest("GET", path, { authorization: `Bearer ${token}` });
       expectMatrixError(answer, 404, "M_NOT_FOUND", path);
     });
   }
 
   it("refuses the admin API's writes too", async () => {
-    const token = stackSecret(stack, "operator.api_token");
+    const token = stackSecret(stack, "operatorToken");
     const answer = await rawRequest(
       "POST",
       "/api/v1/admin/topics",

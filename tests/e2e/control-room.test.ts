@@ -297,7 +297,7 @@ describe("the control room", () => {
         method: "PUT",
         headers: {
           "content-type": "application/json",
-          authorization: `Bearer ${stackSecret(stack, "appservice.hs_token")}`,
+          authorization: `Bearer ${stackSecret(stack, "hsToken")}`,
         },
         body: JSON.stringify({ events: [command, command] }),
       });

@@ -21,7 +21,7 @@ import {
 } from "../support/workflow.ts";
 
 const stack = inject("stack");
-const operatorToken = stackSecret(stack, "operator.api_token");
+const operatorToken = stackSecret(stack, "operatorToken");
 let db: pg.Client;
 
 beforeAll(async () => {

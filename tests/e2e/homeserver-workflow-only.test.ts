@@ -21,7 +21,7 @@ import { callApi, openIdToken } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
-const operator = () => ({ accessToken: stackSecret(stack, "synapse.operator_token") });
+const operator = () => ({ accessToken: stackSecret(stack, "synapseOperatorToken") });
 let agency: IntakeAgency;
 let seeker: Seeker;
 let counsellor: TestUser;

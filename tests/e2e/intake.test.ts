@@ -299,7 +299,7 @@ describe("the anonymous intake", () => {
     const challenge = await solvedChallenge(stack);
     const good = intakeBody(challenge, { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() });
     // Signed with the stack's own key, so only its expiry is wrong.
-    const expiredId = issueChallenge(challengeKey(stackSecret(stack, "appservice.hs_token")), 1, -60).text;
+    const expiredId = issueChallenge(challengeKey(stackSecret(stack, "hsToken")), 1, -60).text;
     const expiredNonce = await solveChallenge(expiredId, 1);
     const without = (key: string) => Object.fromEntries(Object.entries(good).filter(([k]) => k !== key));
     const cases: [string, unknown, number, string][] = [
@@ -481,7 +481,7 @@ describe("the intake under a flood", () => {
   });
 
   it("refuses a forged, tampered or expired challenge with CONNECTA_CHALLENGE_FAILED", async () => {
-    const key = challengeKey(stackSecret(stack, "appservice.hs_token"));
+    const key = challengeKey(stackSecret(stack, "hsToken"));
     const real = await from(address(4, 0), "GET", "/api/v1/intake/challenge");
     const text = String(real.body.challenge_id);
     // The difficulty byte (after the 12-byte id) lowered to 1 bit: easy to solve, but the

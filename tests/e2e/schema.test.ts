@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { migrate } from "../../appservice/src/db/migrate.ts";
-import { ROOT } from "../../ops/stack/config.ts";
+import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
 import { stackSecret } from "../support/matrix.ts";
 
 const stack = inject("stack");
@@ -20,7 +20,7 @@ const SCHEMA = join(ROOT, "appservice", "schema.sql");
 /** pg_dump's schema of `database`, without comments, settings, blank lines and its per-dump `\\restrict` key. */
 async function schemaOf(database: string): Promise<string> {
   const { stdout } = await promisify(execFile)(
-    join(process.env.CONNECTA_PG_BIN ?? "", "pg_dump"),
+    join(loadStackConfig().pgBin, "pg_dump"),
     [
       "-h",
       stack.bindAddress,
@@ -33,7 +33,7 @@ async function schemaOf(database: string): Promise<string> {
       "--no-privileges",
       database,
     ],
-    { env: { ...process.env, PGPASSWORD: stackSecret(stack, "postgres.connecta_admin") } },
+    { env: { ...process.env, PGPASSWORD: stackSecret(stack, "pgAdminPassword") } },
   );
   return (
     stdout
@@ -54,7 +54,7 @@ describe("the database schema", () => {
       host: stack.bindAddress,
       port: stack.pgPort,
       user: "connecta_admin",
-      password: stackSecret(stack, "postgres.connecta_admin"),
+      password: stackSecret(stack, "pgAdminPassword"),
     };
     const name = `schema_check_${randomBytes(4).toString("hex")}`;
     const root = new pg.Client({ ...admin, database: "postgres" });
@@ -72,7 +72,7 @@ describe("the database schema", () => {
       }
       const schema = await schemaOf(name);
       expect(schema).toContain("CREATE TABLE public.enquiries");
-      if (process.env.CONNECTA_UPDATE_SCHEMA) writeFileSync(SCHEMA, schema);
+      if (loadStackConfig().updateSchema) writeFileSync(SCHEMA, schema);
       expect(schema, "appservice/schema.sql is stale: run the tests with CONNECTA_UPDATE_SCHEMA=1").toBe(
         readFileSync(SCHEMA, "utf8"),
       );

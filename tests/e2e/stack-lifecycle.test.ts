@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../ops/stack/config.ts";
+import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../support/global-setup.ts";
 import { matrixRequest, registerUser } from "../support/matrix.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
@@ -10,7 +10,7 @@ import type { StackInfo } from "../../ops/stack/stack.ts";
 const dataDir = mkdtempSync(join(ROOT, ".data", "lifecycle-"));
 let postgresDir = dataDir;
 afterAll(() => {
-  if (!process.env.CONNECTA_KEEP_TEST_DATA) removeStackData({ dataDir, postgresDir });
+  if (!loadStackConfig().keepTestData) removeStackData({ dataDir, postgresDir });
 });
 
 /** Runs the README's start command in `dataDir` on free ports. */
@@ -43,7 +43,7 @@ describe("ops/connecta start", () => {
       expect((await fetch(url)).status, url).toBe(200);
     }
     const user = await registerUser(info, "lifecycle");
-    const hsToken = readFileSync(join(dataDir, "secrets", "appservice.hs_token"), "utf8");
+    const hsToken = readFileSync(info.secretFiles.hsToken, "utf8");
 
     expect(await first.stop(), first.output.join("")).toBe(0);
     for (const port of ports(info)) expect(await portOpen(info.bindAddress, port), `port ${port}`).toBe(false);
@@ -58,7 +58,7 @@ describe("ops/connecta start", () => {
       });
       expect(login.status).toBe(200);
       expect(login.body.user_id).toBe(user.userId);
-      expect(readFileSync(join(dataDir, "secrets", "appservice.hs_token"), "utf8")).toBe(hsToken);
+      expect(readFileSync(again.secretFiles.hsToken, "utf8")).toBe(hsToken);
       expect((await fetch(`${again.appserviceUrl}/readyz`)).status).toBe(200);
     } finally {
       expect(await second.stop(), second.output.join("")).toBe(0);

@@ -24,8 +24,8 @@ import {
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
-const operator = stackSecret(stack, "operator.api_token");
-const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+const operator = stackSecret(stack, "operatorToken");
+const bot = { accessToken: stackSecret(stack, "asToken") };
 let db: pg.Client;
 
 beforeAll(async () => {

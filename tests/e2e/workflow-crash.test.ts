@@ -45,7 +45,7 @@ async function waitingEnquiry() {
 
 /** Rooms of the bot marked as the room of `enquiryId` (looked up with the application service's token). */
 async function roomsMarkedFor(enquiryId: number): Promise<string[]> {
-  const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+  const bot = { accessToken: stackSecret(stack, "asToken") };
   const joined = await matrixRequest(stack, "GET", "/_matrix/client/v3/joined_rooms", bot);
   const marked: string[] = [];
   for (const roomId of joined.body.joined_rooms as string[]) {
@@ -99,7 +99,7 @@ describe("a crash in the middle of a workflow action", () => {
     );
     const enquiryId = Number(retried.enquiry_id);
     expect(await roomsMarkedFor(enquiryId)).toEqual([retried.room_id]);
-    const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+    const bot = { accessToken: stackSecret(stack, "asToken") };
     expect(await roomMembers(stack, String(retried.room_id), bot)).toEqual(
       [stack.botUserId, seeker.userId, ...agency.counsellors.map((c) => c.userId)].sort(),
     );

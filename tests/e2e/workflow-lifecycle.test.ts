@@ -5,7 +5,7 @@ import { callApi, connectaDb, enquiryState, openIdToken, stepsDone, workflowScen
 
 const stack = inject("stack");
 const enc = encodeURIComponent;
-const bot = { accessToken: stackSecret(stack, "appservice.as_token") };
+const bot = { accessToken: stackSecret(stack, "asToken") };
 let db: pg.Client;
 
 beforeAll(async () => {

@@ -3,9 +3,10 @@
  * on our machines). Flags keep Chromium from calling home.
  */
 import { chromium, type Browser } from "playwright-core";
+import { loadStackConfig } from "../../ops/stack/config.ts";
 
 /** Debian's Chromium, or CONNECTA_CHROMIUM. */
-export const CHROMIUM = process.env.CONNECTA_CHROMIUM ?? "/usr/bin/chromium";
+export const CHROMIUM = loadStackConfig().chromium;
 
 /** Flags for every Chromium of ours: headless on a shared machine, nothing calls home. */
 export const CHROMIUM_ARGS: readonly string[] = [

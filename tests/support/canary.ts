@@ -7,16 +7,17 @@ import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { loadStackConfig } from "../../ops/stack/config.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { stackSecret } from "./matrix.ts";
 
 /** Plain SQL dump of every table of `database`, as the PostgreSQL superuser. */
 export async function dumpDatabase(stack: StackInfo, database: "synapse" | "connecta"): Promise<string> {
   const { stdout } = await promisify(execFile)(
-    join(process.env.CONNECTA_PG_BIN ?? "", "pg_dump"),
+    join(loadStackConfig().pgBin, "pg_dump"),
     ["-h", stack.bindAddress, "-p", String(stack.pgPort), "-U", "connecta_admin", "--no-owner", database],
     {
-      env: { ...process.env, PGPASSWORD: stackSecret(stack, "postgres.connecta_admin") },
+      env: { ...process.env, PGPASSWORD: stackSecret(stack, "pgAdminPassword") },
       maxBuffer: 1024 * 1024 * 1024,
     },
   );

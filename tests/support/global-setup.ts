@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TestProject } from "vitest/node";
-import { ROOT } from "../../ops/stack/config.ts";
+import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 
 declare module "vitest" {
@@ -100,6 +100,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     const code = await stack.stop();
     if (code !== 0) throw new Error(`the stack did not stop cleanly on SIGINT (exit ${code}); logs in ${dataDir}/logs`);
-    if (!process.env.CONNECTA_KEEP_TEST_DATA) removeStackData(info);
+    if (!loadStackConfig().keepTestData) removeStackData(info);
   };
 }

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
+import type { SecretName } from "../../ops/stack/secrets.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 
 /** matrix-js-sdk logs every sync step; tests only want its warnings and errors. */
@@ -28,9 +29,9 @@ export interface TestUser {
   deviceId: string;
 }
 
-/** Reads one of the stack's generated secrets. */
-export function stackSecret(stack: StackInfo, name: string): string {
-  return readFileSync(join(stack.dataDir, "secrets", name), "utf8").trim();
+/** Reads one of the stack's generated secrets, from the path the stack published. */
+export function stackSecret(stack: Pick<StackInfo, "secretFiles">, name: SecretName): string {
+  return readFileSync(stack.secretFiles[name], "utf8").trim();
 }
 
 /**
@@ -41,7 +42,7 @@ export function stackSecret(stack: StackInfo, name: string): string {
 export async function createUser(stack: StackInfo, localpart: string, admin = false): Promise<TestUser> {
   const userId = `@${localpart}:${stack.serverName}`;
   const password = randomBytes(16).toString("base64url");
-  const operator = { accessToken: stackSecret(stack, "synapse.operator_token") };
+  const operator = { accessToken: stackSecret(stack, "synapseOperatorToken") };
   const path = `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`;
   const created = await matrixRequest(stack, "PUT", path, operator, { password, admin });
   if (created.status !== 201) {

@@ -14,7 +14,7 @@ export async function connectaDb(stack: StackInfo): Promise<pg.Client> {
     host: stack.bindAddress,
     port: stack.pgPort,
     user: "connecta_admin",
-    password: stackSecret(stack, "postgres.connecta_admin"),
+    password: stackSecret(stack, "pgAdminPassword"),
     database: "connecta",
   });
   await client.connect();
