@@ -8,13 +8,14 @@ import { ConfigError, loadConfig, type Config } from "./config/config.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
 import { createHomeserver } from "./matrix/homeserver.ts";
-import { roomStepRunners } from "./enquiries/rooms.ts";
+import { stepRunners } from "./step-runners.ts";
 import { handleEnquiryEvent } from "./enquiries/events.ts";
 import { handleControlEvent } from "./control/events.ts";
 import { ControlWorker } from "./control/worker.ts";
 import { createWorkflow } from "./enquiries/workflow.ts";
 import { faultsArmed } from "./faults.ts";
 import { createMetrics } from "./metrics.ts";
+import { sweep } from "./retention/sweeper.ts";
 import { StepWorker } from "./steps/steps.ts";
 
 let config: Config;
@@ -49,7 +50,7 @@ const homeserver = createHomeserver(
   config.asToken,
   `@${config.botLocalpart}:${config.serverName}`,
 );
-const steps = new StepWorker(pool, roomStepRunners(homeserver), log);
+const steps = new StepWorker(pool, stepRunners(homeserver, config.serverName), log);
 const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
 // The one workflow of this process: the API and the control rooms both run it.
 const workflow = createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays });
@@ -82,12 +83,24 @@ const archive = () =>
   );
 void archive();
 const archiveTimer = setInterval(() => void archive(), 60_000);
+/** Schedules the purge of what is past its retention period (any replica; one at a time). */
+const retention = () =>
+  sweep(pool, { serverName: config.serverName }).then(
+    (r) =>
+      (r.enquiries.length || r.intakes.length) &&
+      log.info({ enquiries: r.enquiries.length, intakes: r.intakes.length }, "retention sweep"),
+    (err: Error) => log.warn({ err: err.message }, "retention sweep failed"),
+  );
+const retentionTimer = config.retentionSweepMinutes
+  ? setInterval(() => void retention(), config.retentionSweepMinutes * 60_000)
+  : undefined;
 
 async function shutdown(signal: string) {
   log.info({ signal }, "shutting down");
   steps.stop();
   control.stop();
   clearInterval(archiveTimer);
+  clearInterval(retentionTimer);
   server.close();
   server.closeIdleConnections();
   await pool.end();

@@ -11,7 +11,7 @@ import { inject } from "vitest";
 import { withTransaction } from "../src/db/pool.ts";
 import { handleEnquiryEvent } from "../src/enquiries/events.ts";
 import { openEnquiry } from "../src/enquiries/open.ts";
-import { roomStepRunners } from "../src/enquiries/rooms.ts";
+import { stepRunners } from "../src/step-runners.ts";
 import { createWorkflow, type Workflow } from "../src/enquiries/workflow.ts";
 import { StepWorker } from "../src/steps/steps.ts";
 import { processTransaction, type MatrixEvent } from "../src/transactions/transactions.ts";
@@ -59,7 +59,7 @@ export async function workflowHarness(options: { reopenWindowDays?: number; step
   const { pool } = db;
   const hs = new FakeHomeserver();
   const log = pino({ level: "silent" });
-  const steps = new StepWorker(pool, roomStepRunners(hs), log);
+  const steps = new StepWorker(pool, stepRunners(hs, "test"), log);
   const workflow: Workflow = createWorkflow({
     pool,
     steps,

@@ -9,7 +9,7 @@ import type { FeatureDeps } from "../../appservice/src/deps.ts";
 import { createAuthenticator } from "../../appservice/src/auth/authenticate.ts";
 import { loadConfig } from "../../appservice/src/config/config.ts";
 import { createPool } from "../../appservice/src/db/pool.ts";
-import { roomStepRunners } from "../../appservice/src/enquiries/rooms.ts";
+import { stepRunners } from "../../appservice/src/step-runners.ts";
 import { Api } from "../../appservice/src/http/api.ts";
 import { errorHandler, MatrixError } from "../../appservice/src/http/errors.ts";
 import { intakeRoutes } from "../../appservice/src/intake/routes.ts";
@@ -531,7 +531,7 @@ describe("the intake's rate limits", () => {
       homeserver,
       metrics: createMetrics(),
       log,
-      steps: new StepWorker(pool, roomStepRunners(homeserver), log),
+      steps: new StepWorker(pool, stepRunners(homeserver, config.serverName), log),
     };
     const api = new Api(createAuthenticator(config.homeserverUrl, config.operatorToken));
     intakeRoutes(api, deps, { ...DEFAULT_INTAKE_SETTINGS, rateLimits: limits });

@@ -1,5 +1,6 @@
 /**
- * Operator routes under `/api/v1/admin/`: topics, agencies, counsellors and the queues. Every
+ * Operator routes under `/api/v1/admin/`: topics, agencies, counsellors, the queues and
+ * retention (retention/routes.ts). Every
  * route needs the installation's operator token (`Authorization: Bearer <token>`); the CLI in
  * appservice/src/cli/admin.ts calls them. See docs/operators.md.
  */
@@ -8,6 +9,7 @@ import type { Api } from "../http/api.ts";
 import { agencyRoutes } from "./agencies.ts";
 import { counsellorRoutes } from "./counsellors.ts";
 import { queueRoutes } from "./queue.ts";
+import { retentionRoutes } from "../retention/routes.ts";
 import { topicRoutes } from "./topics.ts";
 
 /** Adds the operator routes. */
@@ -16,4 +18,5 @@ export function adminRoutes(api: Api, deps: FeatureDeps): void {
   agencyRoutes(api, deps);
   counsellorRoutes(api, deps);
   queueRoutes(api, deps);
+  retentionRoutes(api, deps);
 }

@@ -30,6 +30,8 @@ export interface Config {
   operatorToken: string;
   /** CONNECTA_REOPEN_WINDOW_DAYS: how long after closing a seeker may reopen (default 14). */
   reopenWindowDays: number;
+  /** CONNECTA_RETENTION_SWEEP_MINUTES: minutes between retention sweeps, 0 for none (default 60). */
+  retentionSweepMinutes: number;
   /** CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS: challenges and intakes per client address and window (default 100). */
   intakeRateLimitPerAddress: number;
   /** CONNECTA_INTAKE_POW_DIFFICULTY: proof-of-work difficulty of the intake in bits (default 18). */
@@ -112,6 +114,16 @@ const schema = z.object({
     .max(365, "expected 0..365 days")
     .default(14)
     .describe("Days after closing during which the seeker may reopen an enquiry."),
+  CONNECTA_RETENTION_SWEEP_MINUTES: z.coerce
+    .number({ message: "expected a number of minutes" })
+    .int("expected a whole number of minutes")
+    .min(0, "expected 0..1440 minutes")
+    .max(1440, "expected 0..1440 minutes")
+    .default(60)
+    .describe(
+      "Minutes between retention sweeps, which schedule the purge of what is past its retention period " +
+        "(docs/privacy.md); 0 runs none (an operator sweeps by hand: npm run admin -- retention sweep).",
+    ),
   CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS: z.coerce
     .number({ message: "expected a number" })
     .int("expected a whole number")
@@ -167,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     hsToken: v.CONNECTA_HS_TOKEN_FILE,
     operatorToken: v.CONNECTA_OPERATOR_TOKEN_FILE,
     reopenWindowDays: v.CONNECTA_REOPEN_WINDOW_DAYS,
+    retentionSweepMinutes: v.CONNECTA_RETENTION_SWEEP_MINUTES,
     intakeRateLimitPerAddress: v.CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS,
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,

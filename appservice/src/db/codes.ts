@@ -17,6 +17,8 @@ export const LOCK_SPACE = {
   COUNSELLOR_ACCOUNTS: 7_320_453,
   /** Setting up one counsellor's control room (second key: the hash of the user id). */
   CONTROL_ROOMS: 7_320_454,
+  /** The retention sweep, one replica at a time (the only key of its space). */
+  RETENTION_SWEEP: 7_320_456,
 } as const;
 
 /** SQLSTATE codes we react to. */

@@ -29,6 +29,11 @@ export async function handleEnquiryEvent(
   const enquiry = rows[0];
   if (!enquiry) return;
   const at = typeof event.origin_server_ts === "number" ? new Date(event.origin_server_ts) : new Date();
+  // For the inactivity period of retention; written at most once an hour per enquiry.
+  await db.query(
+    "UPDATE enquiries SET last_activity_at = $2 WHERE id = $1 AND last_activity_at < $2::timestamptz - interval '1 hour'",
+    [enquiry.id, at],
+  );
 
   if ((event.type === "m.room.encrypted" || event.type === "m.room.message") && event.sender === enquiry.seeker_id) {
     if (enquiry.state === "created") {

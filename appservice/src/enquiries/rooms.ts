@@ -113,7 +113,9 @@ function removalText(payload: { reason?: keyof typeof REMOVAL_TEXTS }): string {
 }
 
 /** The step runners for enquiry rooms. */
-export function roomStepRunners(hs: Homeserver): StepRunners {
+export function roomStepRunners(
+  hs: Homeserver,
+): Pick<StepRunners, "create_room" | "invite" | "kick" | "keep_only" | "power_levels"> {
   const createRoom: StepRunners["create_room"] = async (step, db) => {
     const { rows } = await db.query<EnquiryRoomRow>(
       `SELECT e.id, e.room_id, e.agency_id, t.name_de AS topic_name, e.language, e.age_group

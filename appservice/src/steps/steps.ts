@@ -27,6 +27,18 @@ export interface StepPayloads {
   keep_only: { user_ids: string[]; reason?: RemovalReason };
   /** Set power levels of users (0 removes them from the list); `read_only` (un)locks writing. */
   power_levels: { users: Record<string, number>; read_only?: boolean };
+  /** Retention (retention/purge.ts): note the files of the enquiry's room before it goes. */
+  purge_collect_media: Record<string, never>;
+  /** Delete the enquiry's room and purge it from Synapse's database; done when Synapse is. */
+  purge_room: Record<string, never>;
+  /** Delete the files noted by `purge_collect_media` from the media store. */
+  purge_media: Record<string, never>;
+  /** Erase the enquiry's seeker (files, account), unless another enquiry of theirs is kept. */
+  erase_seeker: Record<string, never>;
+  /** Delete our rows of the enquiry, this step's own included. */
+  purge_rows: Record<string, never>;
+  /** Erase an account that never got an enquiry (an intake left unfinished). */
+  erase_user: { user_id: string };
 }
 
 /** The kinds of step. */

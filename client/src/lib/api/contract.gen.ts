@@ -71,6 +71,15 @@ export interface Schemas {
     agency_count: number;
     created_at: string;
   };
+  AgencyRetentionPolicy: {
+    agency_id: number;
+    /** Archived conversations are purged this many days after closing */
+    archived_days: number;
+    /** Unfinished intakes, and conversations in which the seeker never wrote, are purged after this many hours */
+    unfinished_hours: number;
+    /** Conversations without any event are purged, with their seeker, after this many days */
+    inactive_days: number;
+  };
   Colleague: {
     user_id: string;
     display_name: string;
@@ -132,6 +141,30 @@ export interface Schemas {
     id: string;
     name_de: string;
     name_en: string;
+  };
+  RetentionPolicy: {
+    /** Archived conversations are purged this many days after closing */
+    archived_days: number;
+    /** Unfinished intakes, and conversations in which the seeker never wrote, are purged after this many hours */
+    unfinished_hours: number;
+    /** Conversations without any event are purged, with their seeker, after this many days */
+    inactive_days: number;
+  };
+  RetentionSweep: {
+    /** False when another sweep was running; this one did nothing */
+    ran: boolean;
+    enquiries: {
+      enquiry_id: number;
+      room_id: string | null;
+      seeker_id: string | null;
+      reason: "archived" | "unfinished" | "inactive";
+    }[];
+    intakes: {
+      intake_id: string;
+      user_id: string;
+    }[];
+    /** Rows of short-lived tables deleted (rate-limit windows, used challenges) */
+    expired_rows: number;
   };
   SeekerProfile: {
     user_id: string;
@@ -568,5 +601,62 @@ export interface Operations {
       agencies: Schemas["AdminAgencyQueue"][];
       enquiries: Schemas["AdminQueueEnquiry"][];
     };
+  };
+  /** The retention periods: the defaults and those of agencies with their own */
+  "GET /api/v1/admin/retention": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: never;
+    response: {
+      defaults: Schemas["RetentionPolicy"];
+      /** Agencies with periods of their own */
+      agencies: Schemas["AgencyRetentionPolicy"][];
+    };
+  };
+  /** Set the retention periods of every agency without its own */
+  "PUT /api/v1/admin/retention/defaults": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: Schemas["RetentionPolicy"];
+    response: {
+      defaults: Schemas["RetentionPolicy"];
+      /** Agencies with periods of their own */
+      agencies: Schemas["AgencyRetentionPolicy"][];
+    };
+  };
+  /** Set an agency's own retention periods */
+  "PUT /api/v1/admin/retention/agencies/{agencyId}": {
+    params: {
+      agencyId: string;
+    };
+    query: Record<string, never>;
+    body: Schemas["RetentionPolicy"];
+    response: {
+      defaults: Schemas["RetentionPolicy"];
+      /** Agencies with periods of their own */
+      agencies: Schemas["AgencyRetentionPolicy"][];
+    };
+  };
+  /** Remove an agency's own retention periods: the defaults apply again */
+  "DELETE /api/v1/admin/retention/agencies/{agencyId}": {
+    params: {
+      agencyId: string;
+    };
+    query: Record<string, never>;
+    body: never;
+    response: {
+      defaults: Schemas["RetentionPolicy"];
+      /** Agencies with periods of their own */
+      agencies: Schemas["AgencyRetentionPolicy"][];
+    };
+  };
+  /** Sweep now: schedule the purge of everything past its period (the purges then run in the background). With dry_run, only list what would be purged. */
+  "POST /api/v1/admin/retention/sweep": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      dry_run?: boolean;
+    };
+    response: Schemas["RetentionSweep"];
   };
 }
