@@ -14,6 +14,7 @@ import { healthRoutes } from "./health/health.ts";
 import { Api, noStore } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
 import { intakeRoutes } from "./intake/routes.ts";
+import { mediaRoutes } from "./retention/media.ts";
 import { transactionRoutes, type EventHandler } from "./transactions/transactions.ts";
 
 /** Everything the app needs from outside. */
@@ -38,6 +39,7 @@ export const API_INFO = { title: "Connecta application service API", version: "1
 export function addRoutes(api: Api, deps: AppDeps): void {
   intakeRoutes(api, deps);
   enquiryRoutes(api, deps.workflow);
+  mediaRoutes(api, deps);
   counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);

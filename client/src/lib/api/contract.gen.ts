@@ -345,6 +345,17 @@ export interface Operations {
       } | null;
     };
   };
+  /** Report a file sent in the enquiry's room (its mxc URI), so that it is deleted with the conversation. Seeker and assigned counsellor only. */
+  "POST /api/v1/enquiries/{enquiryId}/media": {
+    params: {
+      enquiryId: number;
+    };
+    query: Record<string, never>;
+    body: {
+      media_id: string;
+    };
+    response: Record<string, never>;
+  };
   /** Who the caller is: a counsellor's profile (agencies, roles, absence, whether the initial password must still be replaced), or for anyone else just `role: seeker`. A deactivated counsellor is refused. */
   "GET /api/v1/me": {
     params: Record<string, never>;
