@@ -79,6 +79,9 @@ async function database(name: "synapse" | "connecta"): Promise<pg.Client> {
   return client;
 }
 
+/** SQLSTATE of a table that does not exist (any more). */
+const UNDEFINED_TABLE = "42P01";
+
 /** Every `table.column` of `name` whose text holds `needle`, with the number of such rows. */
 async function columnsHolding(name: "synapse" | "connecta", needle: string): Promise<Record<string, number>> {
   const db = await database(name);
@@ -95,10 +98,17 @@ async function columnsHolding(name: "synapse" | "connecta", needle: string): Pro
       // bytea as text would be hex: its bytes are searched for the needle's instead.
       const condition =
         dataType === "bytea" ? `position(convert_to($1, 'UTF8') in ${col}) > 0` : `strpos(${col}::text, $1) > 0`;
-      const { rows } = await db.query<{ n: string }>(
-        `SELECT count(*) AS n FROM ${db.escapeIdentifier(table)} WHERE ${condition}`,
-        [needle],
-      );
+      let rows: { n: string }[];
+      try {
+        ({ rows } = await db.query<{ n: string }>(
+          `SELECT count(*) AS n FROM ${db.escapeIdentifier(table)} WHERE ${condition}`,
+          [needle],
+        ));
+      } catch (err) {
+        // Synapse's background updates create and drop temporary tables while we look.
+        if ((err as { code?: string }).code === UNDEFINED_TABLE) continue;
+        throw err;
+      }
       const n = Number(rows[0]?.n ?? 0);
       if (n > 0) found[`${table}.${column}`] = n;
     }
