@@ -135,9 +135,7 @@ function documentedPlaces(): DocumentedPlace[] {
   for (const line of section.split("\n")) {
     const place = /^\|\s*(Synapse|Connecta)\s+`([a-z_]+\.[a-z_]+)`/.exec(line);
     if (!place) continue;
-    const settings = [...line.matchAll(/`([a-z_]+): ([0-9]+[smhdwy]?)`/g)].map(
-      (m) => [m[1], m[2]] as [string, string],
-    );
+    const settings = [...line.matchAll(/`([a-z_]+): ([0-9]+[smhdwy]?)`/g)].map((m) => [m[1], m[2]] as [string, string]);
     places.push({
       database: place[1] === "Synapse" ? "synapse" : "connecta",
       column: place[2] as string,
@@ -184,7 +182,10 @@ async function journey(): Promise<void> {
       "POST",
       "/api/v1/intake",
       null,
-      intakeBody({ challengeId, nonce }, { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() }),
+      intakeBody(
+        { challengeId, nonce },
+        { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() },
+      ),
     ),
     "intake",
   );
