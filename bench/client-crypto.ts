@@ -377,7 +377,7 @@ async function nodeClient(stack: StackInfo, login: Login) {
     const found = await client.secretStorage.getKey();
     if (!crypto || !found?.[1].passphrase) throw new Error("no crypto or no passphrase-based secret storage");
     const info = found[1];
-    const p = info.passphrase as NonNullable<typeof info.passphrase>;
+    const p = info.passphrase;
     const key = await deriveRecoveryKeyFromPassphrase(passphrase, p.salt, p.iterations, p.bits);
     if (!(await client.secretStorage.checkKey(key, info))) throw new Error("the passphrase does not fit");
     secretStorageKey = key;

@@ -35,7 +35,7 @@ afterAll(async () => {
 type Json = Record<string, any>;
 
 const api = async (method: string, path: string, token: string | null, body?: unknown) =>
-  (await callApi(stack.appserviceUrl, method, path, token, body)) as { status: number; body: Json };
+  await callApi(stack.appserviceUrl, method, path, token, body);
 
 /** Sends `raw` as the request body text, as a hostile client might. */
 async function rawApi(method: string, path: string, token: string, raw: string, type = "application/json") {

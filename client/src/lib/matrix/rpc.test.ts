@@ -38,7 +38,7 @@ function connected() {
   };
   const { port1, port2 } = new MessageChannel();
   port2.start();
-  serve(api, port2 as unknown as Parameters<typeof serve>[1]);
+  serve(api, port2);
   port1.start();
   const worker: WorkerLike = {
     postMessage: (message: unknown, transfer?: Transferable[]) => port1.postMessage(message, transfer ?? []),
