@@ -76,6 +76,7 @@ describe("Remote and serve", () => {
 
   it("refuse methods the API does not have, also inherited ones", async () => {
     const { remote } = connected();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with call(remote, …) below
     const call = remote.call as (method: string, ...args: unknown[]) => Promise<unknown>;
     await expect(call.call(remote, "nope")).rejects.toThrow(/no such method: nope/);
     await expect(call.call(remote, "toString")).rejects.toThrow(/no such method: toString/);
