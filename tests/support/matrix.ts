@@ -130,7 +130,7 @@ export async function eventually<T>(
   while (Date.now() < deadline) {
     try {
       const value = await predicate();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (err) {
       last = err;
     }
