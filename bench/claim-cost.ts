@@ -48,7 +48,9 @@ writeFileSync(
     "",
   ].join("\n"),
 );
-const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, async () => undefined);
+const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, () =>
+  Promise.resolve(undefined),
+);
 
 /** Runs `fn` over `items`, `limit` at a time. */
 async function each<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {

@@ -34,9 +34,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
-import { deriveRecoveryKeyFromPassphrase } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { deriveRecoveryKeyFromPassphrase, ImportRoomKeyStage } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { logger as sdkLogger, type Logger } from "matrix-js-sdk/lib/logger.js";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { ROOT } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { joinInvitedRoom } from "../tests/support/crypto-identity.ts";
@@ -139,6 +139,7 @@ function recorder(o: RecorderOptions): void {
   };
   addEventListener("submit", () => void report(`submit:${location.pathname}`, now()), true);
   for (const method of ["pushState", "replaceState"] as const) {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply(this, …) below
     const original = history[method];
     history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
       original.apply(this, args);
@@ -275,11 +276,9 @@ async function sendInBrowser(page: Page, text: string): Promise<void> {
   await page.getByRole("button", { name: de.chat.send }).click();
   const sent = new RegExp(`${literal(de.chat.state.sent)}|${literal(de.chat.state.read)}`);
   await page.getByTestId("message").filter({ hasText: text }).filter({ hasText: sent }).waitFor({ timeout: 60_000 });
-  await page.waitForFunction(
-    () => (document.querySelector("#composer") as HTMLTextAreaElement | null)?.value === "",
-    undefined,
-    { timeout: 60_000 },
-  );
+  await page.waitForFunction(() => document.querySelector<HTMLTextAreaElement>("#composer")?.value === "", undefined, {
+    timeout: 60_000,
+  });
   await page.getByRole("button", { name: de.chat.send }).and(page.locator(":enabled")).waitFor({ timeout: 60_000 });
 }
 
@@ -349,9 +348,9 @@ async function nodeClient(stack: StackInfo, login: Login) {
     timelineSupport: true,
     logger: quietLogger,
     cryptoCallbacks: {
-      getSecretStorageKey: async ({ keys }) => {
+      getSecretStorageKey: ({ keys }) => {
         const keyId = Object.keys(keys)[0];
-        return secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null;
+        return Promise.resolve(secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null);
       },
     },
   });
@@ -377,7 +376,7 @@ async function nodeClient(stack: StackInfo, login: Login) {
     const found = await client.secretStorage.getKey();
     if (!crypto || !found?.[1].passphrase) throw new Error("no crypto or no passphrase-based secret storage");
     const info = found[1];
-    const p = info.passphrase as NonNullable<typeof info.passphrase>;
+    const p = info.passphrase;
     const key = await deriveRecoveryKeyFromPassphrase(passphrase, p.salt, p.iterations, p.bits);
     if (!(await client.secretStorage.checkKey(key, info))) throw new Error("the passphrase does not fit");
     secretStorageKey = key;
@@ -387,7 +386,8 @@ async function nodeClient(stack: StackInfo, login: Login) {
     onRestoreStep();
     const result = await crypto.restoreKeyBackup({
       progressCallback: (progress) => {
-        if (progress.stage === "load_keys") onProgress(progress.successes + progress.failures, progress.total);
+        if (progress.stage === ImportRoomKeyStage.LoadKeys)
+          onProgress(progress.successes + progress.failures, progress.total);
       },
     });
     return result.imported;

@@ -141,9 +141,9 @@ async function chatSeeker(stack: StackInfo): Promise<ChatSeeker> {
     deviceId: seeker.deviceId,
     logger: quietLogger,
     cryptoCallbacks: {
-      getSecretStorageKey: async ({ keys }) => {
+      getSecretStorageKey: ({ keys }) => {
         const keyId = Object.keys(keys)[0];
-        return secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null;
+        return Promise.resolve(secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null);
       },
       cacheSecretStorageKey: (_keyId, _info, key) => {
         secretStorageKey = key;
@@ -166,7 +166,7 @@ async function chatSeeker(stack: StackInfo): Promise<ChatSeeker> {
     const generated = await crypto.createRecoveryKeyFromPassphrase(passphrase);
     secretStorageKey = generated.privateKey;
     await crypto.bootstrapSecretStorage({
-      createSecretStorageKey: async () => generated,
+      createSecretStorageKey: () => Promise.resolve(generated),
       setupNewSecretStorage: true,
       setupNewKeyBackup: true,
     });
@@ -465,7 +465,8 @@ function topItems(audit: Result["audits"][string]): string {
     .slice(0, 3)
     .map((item) => {
       const url = typeof item.url === "string" && item.url.startsWith("http") ? new URL(item.url).pathname : item.url;
-      const what = String(url ?? item.groupLabel ?? item.group ?? item.label ?? "");
+      const label = url ?? item.groupLabel ?? item.group ?? item.label ?? "";
+      const what = typeof label === "string" ? label : JSON.stringify(label);
       const unit = (["wastedBytes", "totalBytes", "wastedMs", "total", "duration"] as const).find(
         (k) => typeof item[k] === "number",
       );
@@ -509,7 +510,9 @@ const baselineUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port
 let playwrightBrowser: PlaywrightBrowser | undefined;
 const { stack, cleanup } = benchStack(benchDataDir("client-pages"), {}, async () => {
   await Promise.all(
-    [openBrowser?.close(), playwrightBrowser?.close()].map((closing) => closing?.catch(() => undefined)),
+    [openBrowser?.close(), playwrightBrowser?.close()].map(
+      (closing) => closing?.catch(() => undefined) ?? Promise.resolve(),
+    ),
   );
   baseline.close();
 });

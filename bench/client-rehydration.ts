@@ -78,7 +78,14 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 
 /** The page's Matrix login (sessionStorage). */
 const tabSession = (page: Page): Promise<{ userId: string; deviceId: string; accessToken: string }> =>
-  page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  page.evaluate(
+    () =>
+      JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as {
+        userId: string;
+        deviceId: string;
+        accessToken: string;
+      },
+  );
 
 async function typeAndEnter(page: Page, fields: Record<string, string>): Promise<void> {
   for (const [selector, text] of Object.entries(fields)) await page.fill(selector, text);
@@ -109,7 +116,7 @@ async function backedUp(info: StackInfo, user: { accessToken: string }): Promise
   const keys = await matrixRequest(
     info,
     "GET",
-    `/_matrix/client/v3/room_keys/keys?version=${version.body.version}`,
+    `/_matrix/client/v3/room_keys/keys?version=${String(version.body.version)}`,
     user,
   );
   const rooms = (keys.body.rooms ?? {}) as Record<string, { sessions: object }>;

@@ -18,7 +18,7 @@ const port = parsePort(process.env.PORT);
 // naming the variable, if it is wrong. Nothing listens before that succeeded.
 // (Imported through a URL so that type checking does not descend into the generated build.)
 /** @type {{ handler: (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void }} */
-const { handler } = await import(new URL("./build/handler.js", import.meta.url).href);
+const { handler } = await import(new URL("./build/handler.js", import.meta.url).href); // eslint-disable-line @typescript-eslint/no-unsafe-assignment -- typed above
 
 // The homeserver's URL was checked by SvelteKit's start above (src/lib/server/config.ts).
 const WORKER_CSP = workerCsp([new URL(String(process.env.CONNECTA_HOMESERVER_URL)).origin]);

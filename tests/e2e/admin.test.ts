@@ -32,6 +32,7 @@ afterAll(async () => {
 });
 
 /** Answers are checked with expect(); any keeps the assertions short. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above (the file's no-unsafe-* rules are off in eslint.config.js)
 type Json = Record<string, any>;
 
 /** Calls the admin API; `raw` is sent as the body text instead of JSON. */

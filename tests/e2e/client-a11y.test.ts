@@ -51,7 +51,7 @@ async function fillStorage(page: Page): Promise<void> {
           request.result.close();
           resolve();
         };
-        request.onerror = () => reject(request.error);
+        request.onerror = () => reject(request.error ?? new Error("opening the database failed"));
       });
     }
   });

@@ -106,7 +106,7 @@ async function unverifiedDeviceCannotSend(): Promise<void> {
   await second.keyboard.press("Enter");
   await second.waitForURL(`${stack.clientUrl}/schluessel`);
   await second.evaluate(() => {
-    const session = JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}");
+    const session = JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as Record<string, unknown>;
     sessionStorage.setItem("connecta.session", JSON.stringify({ ...session, keysReady: true }));
   });
   await second.goto(`${stack.clientUrl}/gespraech`, { waitUntil: "load" });

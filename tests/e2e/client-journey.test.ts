@@ -124,7 +124,7 @@ async function checkA11y(page: Page, name: string): Promise<void> {
  * (cross-signed, so the user's other devices and everyone who verified them trust it).
  */
 async function expectCrossSigned(page: Page, what: string): Promise<void> {
-  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as unknown);
   const { userId, deviceId, accessToken } = session as { userId: string; deviceId: string; accessToken: string };
   const query = async () => {
     const res = await matrixRequest(
@@ -442,7 +442,9 @@ async function journey(): Promise<void> {
   await expect.poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 }).toContain(after);
 
   // Counsellor A logs out everywhere: the desk's login ends at the homeserver too.
-  const tokenA = await desk.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken);
+  const tokenA = await desk.evaluate(
+    () => (JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as { accessToken: string }).accessToken,
+  );
   await tabToText(desk, "Auf allen Geräten abmelden");
   await desk.keyboard.press("Enter");
   await desk.waitForURL(`${stack.clientUrl}/beratung/anmelden`);
@@ -496,7 +498,7 @@ async function journey(): Promise<void> {
   // Quick exit from the logged-in conversation: no session, keys or drafts left in that tab,
   // and the login ended at the homeserver.
   const secondToken = await second.evaluate(
-    () => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}").accessToken,
+    () => (JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as { accessToken: string }).accessToken,
   );
   const historyLength = await second.evaluate(() => history.length);
   await second.keyboard.press("Escape");

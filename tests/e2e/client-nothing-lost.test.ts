@@ -74,7 +74,7 @@ async function backedUpSessions(user: Pick<TestUser, "accessToken">, roomId: str
   if (version.status !== 200) throw new Error(`no key backup: ${JSON.stringify(version.body)}`);
   const path = `/_matrix/client/v3/room_keys/keys/${encodeURIComponent(roomId)}?version=${String(version.body.version)}`;
   const keys = await matrixRequest(stack, "GET", path, user);
-  return keys.status === 200 ? Object.keys((keys.body.sessions ?? {}) as object) : [];
+  return keys.status === 200 ? Object.keys(keys.body.sessions ?? {}) : [];
 }
 
 describe("what was written while nobody was there", () => {

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort, stopService, type Service } from "../../ops/stack/processes.ts";
 import { startAppservice } from "../../ops/stack/stack.ts";
-import { eventually, matrixRequest, registerUser, type TestUser, roomMembers } from "../support/matrix.ts";
+import { eventually, matrixRequest, registerUser, roomMembers } from "../support/matrix.ts";
 import {
   callApi,
   connectaDb,

@@ -103,7 +103,7 @@ describe("a crash in the middle of a workflow action", () => {
     expect(await roomMembers(stack, String(retried.room_id), bot)).toEqual(
       [stack.botUserId, seeker.userId, ...agency.counsellors.map((c) => c.userId)].sort(),
     );
-    const rows = await db.query("SELECT count(*)::int AS n FROM enquiries WHERE intake_id = $1", [
+    const rows = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM enquiries WHERE intake_id = $1", [
       intake.body.intake_id,
     ]);
     expect(rows.rows[0]?.n).toBe(1);
@@ -129,7 +129,10 @@ describe("a crash in the middle of a workflow action", () => {
     const retried = await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${enquiryId}/claim`, token, {});
     expect(retried.status).toBe(200);
     expect(retried.body.counsellor_id).toBe(a.userId);
-    const assignments = await db.query("SELECT count(*)::int AS n FROM assignments WHERE enquiry_id = $1", [enquiryId]);
+    const assignments = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM assignments WHERE enquiry_id = $1",
+      [enquiryId],
+    );
     expect(assignments.rows[0]?.n).toBe(1);
   });
 

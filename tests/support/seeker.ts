@@ -5,7 +5,6 @@
  * an agency and its counsellors straight into the appservice's database.
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import pg from "pg";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { createUser, matrixRequest, registerUser, type TestUser } from "./matrix.ts";
 import { connectaDb, openIdToken } from "./workflow.ts";

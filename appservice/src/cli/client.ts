@@ -79,7 +79,7 @@ export function createRequest(baseUrl: string, token: string): Request {
       throw new CliError(`cannot reach the application service at ${baseUrl} (${reason(err)})`);
     }
     const text = await res.text();
-    let json: Record<string, unknown> = {};
+    let json: Record<string, unknown>;
     try {
       json = JSON.parse(text) as Record<string, unknown>;
     } catch {

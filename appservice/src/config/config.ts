@@ -199,7 +199,9 @@ export function sampleEnv(): string {
     if (!fallback.success) lines.push(`${key}=`);
     else {
       const value = fallback.data;
-      lines.push(`# ${key}=${Array.isArray(value) ? value.join(",") : value === undefined ? "" : String(value)}`);
+      // The defaults are strings, numbers and lists (of strings); no default is "".
+      const scalar = typeof value === "string" || typeof value === "number" || typeof value === "boolean";
+      lines.push(`# ${key}=${Array.isArray(value) ? value.join(",") : scalar ? String(value) : ""}`);
     }
   }
   return `${lines.join("\n")}\n`;

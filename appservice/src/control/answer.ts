@@ -46,9 +46,9 @@ function refusal(t: Texts, command: EnquiryCommand, r: Refusal): string | null {
       return t.notYours(command.kind, id);
     case "not_a_colleague":
       return t.notAColleague(r.userId);
-    // The room is still being updated: the worker asks again later, and then it is done.
+    // rooms_pending: the room is still being updated: the worker asks again later, and then it
+    // is done. still_assigned: not a command's refusal (agency changes are the operators').
     case "rooms_pending":
-    // Not a command's refusal (agency changes are the operators').
     case "still_assigned":
       return null;
   }

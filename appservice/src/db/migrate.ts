@@ -57,7 +57,7 @@ export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<stri
           await client.query("COMMIT");
         } catch (err) {
           await client.query("ROLLBACK");
-          throw new Error(`migration ${m.id} (${m.name}) failed: ${(err as Error).message}`);
+          throw new Error(`migration ${m.id} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
         }
         applied.push(m.name);
       }

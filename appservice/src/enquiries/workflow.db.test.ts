@@ -50,9 +50,10 @@ describe("a claim", () => {
         expect((r.reason as { refusal: unknown }).refusal).toEqual({ reason: "already_taken" });
     }
     expect((await h.workflow.claim(winner, enquiryId)).counsellor_id).toBe(winner);
-    const { rows } = await h.pool.query("SELECT count(*)::int AS n FROM assignments WHERE enquiry_id = $1", [
-      enquiryId,
-    ]);
+    const { rows } = await h.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM assignments WHERE enquiry_id = $1",
+      [enquiryId],
+    );
     expect(rows[0]?.n).toBe(1);
   });
 

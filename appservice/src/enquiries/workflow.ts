@@ -14,6 +14,7 @@ import type { StepWorker } from "../steps/steps.ts";
 import { refuse } from "./refusal.ts";
 import { roomChanges, type EnquiryRoom } from "./membership.ts";
 import { loadRoom, recordChanges } from "./rooms.ts";
+import type { EnquirySummary as EnquirySummarySchema, QueueItem as QueueItemSchema } from "./schemas.ts";
 
 /**
  * How long a claim, handover, close or reopen waits for its room before answering that it is
@@ -24,9 +25,9 @@ import { loadRoom, recordChanges } from "./rooms.ts";
 const STEPS_WAIT_MS = 25_000;
 
 /** A queue entry. */
-export type QueueItem = z.infer<typeof import("./schemas.ts").QueueItem>;
+export type QueueItem = z.infer<typeof QueueItemSchema>;
 /** An enquiry as its participants see it. */
-export type EnquirySummary = z.infer<typeof import("./schemas.ts").EnquirySummary>;
+export type EnquirySummary = z.infer<typeof EnquirySummarySchema>;
 
 interface Membership {
   agency_id: string;

@@ -13,8 +13,10 @@
 export type TextKind = "text" | "id";
 
 /** C0 controls, DEL and C1 controls. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** The same without tab, line feed and carriage return. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 const CONTROL_GLOBAL = new RegExp(CONTROL.source, "g");
 const CONTROL_IN_TEXT_GLOBAL = new RegExp(CONTROL_IN_TEXT.source, "g");

@@ -55,7 +55,10 @@ export function createHomeserver(baseUrl: string, asToken: string, botUserId: st
       signal: AbortSignal.timeout(15_000),
     });
     const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) throw new HomeserverError(res.status, String(json.errcode ?? "M_UNKNOWN"), String(json.error ?? ""));
+    if (!res.ok) {
+      const errcode = typeof json.errcode === "string" ? json.errcode : "M_UNKNOWN";
+      throw new HomeserverError(res.status, errcode, typeof json.error === "string" ? json.error : "");
+    }
     return json as T;
   }
 

@@ -11,7 +11,7 @@ function openDb(): Promise<IDBDatabase> {
     const request = indexedDB.open(DB_NAME, 1);
     request.onupgradeneeded = () => request.result.createObjectStore(STORE);
     request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
+    request.onerror = () => reject(request.error ?? new Error("IndexedDB request failed"));
   });
 }
 
@@ -21,7 +21,7 @@ async function draftKey(): Promise<CryptoKey> {
     const existing = await new Promise<CryptoKey | undefined>((resolve, reject) => {
       const request = db.transaction(STORE).objectStore(STORE).get("key");
       request.onsuccess = () => resolve(request.result as CryptoKey | undefined);
-      request.onerror = () => reject(request.error);
+      request.onerror = () => reject(request.error ?? new Error("IndexedDB request failed"));
     });
     if (existing) return existing;
     const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
@@ -29,7 +29,7 @@ async function draftKey(): Promise<CryptoKey> {
       const tx = db.transaction(STORE, "readwrite");
       tx.objectStore(STORE).put(key, "key");
       tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
+      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
     });
     return key;
   } finally {

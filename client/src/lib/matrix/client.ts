@@ -20,6 +20,7 @@ import {
   CryptoEvent,
   decodeRecoveryKey,
   deriveRecoveryKeyFromPassphrase,
+  ImportRoomKeyStage,
   OnlySignedDevicesIsolationMode,
   type ImportRoomKeyProgressData,
 } from "matrix-js-sdk/lib/crypto-api/index.js";
@@ -91,9 +92,9 @@ export async function startClient(session: Session): Promise<MatrixClient> {
     logger,
     cryptoCallbacks: {
       // Answers with the key unlocked on this page; there is only ever one secret-storage key.
-      getSecretStorageKey: async ({ keys }) => {
+      getSecretStorageKey: ({ keys }) => {
         const keyId = Object.keys(keys)[0];
-        return secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null;
+        return Promise.resolve(secretStorageKey && keyId !== undefined ? [keyId, secretStorageKey] : null);
       },
       cacheSecretStorageKey: (_keyId, _info, key) => {
         secretStorageKey = key;
@@ -229,7 +230,7 @@ export async function createKeys(
   secretStorageKey = generated.privateKey;
   onStep("backup");
   await crypto.bootstrapSecretStorage({
-    createSecretStorageKey: async () => generated,
+    createSecretStorageKey: () => Promise.resolve(generated),
     setupNewSecretStorage: true,
     setupNewKeyBackup: true,
   });
@@ -282,7 +283,7 @@ export async function restoreKeys(
     const result = await crypto.restoreKeyBackup({
       progressCallback: (progress: ImportRoomKeyProgressData) => {
         // Only keys that were imported count as restored; failed ones leave the count short.
-        if (progress.stage === "load_keys") onProgress(progress.successes, progress.total);
+        if (progress.stage === ImportRoomKeyStage.LoadKeys) onProgress(progress.successes, progress.total);
       },
     });
     onStep("rehydrate");

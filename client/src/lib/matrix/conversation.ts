@@ -238,7 +238,7 @@ function toMessage(room: Room, event: MatrixEvent, me: string, readUpTo: number,
     else state = index <= readUpTo ? "read" : "sent";
   }
   if (event.isDecryptionFailure()) return { ...base, ...decryptionState(event), body: "", state };
-  if (event.getType() !== EventType.RoomMessage) return null;
+  if (event.getType() !== (EventType.RoomMessage as string)) return null;
   const content = event.getContent();
   if (typeof content.body !== "string") return null; // redacted or empty
   if ((content.msgtype === MsgType.Image || content.msgtype === MsgType.File) && content.file) {
@@ -292,7 +292,7 @@ export function conversationState(client: MatrixClient, room: Room): Conversatio
     const id = event.getId();
     if (event.status !== null) continue;
     if (event.getSender() === me || (id && room.hasUserReadEvent(me, id))) break;
-    if (event.getType() === EventType.RoomMessage || event.isDecryptionFailure()) unread++;
+    if (event.getType() === (EventType.RoomMessage as string) || event.isDecryptionFailure()) unread++;
   }
   const readOnly = !room.currentState.maySendMessage(me);
   const complete = room.getLiveTimeline().getPaginationToken(Direction.Backward) === null;

@@ -38,7 +38,7 @@ function connected() {
   };
   const { port1, port2 } = new MessageChannel();
   port2.start();
-  serve(api, port2 as unknown as Parameters<typeof serve>[1]);
+  serve(api, port2);
   port1.start();
   const worker: WorkerLike = {
     postMessage: (message: unknown, transfer?: Transferable[]) => port1.postMessage(message, transfer ?? []),
@@ -76,6 +76,7 @@ describe("Remote and serve", () => {
 
   it("refuse methods the API does not have, also inherited ones", async () => {
     const { remote } = connected();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with call(remote, …) below
     const call = remote.call as (method: string, ...args: unknown[]) => Promise<unknown>;
     await expect(call.call(remote, "nope")).rejects.toThrow(/no such method: nope/);
     await expect(call.call(remote, "toString")).rejects.toThrow(/no such method: toString/);

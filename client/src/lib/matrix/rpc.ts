@@ -4,6 +4,7 @@
 // ArrayBuffers among the arguments are transferred, not copied (the caller's copy is emptied).
 
 /** An API served by a worker: async (or plain) functions of clonable values and callbacks. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parameters are contravariant: with unknown[], no API with typed parameters would fit
 export type Api = Record<string, (...args: any[]) => unknown>;
 
 /** An argument that stands for a function of the caller's. */
