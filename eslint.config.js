@@ -23,12 +23,6 @@ export default ts.config(
       "docs/screenshots/",
       // Templates with {{PLACEHOLDERS}}, not code.
       "homeserver-config/",
-      // TODO(merge): being changed on another branch right now; lint them (and fix their
-      // findings) once that is merged.
-      "appservice/src/http/api.ts",
-      "client/src/lib/api/",
-      "client/src/lib/intake/http.ts",
-      "client/src/routes/(seeker)/anfrage/+page.svelte",
     ],
   },
   js.configs.recommended,
@@ -92,29 +86,6 @@ export default ts.config(
       "@typescript-eslint/no-unsafe-call": "off",
       "@typescript-eslint/no-unsafe-member-access": "off",
       "@typescript-eslint/no-unsafe-return": "off",
-    },
-  },
-  // TODO(merge): being tidied on another branch right now; fix these findings (one or two lines
-  // each) once that is merged, and drop this block.
-  {
-    files: ["tests/support/client-flows.ts", "tests/support/crypto-identity.ts"],
-    rules: {
-      "@typescript-eslint/no-unsafe-assignment": "off",
-      "@typescript-eslint/no-unsafe-return": "off",
-    },
-  },
-  {
-    files: ["tests/support/matrix.ts"],
-    rules: {
-      "no-useless-assignment": "off",
-      "@typescript-eslint/no-base-to-string": "off",
-      "@typescript-eslint/no-unnecessary-type-assertion": "off",
-    },
-  },
-  {
-    files: ["ops/stack/processes.ts"],
-    rules: {
-      "@typescript-eslint/restrict-template-expressions": "off",
     },
   },
   {

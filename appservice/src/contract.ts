@@ -8,7 +8,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { format, resolveConfig } from "prettier";
-import { addRoutes, API_INFO, type AppDeps } from "./app.ts";
+import { addRoutes, API_INFO } from "./app.ts";
 import { Api } from "./http/api.ts";
 
 /** Where the client keeps its copy of the contract. */
@@ -31,7 +31,7 @@ function inert(path: string): never {
 /** The OpenAPI document of our API, as `/api/v1/openapi.json` serves it. */
 export function describeApi(): Record<string, unknown> {
   const api = new Api(() => Promise.reject(new Error("only describing the API")));
-  addRoutes(api, inert("deps") as AppDeps);
+  addRoutes(api, inert("deps"));
   return api.openapi(API_INFO);
 }
 

@@ -66,7 +66,7 @@ export async function waitUntil(
   timeoutMs = 120_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let ended: number | string | null = null;
+  let ended = null as number | string | null;
   void service.exited.then((code) => (ended = code));
   while (Date.now() < deadline) {
     if (ended !== null) {

@@ -18,7 +18,7 @@ export interface PageSession {
 
 /** The page's Matrix login, read from its sessionStorage. */
 export async function pageSession(page: Page): Promise<PageSession> {
-  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  const session = await page.evaluate((): unknown => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
   return session as PageSession;
 }
 

@@ -158,7 +158,7 @@ export async function decryptRoomHistory(
     // A new MatrixEvent each time: the SDK never retries a cached decryption failure by itself.
     const event = new sdk.MatrixEvent(wire);
     await client.decryptEventIfNeeded(event);
-    const body = event.getContent().body;
+    const body: unknown = event.getContent().body;
     results.push({
       eventId: event.getId() ?? "",
       sender: event.getSender() ?? "",

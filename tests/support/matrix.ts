@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as sdk from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
 import type { SecretName } from "../../ops/stack/secrets.ts";
@@ -90,7 +89,7 @@ export async function matrixRequest(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  let json: Record<string, unknown> = {};
+  let json: Record<string, unknown>;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -131,13 +130,14 @@ export async function eventually<T>(
   while (Date.now() < deadline) {
     try {
       const value = await predicate();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       last = err;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  const why = last instanceof Error ? last.message : JSON.stringify(last);
+  throw new Error(`timed out waiting for ${what}${last ? `: ${why}` : ""}`);
 }
 
 /** Users joined to or invited into `roomId`, sorted, as `viewer` sees them. */

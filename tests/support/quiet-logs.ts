@@ -21,7 +21,7 @@ if (!loadStackConfig().testVerbose) {
   let path = "";
   let failed = false;
   const methods = ["log", "info", "debug", "trace", "warn", "error"] as const;
-  const original = Object.fromEntries(methods.map((m) => [m, console[m]]));
+  const original = Object.fromEntries(methods.map((m) => [m, console[m].bind(console)]));
   for (const method of methods) {
     console[method] = (...args: unknown[]) => {
       if (fd === null) return original[method]?.(...args);
@@ -29,14 +29,14 @@ if (!loadStackConfig().testVerbose) {
     };
   }
 
-  beforeAll(({}, suite) => {
+  beforeAll((_context, suite) => {
     const file = "filepath" in suite ? suite.filepath : suite.file.filepath;
     path = join(ROOT, ".test-logs", `${relative(ROOT, file).replaceAll("/", "_")}.log`);
     mkdirSync(join(ROOT, ".test-logs"), { recursive: true });
     fd = openSync(path, "w", 0o600);
   });
   beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
-  afterAll(({}, suite) => {
+  afterAll((_context, suite) => {
     if (fd !== null) closeSync(fd);
     fd = null;
     if (!failed && suite.result?.state !== "fail") return;

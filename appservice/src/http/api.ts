@@ -159,7 +159,7 @@ export class Api {
         ["query", route.query],
       ] as const) {
         if (!(schema instanceof z.ZodObject)) continue;
-        for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+        for (const [name, field] of Object.entries<z.ZodType>(schema.shape)) {
           parameters.push({
             name,
             in: where,

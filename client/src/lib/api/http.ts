@@ -16,7 +16,7 @@ export class ApiProblem extends Error {
   readonly answer: JsonAnswer;
 
   constructor(answer: JsonAnswer) {
-    super(String(answer.body.errcode ?? answer.status));
+    super(typeof answer.body.errcode === "string" ? answer.body.errcode : String(answer.status));
     this.answer = answer;
   }
 }
