@@ -14,6 +14,16 @@ CREATE TABLE retention_policies (
 );
 INSERT INTO retention_policies (agency_id, archived_days, unfinished_hours, inactive_days) VALUES (NULL, 30, 48, 180);
 
+-- The retention periods that apply to an agency: its own, else the defaults.
+CREATE FUNCTION agency_retention(agency bigint)
+  RETURNS TABLE (archived_days integer, unfinished_hours integer, inactive_days integer)
+  LANGUAGE sql STABLE AS $$
+    SELECT coalesce(p.archived_days, d.archived_days), coalesce(p.unfinished_hours, d.unfinished_hours),
+           coalesce(p.inactive_days, d.inactive_days)
+      FROM retention_policies d LEFT JOIN retention_policies p ON p.agency_id = agency
+     WHERE d.agency_id IS NULL
+  $$;
+
 -- When anything last happened in an enquiry's room (an event of any kind; never its content),
 -- for the inactivity period.
 ALTER TABLE enquiries ADD COLUMN last_activity_at timestamptz;

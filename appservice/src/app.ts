@@ -15,6 +15,7 @@ import { Api, noStore } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
 import { intakeRoutes } from "./intake/routes.ts";
 import { mediaRoutes } from "./retention/media.ts";
+import { privacyRoutes } from "./retention/privacy.ts";
 import { transactionRoutes, type EventHandler } from "./transactions/transactions.ts";
 
 /** Everything the app needs from outside. */
@@ -40,6 +41,7 @@ export function addRoutes(api: Api, deps: AppDeps): void {
   intakeRoutes(api, deps);
   enquiryRoutes(api, deps.workflow);
   mediaRoutes(api, deps);
+  privacyRoutes(api, deps);
   counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);

@@ -20,6 +20,8 @@ export interface Texts {
   taken(enquiryId: number): string;
   handedOver(enquiryId: number, to: string): string;
   closed(enquiryId: number, reopenWindowDays: number): string;
+  /** The seeker deleted their account: the conversation is being deleted (content-free). */
+  erased(enquiryId: number): string;
   usage(command: CommandWithArgs): string;
   unknown(word: string): string;
   /** The enquiry does not exist or belongs to another agency (`no_such_enquiry`). */
@@ -83,6 +85,9 @@ const de: Texts = {
   handedOver: (id, to) => `Anfrage #${id} ist an ${to} übergeben. Danke!`,
   closed: (id, days) =>
     `Anfrage #${id} ist abgeschlossen. Die ratsuchende Person kann sie noch ${days} Tage lang wieder öffnen.`,
+  erased: (id) =>
+    `Die ratsuchende Person von Anfrage #${id} hat ihr Konto gelöscht. ` +
+    "Das Gespräch wird deshalb jetzt gelöscht und ist gleich nicht mehr zu sehen.",
   usage: (command) => `Dafür brauche ich etwas mehr Angaben. Schreiben Sie zum Beispiel: ${EXAMPLE[command]}`,
   unknown: (word) => `„${word}“ kenne ich leider nicht. Mit help sehen Sie, was Sie hier schreiben können.`,
   notFound: (id) => `Ich finde keine Anfrage #${id} in Ihren Beratungsstellen. Stimmt die Nummer?`,
@@ -123,6 +128,9 @@ const en: Texts = {
   taken: (id) => `Enquiry #${id} is yours now. You will find it in your room list.`,
   handedOver: (id, to) => `Enquiry #${id} has been handed over to ${to}. Thank you!`,
   closed: (id, days) => `Enquiry #${id} is closed. The advice seeker can reopen it within ${days} days.`,
+  erased: (id) =>
+    `The advice seeker of enquiry #${id} has deleted their account. ` +
+    "The conversation is therefore being deleted now and will disappear in a moment.",
   usage: (command) => `I need a little more for that. Write for example: ${EXAMPLE[command]}`,
   unknown: (word) => `Sorry, I don't know "${word}". Write help to see what you can write here.`,
   notFound: (id) => `I can't find enquiry #${id} in your agencies. Is the number right?`,

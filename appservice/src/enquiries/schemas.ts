@@ -31,4 +31,10 @@ export const EnquirySummary = z.object({
     })
     .nullable()
     .describe("Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null"),
+  deletion_at: z
+    .string()
+    .describe(
+      "When the conversation will be deleted under its agency's retention periods, as things stand " +
+        "(later activity moves it; ISO 8601)",
+    ),
 });

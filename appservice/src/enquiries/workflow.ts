@@ -14,6 +14,7 @@ import type { StepWorker } from "../steps/steps.ts";
 import { refuse } from "./refusal.ts";
 import { roomChanges, type EnquiryRoom } from "./membership.ts";
 import { loadRoom, recordChanges } from "./rooms.ts";
+import { deletionAt } from "../retention/sweeper.ts";
 import type { EnquirySummary as EnquirySummarySchema, QueueItem as QueueItemSchema } from "./schemas.ts";
 
 /**
@@ -188,7 +189,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         `${SELECT_SUMMARIES}
           WHERE (e.seeker_id = $1 OR e.counsellor_id = $1) AND e.state <> 'archived'
           ORDER BY e.id DESC LIMIT 200`,
-        [userId],
+        [userId, reopenWindowDays],
       );
       return { enquiries: rows.map(toSummary) };
     },
@@ -217,7 +218,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       });
       faultPoint("claim_committed");
       await finishSteps(id);
-      return summary(pool, id);
+      return summary(pool, id, reopenWindowDays);
     },
     async handover(userId, enquiryId, counsellorId) {
       const caller = String(userId);
@@ -248,7 +249,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       });
       faultPoint("handover_committed");
       await finishSteps(id);
-      return summary(pool, id);
+      return summary(pool, id, reopenWindowDays);
     },
     async close(userId, enquiryId) {
       const caller = String(userId);
@@ -270,7 +271,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         return eid;
       });
       await finishSteps(id);
-      return summary(pool, id);
+      return summary(pool, id, reopenWindowDays);
     },
     async reopen(userId, enquiryId) {
       const id = await withTransaction(pool, async (db) => {
@@ -302,7 +303,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         return eid;
       });
       await finishSteps(id);
-      return summary(pool, id);
+      return summary(pool, id, reopenWindowDays);
     },
   };
 }
@@ -314,7 +315,8 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
 const SELECT_SUMMARIES = `
   SELECT e.id, e.room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
-         c.absence_message AS counsellor_absence_message
+         c.absence_message AS counsellor_absence_message,
+         ${deletionAt("e", "$2")} AS deletion_at
     FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
@@ -326,6 +328,7 @@ interface SummaryRow {
   counsellor_id: string | null;
   counsellor_absent: boolean;
   counsellor_absence_message: string | null;
+  deletion_at: Date;
 }
 
 function toSummary(r: SummaryRow): EnquirySummary {
@@ -337,11 +340,12 @@ function toSummary(r: SummaryRow): EnquirySummary {
     topic: r.topic_id,
     counsellor_id: r.counsellor_id,
     counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
+    deletion_at: r.deletion_at.toISOString(),
   };
 }
 
-async function summary(pool: pg.Pool, id: number): Promise<EnquirySummary> {
-  const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id]);
+async function summary(pool: pg.Pool, id: number, reopenWindowDays: number): Promise<EnquirySummary> {
+  const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id, reopenWindowDays]);
   const r = rows[0];
   if (!r) throw refuse({ reason: "no_such_enquiry" });
   return toSummary(r);

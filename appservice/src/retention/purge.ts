@@ -11,6 +11,8 @@
  */
 import type pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
+import { noticeContent, sendNotice } from "../control/rooms.ts";
+import { texts } from "../control/texts.ts";
 import { HomeserverError, type Homeserver } from "../matrix/homeserver.ts";
 import type { Step, StepRunners } from "../steps/steps.ts";
 
@@ -104,7 +106,7 @@ export function purgeStepRunners(
   serverName: string,
 ): Pick<
   StepRunners,
-  "purge_collect_media" | "purge_room" | "purge_media" | "erase_seeker" | "purge_rows" | "erase_user"
+  "purge_collect_media" | "purge_room" | "purge_media" | "erase_seeker" | "purge_rows" | "erase_user" | "erasure_notice"
 > {
   return {
     purge_collect_media: async (step, db) => {
@@ -149,5 +151,13 @@ export function purgeStepRunners(
       await db.query("DELETE FROM intakes WHERE id = $1", [t.intake_id]);
     },
     erase_user: async (step) => eraseUser(hs, step.payload.user_id),
+    erasure_notice: async (step, db) => {
+      const { rows } = await db.query<{ language: string }>("SELECT language FROM counsellors WHERE user_id = $1", [
+        step.payload.user_id,
+      ]);
+      const text = texts(rows[0]?.language ?? "de").erased(Number(step.enquiryId));
+      const txnId = `erasure:${String(step.enquiryId)}:${step.payload.user_id}`;
+      await sendNotice(hs, step.payload.user_id, txnId, noticeContent(text));
+    },
   };
 }

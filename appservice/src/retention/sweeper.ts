@@ -49,15 +49,21 @@ export const PURGE_STEPS: NewStep[] = [
   { kind: "purge_rows", payload: {} },
 ];
 
-/** Each agency's policy: its own, else the defaults. */
-const POLICIES = `
-  SELECT a.id AS agency_id,
-         coalesce(p.archived_days, d.archived_days) AS archived_days,
-         coalesce(p.unfinished_hours, d.unfinished_hours) AS unfinished_hours,
-         coalesce(p.inactive_days, d.inactive_days) AS inactive_days
-    FROM agencies a
-   CROSS JOIN (SELECT * FROM retention_policies WHERE agency_id IS NULL) d
-    LEFT JOIN retention_policies p ON p.agency_id = a.id`;
+/**
+ * SQL: when enquiry `e` (an alias) is deleted under its agency's periods, as things stand; `reopenDays` is the SQL
+ * of the reopening window in days (a closed enquiry is archived only after it). The same rules as
+ * {@link candidates}.
+ */
+export function deletionAt(e: string, reopenDays: string): string {
+  return `(SELECT CASE
+      WHEN EXISTS (SELECT 1 FROM purges u WHERE u.enquiry_id = ${e}.id) THEN now()
+      WHEN ${e}.state = 'archived' THEN ${e}.closed_at + r.archived_days * interval '1 day'
+      WHEN ${e}.state = 'closed' THEN least(${e}.closed_at + greatest(r.archived_days, ${reopenDays}::int) * interval '1 day',
+                                              ${e}.last_activity_at + r.inactive_days * interval '1 day')
+      WHEN ${e}.state = 'created' THEN ${e}.created_at + r.unfinished_hours * interval '1 hour'
+      ELSE ${e}.last_activity_at + r.inactive_days * interval '1 day' END
+    FROM agency_retention(${e}.agency_id) r)`;
+}
 
 /**
  * Conversations due for purging at `now`, not being purged yet (of `enquiryId` only, locked,
@@ -74,12 +80,11 @@ export async function candidates(
     seeker_id: string | null;
     reason: PurgeReason;
   }>(
-    `WITH policy AS (${POLICIES})
-     SELECT e.id, e.room_id, e.seeker_id,
+    `SELECT e.id, e.room_id, e.seeker_id,
             CASE WHEN e.state = 'archived' THEN 'archived'
                  WHEN e.state = 'created' THEN 'unfinished'
                  ELSE 'inactive' END AS reason
-       FROM enquiries e JOIN policy p ON p.agency_id = e.agency_id
+       FROM enquiries e CROSS JOIN LATERAL agency_retention(e.agency_id) p
       WHERE ($2::bigint IS NULL OR e.id = $2)
         AND NOT EXISTS (SELECT 1 FROM purges u WHERE u.enquiry_id = e.id)
         AND (   (e.state = 'archived' AND e.closed_at <= $1::timestamptz - p.archived_days * interval '1 day')
@@ -96,13 +101,41 @@ export async function candidates(
 /** Intakes never completed and past their agency's period at `now`. */
 async function unfinishedIntakes(db: pg.Pool | pg.PoolClient, now: Date, serverName: string) {
   const { rows } = await db.query<{ id: string; pseudonym: string }>(
-    `WITH policy AS (${POLICIES})
-     SELECT i.id, i.pseudonym FROM intakes i JOIN policy p ON p.agency_id = i.agency_id
+    `SELECT i.id, i.pseudonym FROM intakes i CROSS JOIN LATERAL agency_retention(i.agency_id) p
       WHERE i.completed_at IS NULL AND i.created_at <= $1::timestamptz - p.unfinished_hours * interval '1 hour'
       ORDER BY i.created_at, i.id`,
     [now],
   );
   return rows.map((r) => ({ intake_id: r.id, user_id: `@${r.pseudonym}:${serverName}` }));
+}
+
+/**
+ * Starts the purge of enquiry `enquiryId` for `reason` in transaction `db`, `before` its steps
+ * the steps given (the erasure's notice). Returns false when a purge of it is under way already.
+ */
+export async function startPurge(
+  db: pg.PoolClient,
+  enquiryId: number,
+  reason: PurgeReason | "erasure",
+  now: Date,
+  before: NewStep[] = [],
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    "INSERT INTO purges (enquiry_id, reason) VALUES ($1, $2) ON CONFLICT (enquiry_id) DO NOTHING",
+    [enquiryId, reason],
+  );
+  if (!rowCount) return false;
+  // Nobody writes in a conversation that is being purged (the room goes in a moment), and one
+  // never written in does not join the queue now (an archived enquiry has a waiting time).
+  await db.query(
+    `UPDATE enquiries SET state = 'archived', closed_at = coalesce(closed_at, $2), counsellor_id = NULL,
+       waiting_since = coalesce(waiting_since, created_at)
+      WHERE id = $1`,
+    [enquiryId, now],
+  );
+  await db.query("UPDATE assignments SET ended_at = $2 WHERE enquiry_id = $1 AND ended_at IS NULL", [enquiryId, now]);
+  for (const step of [...before, ...PURGE_STEPS]) await enqueueStep(db, enquiryId, step);
+  return true;
 }
 
 /**
@@ -112,22 +145,7 @@ async function unfinishedIntakes(db: pg.Pool | pg.PoolClient, now: Date, serverN
 async function schedulePurge(pool: pg.Pool, candidate: PurgeCandidate, now: Date): Promise<boolean> {
   return withTransaction(pool, async (db) => {
     const [due] = await candidates(db, now, candidate.enquiry_id);
-    if (!due) return false;
-    await db.query("INSERT INTO purges (enquiry_id, reason) VALUES ($1, $2)", [due.enquiry_id, due.reason]);
-    // Nobody writes in a conversation that is being purged (the room goes in a moment), and one
-    // never written in does not join the queue now (an archived enquiry has a waiting time).
-    await db.query(
-      `UPDATE enquiries SET state = 'archived', closed_at = coalesce(closed_at, $2), counsellor_id = NULL,
-         waiting_since = coalesce(waiting_since, created_at)
-        WHERE id = $1`,
-      [due.enquiry_id, now],
-    );
-    await db.query("UPDATE assignments SET ended_at = $2 WHERE enquiry_id = $1 AND ended_at IS NULL", [
-      due.enquiry_id,
-      now,
-    ]);
-    for (const step of PURGE_STEPS) await enqueueStep(db, due.enquiry_id, step);
-    return true;
+    return due ? startPurge(db, due.enquiry_id, due.reason, now) : false;
   });
 }
 

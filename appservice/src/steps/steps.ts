@@ -37,6 +37,8 @@ export interface StepPayloads {
   erase_seeker: Record<string, never>;
   /** Delete our rows of the enquiry, this step's own included. */
   purge_rows: Record<string, never>;
+  /** Tell the counsellor of a conversation whose seeker deleted their account (no content). */
+  erasure_notice: { user_id: string };
   /** Erase an account that never got an enquiry (an intake left unfinished). */
   erase_user: { user_id: string };
 }

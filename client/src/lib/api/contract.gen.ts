@@ -109,6 +109,10 @@ export interface Schemas {
       role: "counsellor" | "team_lead";
     }[];
   };
+  Erasure: {
+    /** Conversations whose deletion was started now */
+    enquiries: number;
+  };
   Error: {
     /** Machine-readable error code */
     errcode: string;
@@ -136,6 +140,36 @@ export interface Schemas {
   IntakeCompletion: {
     enquiry_id: number;
     room_id: string;
+  };
+  PersonalData: {
+    user_id: string;
+    exported_at: string;
+    enquiries: {
+      enquiry_id: number;
+      room_id: string | null;
+      state: string;
+      topic: {
+        id: string;
+        name_de: string;
+        name_en: string;
+      };
+      agency: string;
+      language: string;
+      age_group: string;
+      created_at: string;
+      waiting_since: string | null;
+      closed_at: string | null;
+      deletion_at: string;
+    }[];
+    /** The intakes of the pseudonym still kept */
+    intakes: {
+      pseudonym: string;
+      postcode: string | null;
+      language: string;
+      age_group: string;
+      created_at: string;
+      completed_at: string | null;
+    }[];
   };
   PublicTopic: {
     id: string;
@@ -256,6 +290,8 @@ export interface Operations {
           /** The counsellor's absence notice; null when they left none */
           message: string | null;
         } | null;
+        /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
+        deletion_at: string;
       }[];
     };
   };
@@ -278,6 +314,8 @@ export interface Operations {
         /** The counsellor's absence notice; null when they left none */
         message: string | null;
       } | null;
+      /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
+      deletion_at: string;
     };
   };
   /** Hand an active enquiry to another counsellor of the agency (by the assigned counsellor or a team lead). The handing-over counsellor's client first invites the new counsellor and shares the room-key history (MSC4268); this call then makes the new counsellor responsible and removes the old one from the room. */
@@ -301,6 +339,8 @@ export interface Operations {
         /** The counsellor's absence notice; null when they left none */
         message: string | null;
       } | null;
+      /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
+      deletion_at: string;
     };
   };
   /** Close an active enquiry (assigned counsellor or team lead); the room becomes read-only */
@@ -322,6 +362,8 @@ export interface Operations {
         /** The counsellor's absence notice; null when they left none */
         message: string | null;
       } | null;
+      /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
+      deletion_at: string;
     };
   };
   /** The seeker reopens their closed enquiry within the reopening window */
@@ -343,6 +385,8 @@ export interface Operations {
         /** The counsellor's absence notice; null when they left none */
         message: string | null;
       } | null;
+      /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
+      deletion_at: string;
     };
   };
   /** Report a file sent in the enquiry's room (its mxc URI), so that it is deleted with the conversation. Seeker and assigned counsellor only. */
@@ -355,6 +399,38 @@ export interface Operations {
       media_id: string;
     };
     response: Record<string, never>;
+  };
+  /** What the server keeps about the calling seeker (the conversation itself comes from their own client) */
+  "GET /api/v1/me/export": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: never;
+    response: Schemas["PersonalData"];
+  };
+  /** The calling seeker deletes their account: every conversation of theirs is deleted like an expired one (its counsellor is told, without content), then the account. Cannot be undone. */
+  "POST /api/v1/me/erasure": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: Record<string, never>;
+    response: Schemas["Erasure"];
+  };
+  /** What our database keeps about a seeker, for a request under Art. 15 GDPR */
+  "GET /api/v1/admin/users/{userId}/export": {
+    params: {
+      userId: string;
+    };
+    query: Record<string, never>;
+    body: never;
+    response: Schemas["PersonalData"];
+  };
+  /** Erase a seeker and their conversations, for a request under Art. 17 GDPR */
+  "POST /api/v1/admin/users/{userId}/erasure": {
+    params: {
+      userId: string;
+    };
+    query: Record<string, never>;
+    body: Record<string, never>;
+    response: Schemas["Erasure"];
   };
   /** Who the caller is: a counsellor's profile (agencies, roles, absence, whether the initial password must still be replaced), or for anyone else just `role: seeker`. A deactivated counsellor is refused. */
   "GET /api/v1/me": {
