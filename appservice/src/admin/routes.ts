@@ -1,8 +1,9 @@
 /**
- * Operator routes under `/api/v1/admin/`: topics, agencies, counsellors and the queues. Every
- * route needs the installation's operator token (`Authorization: Bearer <token>`); the CLI in
- * appservice/src/cli/admin.ts calls them. See docs/operators.md.
+ * Operator routes under `/api/v1/admin/`: topics, agencies, counsellors, the queues and the
+ * security event log. Every route needs the installation's operator token (`Authorization:
+ * Bearer <token>`); the CLI in appservice/src/cli/admin.ts calls them. See docs/operators.md.
  */
+import { auditRoutes } from "../audit/routes.ts";
 import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { agencyRoutes } from "./agencies.ts";
@@ -16,4 +17,5 @@ export function adminRoutes(api: Api, deps: FeatureDeps): void {
   agencyRoutes(api, deps);
   counsellorRoutes(api, deps);
   queueRoutes(api, deps);
+  auditRoutes(api, deps);
 }
