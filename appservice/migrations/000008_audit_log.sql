@@ -11,7 +11,7 @@
 -- Chain: ids are given by the writer (the last id + 1, under an advisory lock, see
 -- LOCK_SPACE.AUDIT_CHAIN in appservice/src/db/codes.ts), not by a sequence, so a gap means a
 -- removed entry; `hash` is SHA-256 over the previous entry's hash and the entry's canonical form
--- (appservice/src/audit/chain.ts).
+-- (appservice/src/audit/audit.ts).
 CREATE TABLE audit_log (
   id bigint PRIMARY KEY CHECK (id >= 1),
   -- When the entry was appended (clock_timestamp() under the chain lock: never decreasing).

@@ -4,7 +4,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { recordEvent } from "../audit/chain.ts";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { pgError, SQLSTATE } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";

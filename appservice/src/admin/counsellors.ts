@@ -19,7 +19,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { recordEvent } from "../audit/chain.ts";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { ensureControlRoom } from "../control/rooms.ts";
 import { drainCounsellorSteps, joinAgencies, leaveAgencies } from "../enquiries/access.ts";

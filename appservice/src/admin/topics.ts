@@ -2,7 +2,7 @@
  * Operator routes for topics: what an advice seeker can choose an enquiry to be about.
  */
 import { z } from "zod";
-import { recordEvent } from "../audit/chain.ts";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { pgError, SQLSTATE } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";

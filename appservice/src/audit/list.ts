@@ -3,7 +3,7 @@
  */
 import type pg from "pg";
 import { CLASSES, type AuditClass } from "./actions.ts";
-import { AT_ISO, type AuditEntry } from "./chain.ts";
+import { AT_ISO, type AuditEntry } from "./audit.ts";
 
 /** What to list. */
 export interface ListFilter {

@@ -22,7 +22,7 @@ import { withTransaction } from "../db/pool.ts";
 import type { MatrixError } from "../http/errors.ts";
 import { clientAddress, normaliseAddress } from "../intake/client-address.ts";
 import type { AuditAction, AuditActor } from "./actions.ts";
-import { recordEvent, type AuditEvent } from "./chain.ts";
+import { recordEvent, type AuditEvent } from "./audit.ts";
 
 /** Distinct (action, caller, address) per minute, beyond which refusals are counted together. */
 export const MAX_KEYS_PER_MINUTE = 100;

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { PREFIX, TAG } from "../admin/common.ts";
 import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
-import { recordEvent } from "./chain.ts";
+import { recordEvent } from "./audit.ts";
 import { listEntries } from "./list.ts";
 import { AuditEntryJson, ListQuery, VerifyAnswer } from "./schemas.ts";
 import { verifyChain } from "./verify.ts";

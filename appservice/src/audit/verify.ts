@@ -1,10 +1,10 @@
 /**
- * Checking the security event log's hash chain (see chain.ts), for `connecta-admin audit
+ * Checking the security event log's hash chain (see audit.ts), for `connecta-admin audit
  * verify`. The log is read in id order, a batch at a time, so a long log needs little memory;
  * only when a broken link is found is it read once more, to tell a moved entry from a changed one.
  */
 import type pg from "pg";
-import { AT_ISO, entryHash, GENESIS, type AuditEntry } from "./chain.ts";
+import { AT_ISO, entryHash, GENESIS, type AuditEntry } from "./audit.ts";
 
 /** What is wrong with the first broken entry. */
 export type ChainProblemKind = "changed" | "removed" | "moved";

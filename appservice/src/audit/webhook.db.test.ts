@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../test/harness.ts";
 import { withTransaction } from "../db/pool.ts";
 import { createMetrics } from "../metrics.ts";
-import { recordEvent } from "./chain.ts";
+import { recordEvent } from "./audit.ts";
 import { AuditWebhook } from "./webhook.ts";
 
 let db: Awaited<ReturnType<typeof testDatabase>>;

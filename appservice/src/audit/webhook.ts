@@ -18,7 +18,7 @@ import type { Logger } from "pino";
 import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
 import type { Metrics } from "../metrics.ts";
-import { AT_ISO } from "./chain.ts";
+import { AT_ISO } from "./audit.ts";
 
 /** What the webhook is told about one entry. */
 export interface WebhookBody {
@@ -106,7 +106,7 @@ async function unlock(db: pg.PoolClient): Promise<void> {
   await db.query("SELECT pg_advisory_unlock($1)", [LOCK_SPACE.AUDIT_WEBHOOK]);
 }
 
-/** The cursor and the newest entry's id (every entry up to it is committed: see chain.ts). */
+/** The cursor and the newest entry's id (every entry up to it is committed: see audit.ts). */
 async function cursorAndHead(db: pg.PoolClient): Promise<{ cursor: string; head: string }> {
   const { rows } = await db.query<{ cursor: string; head: string }>(
     `SELECT last_id::text AS cursor, (SELECT coalesce(max(id), 0) FROM audit_log)::text AS head

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import type { AgencyJson } from "../admin/agencies.ts";
-import type { AuditEntry } from "../audit/chain.ts";
+import type { AuditEntry } from "../audit/audit.ts";
 import type { CounsellorJson } from "../admin/counsellors.ts";
 import type { QueueJson } from "../admin/queue.ts";
 import type { TopicJson } from "../admin/topics.ts";

@@ -19,7 +19,7 @@ export const LOCK_SPACE = {
   CONTROL_ROOMS: 7_320_454,
   /**
    * Appending to the security event log (the only key of its space), held to the end of the
-   * appending transaction so that concurrent writers form one chain (audit/chain.ts).
+   * appending transaction so that concurrent writers form one chain (audit/audit.ts).
    */
   AUDIT_CHAIN: 7_320_455,
   /** Telling the audit webhook (the only key of its space), so one replica at a time does it. */

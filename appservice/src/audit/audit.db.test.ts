@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { testDatabase } from "../../test/harness.ts";
 import { SQLSTATE } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";
-import { recordEvent } from "./chain.ts";
+import { recordEvent } from "./audit.ts";
 import { verifyChain } from "./verify.ts";
 
 let db: Awaited<ReturnType<typeof testDatabase>>;

@@ -1,5 +1,15 @@
 /**
- * The security event log as a hash chain: how an entry is appended and how the chain is checked.
+ * The security event log: `recordEvent`, the one call other features make (retention, privacy,
+ * admin), and the hash chain it appends to (verify.ts checks it). For instance, the retention
+ * job, in the transaction that deletes:
+ *
+ *     await recordEvent(tx, { action: "retention.purged", actor: "system", target: "enquiries", count: n });
+ *
+ * and an export for a data subject, on its own:
+ *
+ *     await recordEvent(pool, { action: "privacy.export", actor: "operator", target: seekerId });
+ *
+ * High and critical events reach the operator's webhook without further ado (webhook.ts).
  *
  * Every entry's `hash` is SHA-256 over the previous entry's hash (32 zero bytes before the first)
  * followed by the UTF-8 of the entry's canonical form: the JSON array of its fields in a fixed
@@ -21,7 +31,7 @@
  * high and critical entries go to the webhook as they happen.
  */
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { LOCK_SPACE } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";
 import { ACTIONS, type AuditAction, type AuditActor, type AuditClass } from "./actions.ts";
@@ -77,6 +87,11 @@ export function entryHash(previous: string, entry: Omit<AuditEntry, "hash">): st
   return createHash("sha256").update(Buffer.from(previous, "hex")).update(canonical(entry), "utf8").digest("hex");
 }
 
+/** Whether `db` is a client checked out of the pool (and not the pool). */
+function isClient(db: pg.Pool | pg.PoolClient): db is pg.PoolClient {
+  return "release" in db && typeof db.release === "function";
+}
+
 /** Takes the chain lock until the end of the transaction. */
 async function lockChain(tx: pg.PoolClient): Promise<void> {
   await tx.query("SELECT pg_advisory_xact_lock($1)", [LOCK_SPACE.AUDIT_CHAIN]);
@@ -121,7 +136,7 @@ async function insertEntry(tx: pg.PoolClient, entry: AuditEntry): Promise<void> 
  *   own (then it is committed before this returns)
  */
 export async function recordEvent(db: pg.Pool | pg.PoolClient, event: AuditEvent): Promise<AuditEntry> {
-  if (db instanceof pg.Pool) return withTransaction(db, (tx) => recordEvent(tx, event));
+  if (!isClient(db)) return withTransaction(db, (tx) => recordEvent(tx, event));
   await lockChain(db);
   const head = await chainHead(db);
   const fields = {
