@@ -60,7 +60,6 @@ const refusals = new RefusalLog(pool, log);
 refusals.start();
 // High and critical security events, told to the operator's webhook if there is one.
 const webhook = config.auditWebhookUrl ? new AuditWebhook(pool, config.auditWebhookUrl, deps) : null;
-webhook?.start();
 const app = createApp({
   ...deps,
   workflow,
@@ -82,6 +81,7 @@ log.info({ address: config.bindAddress, port: config.port }, "listening");
 if (!faultsArmed()) {
   steps.start();
   control.start();
+  webhook?.start();
 }
 /** Archives enquiries whose reopening window has passed, once a minute (any replica may). */
 const archive = () =>
