@@ -1,3 +1,10 @@
+CREATE FUNCTION public.audit_log_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
 CREATE TABLE public.agencies (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -55,6 +62,30 @@ ALTER TABLE public.assignments ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    target text,
+    client_address text,
+    class text NOT NULL,
+    count integer DEFAULT 1 NOT NULL,
+    hash text NOT NULL,
+    CONSTRAINT audit_log_action_check CHECK ((action ~ '^[a-z_]+\.[a-z_]+$'::text)),
+    CONSTRAINT audit_log_actor_check CHECK (((actor = ANY (ARRAY['operator'::text, 'system'::text, 'anonymous'::text])) OR (actor ~ '^@[^:]+:.+$'::text))),
+    CONSTRAINT audit_log_class_check CHECK ((class = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text]))),
+    CONSTRAINT audit_log_client_address_check CHECK ((length(client_address) <= 64)),
+    CONSTRAINT audit_log_count_check CHECK ((count >= 1)),
+    CONSTRAINT audit_log_hash_check CHECK ((hash ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT audit_log_id_check CHECK ((id >= 1)),
+    CONSTRAINT audit_log_target_check CHECK ((length(target) <= 300))
+);
+CREATE TABLE public.audit_webhook_cursor (
+    only_row boolean DEFAULT true NOT NULL,
+    last_id bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT audit_webhook_cursor_only_row_check CHECK (only_row)
 );
 CREATE TABLE public.connecta_migrations (
     id integer NOT NULL,
@@ -224,6 +255,10 @@ ALTER TABLE ONLY public.appservice_transactions
     ADD CONSTRAINT appservice_transactions_pkey PRIMARY KEY (txn_id);
 ALTER TABLE ONLY public.assignments
     ADD CONSTRAINT assignments_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.audit_webhook_cursor
+    ADD CONSTRAINT audit_webhook_cursor_pkey PRIMARY KEY (only_row);
 ALTER TABLE ONLY public.connecta_migrations
     ADD CONSTRAINT connecta_migrations_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.control_commands
@@ -261,6 +296,7 @@ ALTER TABLE ONLY public.used_challenges
 CREATE UNIQUE INDEX agencies_one_fallback ON public.agencies USING btree (is_fallback) WHERE is_fallback;
 CREATE INDEX agency_memberships_counsellor ON public.agency_memberships USING btree (counsellor_id);
 CREATE UNIQUE INDEX assignments_current ON public.assignments USING btree (enquiry_id) WHERE (ended_at IS NULL);
+CREATE INDEX audit_log_at ON public.audit_log USING btree (at);
 CREATE INDEX control_commands_answered ON public.control_commands USING btree (answered_at) WHERE (answered_at IS NOT NULL);
 CREATE INDEX control_commands_pending ON public.control_commands USING btree (id) WHERE (answered_at IS NULL);
 CREATE INDEX enquiries_counsellor ON public.enquiries USING btree (counsellor_id) WHERE (state = 'active'::text);
@@ -270,6 +306,8 @@ CREATE UNIQUE INDEX intakes_pseudonym ON public.intakes USING btree (pseudonym);
 CREATE INDEX matrix_steps_pending ON public.matrix_steps USING btree (run_after, id) WHERE (done_at IS NULL);
 CREATE INDEX skipped_events_skipped_at ON public.skipped_events USING btree (skipped_at);
 CREATE INDEX used_challenges_expiry ON public.used_challenges USING btree (expires_at);
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.audit_log_append_only();
+CREATE TRIGGER audit_log_no_update_or_delete BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_append_only();
 ALTER TABLE ONLY public.agency_memberships
     ADD CONSTRAINT agency_memberships_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.agency_memberships

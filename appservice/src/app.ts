@@ -3,6 +3,7 @@
  */
 import express from "express";
 import { adminRoutes } from "./admin/routes.ts";
+import { refusalOf, type RefusalLog } from "./audit/refusals.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { counsellorSelfRoutes } from "./counsellors/routes.ts";
@@ -23,6 +24,8 @@ export interface AppDeps extends FeatureDeps {
   /** The counselling workflow (one per process, shared with the control rooms' worker). */
   workflow: Workflow;
   handle: EventHandler;
+  /** Where refused tokens and callers are counted for the security event log (one per process). */
+  refusals: RefusalLog;
 }
 
 /** Transactions carry at most 100 PDUs and 100 EDUs; Synapse's own event size limit is 64 KiB. */
@@ -71,6 +74,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(api.router);
 
   app.use(notFound);
-  app.use(errorHandler(deps.log, refusalError));
+  const { trustedProxies } = deps.config;
+  app.use(
+    errorHandler(deps.log, refusalError, (err, req) => {
+      const refusal = refusalOf(err, req, trustedProxies);
+      if (refusal) deps.refusals.note(refusal);
+    }),
+  );
   return app;
 }

@@ -4,6 +4,8 @@
 import { once } from "node:events";
 import pino from "pino";
 import { createApp } from "./app.ts";
+import { RefusalLog } from "./audit/refusals.ts";
+import { AuditWebhook } from "./audit/webhook.ts";
 import { ConfigError, loadConfig, type Config } from "./config/config.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
@@ -54,9 +56,15 @@ const steps = new StepWorker(pool, stepRunners(homeserver, config.serverName), l
 const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
 // The one workflow of this process: the API and the control rooms both run it.
 const workflow = createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays });
+// Refused tokens and callers, collapsed per minute into the security event log.
+const refusals = new RefusalLog(pool, log);
+refusals.start();
+// High and critical security events, told to the operator's webhook if there is one.
+const webhook = config.auditWebhookUrl ? new AuditWebhook(pool, config.auditWebhookUrl, deps) : null;
 const app = createApp({
   ...deps,
   workflow,
+  refusals,
   handle: async (event, db) => {
     await handleEnquiryEvent(event, db, { botUserId: homeserver.botUserId });
     await handleControlEvent(event, db);
@@ -74,6 +82,7 @@ log.info({ address: config.bindAddress, port: config.port }, "listening");
 if (!faultsArmed()) {
   steps.start();
   control.start();
+  webhook?.start();
 }
 /** Archives enquiries whose reopening window has passed, once a minute (any replica may). */
 const archive = () =>
@@ -101,8 +110,10 @@ async function shutdown(signal: string) {
   control.stop();
   clearInterval(archiveTimer);
   clearInterval(retentionTimer);
+  webhook?.stop();
   server.close();
   server.closeIdleConnections();
+  await refusals.stop();
   await pool.end();
   process.exit(0);
 }

@@ -13,6 +13,8 @@ export interface Metrics {
   eventsProcessed: Counter<"kind">;
   /** Events we could not handle and skipped (recorded in `skipped_events`), by kind. */
   eventsSkipped: Counter<"kind">;
+  /** Deliveries to the audit webhook, by outcome (delivered, retried, failed: given up). */
+  auditWebhook: Counter<"outcome">;
 }
 
 /** Creates the registry with default Node.js process metrics. */
@@ -37,6 +39,12 @@ export function createMetrics(): Metrics {
       name: "connecta_appservice_events_skipped_total",
       help: "Events that could not be handled and were skipped (see the table skipped_events), by kind",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    auditWebhook: new Counter({
+      name: "connecta_appservice_audit_webhook_total",
+      help: "Deliveries of high and critical security events to the webhook, by outcome (delivered, retried, failed)",
+      labelNames: ["outcome"],
       registers: [registry],
     }),
   };

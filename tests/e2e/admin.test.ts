@@ -386,6 +386,23 @@ describe("counsellors", () => {
       "M_USER_IN_USE",
     );
     expect((await ok("GET", `/agencies/${agency.id}`)).counsellor_count).toBe(0);
+
+    // Each change is in the security event log, by the operator, naming the counsellor and no
+    // content; the refused attempts left nothing there.
+    const { entries } = await ok("GET", "/audit?limit=1000");
+    const mine = (entries as Json[]).filter((e) => e.target === userId).reverse();
+    expect(mine.map((e) => [e.action, e.class])).toEqual([
+      ["admin.counsellor_created", "medium"],
+      ["admin.counsellor_changed", "low"],
+      ["admin.role_changed", "high"],
+      ["admin.counsellor_changed", "low"],
+      ["admin.password_reset", "high"],
+      ["admin.counsellor_deactivated", "medium"],
+      ["admin.counsellor_deactivated", "medium"],
+    ]);
+    expect(mine.every((e) => e.actor === "operator" && e.client_address === null)).toBe(true);
+    expect(JSON.stringify(mine)).not.toContain("Urlaub");
+    expect(await ok("GET", "/audit/verify")).toMatchObject({ ok: true, problem: null });
   });
 });
 
@@ -701,6 +718,14 @@ describe("the admin CLI", () => {
     const wrong = await cli("agency", "add", "--name", "x", "--postcodes", "4000");
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/^connecta-admin: --postcodes: "4000" is not a postcode/);
+    const audit = await cli("audit", "list", "--class", "high");
+    expect(audit, audit.stderr).toMatchObject({ code: 0 });
+    expect(audit.stdout).toMatch(
+      new RegExp(`^\\d+\\s+\\S+\\s+high\\s+admin\\.role_changed\\s+operator\\s+@${localpart}:`, "m"),
+    );
+    const verified = await cli("audit", "verify");
+    expect(verified, verified.stderr).toMatchObject({ code: 0 });
+    expect(verified.stdout).toMatch(/^OK: \d+ entries, chain intact$/m);
     const unknown = await cli("agency", "frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "agency frobnicate"');

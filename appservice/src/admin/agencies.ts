@@ -4,6 +4,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { pgError, SQLSTATE } from "../db/codes.ts";
 import { withTransaction } from "../db/pool.ts";
@@ -177,7 +178,9 @@ export function agencyRoutes(api: Api, { pool }: FeatureDeps): void {
           const id = Number(rows[0]?.id);
           await replaceTopics(db, id, body.topics);
           await replaceRanges(db, id, body.postcode_ranges);
-          return loadAgency(db, id);
+          const agency = await loadAgency(db, id);
+          await recordEvent(db, { action: "admin.agency_created", actor: "operator", target: String(id) });
+          return agency;
         }),
       ),
   });
@@ -241,7 +244,9 @@ export function agencyRoutes(api: Api, { pool }: FeatureDeps): void {
           );
           if (body.topics) await replaceTopics(db, id, body.topics);
           if (body.postcode_ranges) await replaceRanges(db, id, body.postcode_ranges);
-          return loadAgency(db, id);
+          const agency = await loadAgency(db, id);
+          await recordEvent(db, { action: "admin.agency_changed", actor: "operator", target: String(id) });
+          return agency;
         }),
       ),
   });
@@ -273,6 +278,7 @@ export function agencyRoutes(api: Api, { pool }: FeatureDeps): void {
             );
           }
           await db.query("DELETE FROM agencies WHERE id = $1", [id]);
+          await recordEvent(db, { action: "admin.agency_deleted", actor: "operator", target: String(id) });
           return { deleted: id };
         });
       } catch (err) {

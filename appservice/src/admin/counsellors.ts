@@ -19,6 +19,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { ensureControlRoom } from "../control/rooms.ts";
 import { drainCounsellorSteps, joinAgencies, leaveAgencies } from "../enquiries/access.ts";
@@ -142,16 +143,30 @@ async function checkAgencies(db: pg.PoolClient, ids: number[]): Promise<void> {
   if (missing.length) throw new MatrixError("M_INVALID_PARAM", `Unknown agency: ${missing.join(", ")}`);
 }
 
+/** The agencies (ids, ascending) in which `memberships` make the counsellor a team lead. */
+function teamLeadOf(memberships: { agency_id: number | string; role: string }[]): string {
+  return memberships
+    .filter((m) => m.role === "team_lead")
+    .map((m) => Number(m.agency_id))
+    .sort((a, b) => a - b)
+    .join(",");
+}
+
 /**
  * Replaces a counsellor's memberships and records what that means for the rooms: out of the
  * agencies they leave, invited to the waiting enquiries of those they join (see
- * enquiries/access.ts). The caller drains the steps before it answers.
+ * enquiries/access.ts). The caller drains the steps before it answers. Returns whether the
+ * counsellor's roles changed (team lead in other agencies than before), a security event.
  */
-async function replaceMemberships(db: pg.PoolClient, userId: string, memberships: z.infer<typeof Memberships>) {
+async function replaceMemberships(
+  db: pg.PoolClient,
+  userId: string,
+  memberships: z.infer<typeof Memberships>,
+): Promise<{ rolesChanged: boolean }> {
   const wanted = memberships.map((m) => m.agency_id);
   await checkAgencies(db, wanted);
-  const { rows } = await db.query<{ agency_id: string }>(
-    "SELECT agency_id FROM agency_memberships WHERE counsellor_id = $1",
+  const { rows } = await db.query<{ agency_id: string; role: string }>(
+    "SELECT agency_id, role FROM agency_memberships WHERE counsellor_id = $1",
     [userId],
   );
   const before = rows.map((r) => Number(r.agency_id));
@@ -171,6 +186,7 @@ async function replaceMemberships(db: pg.PoolClient, userId: string, memberships
      SELECT m.agency_id, $1, m.role FROM unnest($2::bigint[], $3::text[]) AS m(agency_id, role)`,
     [userId, memberships.map((m) => m.agency_id), memberships.map((m) => m.role)],
   );
+  return { rolesChanged: teamLeadOf(rows) !== teamLeadOf(memberships) };
 }
 
 /** Runs `fn` in a transaction on a client that is already checked out. */
@@ -356,8 +372,10 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
             body.display_name,
             body.language,
           ]);
-          await replaceMemberships(db, userId, body.memberships);
+          const { rolesChanged } = await replaceMemberships(db, userId, body.memberships);
           await db.query("DELETE FROM counsellor_account_creations WHERE user_id = $1", [userId]);
+          await recordEvent(db, { action: "admin.counsellor_created", actor: "operator", target: userId });
+          if (rolesChanged) await recordEvent(db, { action: "admin.role_changed", actor: "operator", target: userId });
         }).catch(agencyGone);
         return { created: true, counsellor: await loadCounsellor(db, userId), initial_password: password };
       } finally {
@@ -458,7 +476,9 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
       const userId = userIdOf(params.localpart);
       await withTransaction(pool, async (db) => {
         await lockCounsellor(db, userId);
-        if (body.memberships) await replaceMemberships(db, userId, body.memberships).catch(agencyGone);
+        const { rolesChanged } = body.memberships
+          ? await replaceMemberships(db, userId, body.memberships).catch(agencyGone)
+          : { rolesChanged: false };
         await db.query(
           `UPDATE counsellors SET display_name = coalesce($2, display_name), language = coalesce($3, language),
                   absent = coalesce($4, absent),
@@ -477,6 +497,9 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
         if (body.display_name !== undefined) {
           await callHomeserver(deps, "PUT", adminUserPath(userId), { displayname: body.display_name });
         }
+        // After Synapse: the chain's lock is held to the commit, never during a call to Synapse.
+        await recordEvent(db, { action: "admin.counsellor_changed", actor: "operator", target: userId });
+        if (rolesChanged) await recordEvent(db, { action: "admin.role_changed", actor: "operator", target: userId });
       });
       // Answered once the rooms reflect the memberships: out of the agencies left, invited to
       // the waiting enquiries of those joined.
@@ -502,6 +525,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
         await lockCounsellor(db, userId);
         await db.query("UPDATE counsellors SET must_change_password = true WHERE user_id = $1", [userId]);
         await callHomeserver(deps, "PUT", adminUserPath(userId), { password, logout_devices: true });
+        await recordEvent(db, { action: "admin.password_reset", actor: "operator", target: userId });
       });
       return { counsellor: await loadCounsellor(pool, userId), initial_password: password };
     },
@@ -543,6 +567,7 @@ export function counsellorRoutes(api: Api, deps: FeatureDeps): void {
           userId,
           agencies.map((a) => Number(a.agency_id)),
         );
+        await recordEvent(db, { action: "admin.counsellor_deactivated", actor: "operator", target: userId });
       });
       // After the commit: if Synapse fails now, repeating the request finishes the job.
       try {

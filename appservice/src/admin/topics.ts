@@ -2,8 +2,10 @@
  * Operator routes for topics: what an advice seeker can choose an enquiry to be about.
  */
 import { z } from "zod";
+import { recordEvent } from "../audit/audit.ts";
 import type { FeatureDeps } from "../deps.ts";
 import { pgError, SQLSTATE } from "../db/codes.ts";
+import { withTransaction } from "../db/pool.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import { PREFIX, TAG, iso, nameSchema, topicId } from "./common.ts";
@@ -60,11 +62,14 @@ export function topicRoutes(api: Api, { pool }: FeatureDeps): void {
     errors: ["CONNECTA_ALREADY_EXISTS"],
     handler: async ({ body }) => {
       try {
-        await pool.query("INSERT INTO topics (id, name_de, name_en) VALUES ($1, $2, $3)", [
-          body.id,
-          body.name_de,
-          body.name_en,
-        ]);
+        await withTransaction(pool, async (db) => {
+          await db.query("INSERT INTO topics (id, name_de, name_en) VALUES ($1, $2, $3)", [
+            body.id,
+            body.name_de,
+            body.name_en,
+          ]);
+          await recordEvent(db, { action: "admin.topic_created", actor: "operator", target: body.id });
+        });
       } catch (err) {
         if (pgError(err)?.code === SQLSTATE.UNIQUE_VIOLATION) {
           throw new MatrixError("CONNECTA_ALREADY_EXISTS", `A topic with id ${body.id} exists already`);
@@ -103,11 +108,14 @@ export function topicRoutes(api: Api, { pool }: FeatureDeps): void {
     response: Topic,
     errors: ["M_NOT_FOUND"],
     handler: async ({ params, body }) => {
-      const { rowCount } = await pool.query(
-        `UPDATE topics SET name_de = coalesce($2, name_de), name_en = coalesce($3, name_en) WHERE id = $1`,
-        [params.topicId, body.name_de ?? null, body.name_en ?? null],
-      );
-      if (!rowCount) throw new MatrixError("M_NOT_FOUND", `No topic with id ${params.topicId}`);
+      await withTransaction(pool, async (db) => {
+        const { rowCount } = await db.query(
+          `UPDATE topics SET name_de = coalesce($2, name_de), name_en = coalesce($3, name_en) WHERE id = $1`,
+          [params.topicId, body.name_de ?? null, body.name_en ?? null],
+        );
+        if (!rowCount) throw new MatrixError("M_NOT_FOUND", `No topic with id ${params.topicId}`);
+        await recordEvent(db, { action: "admin.topic_changed", actor: "operator", target: params.topicId });
+      });
       return getTopic(params.topicId);
     },
   });

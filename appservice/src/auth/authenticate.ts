@@ -2,11 +2,28 @@
  * Authentication of API callers. Matrix users (advice seekers, counsellors) present a Matrix
  * OpenID token, which we check with Synapse's `openid/userinfo`: we never see their access
  * token or password. Operators present the installation's operator token.
+ *
+ * Who a request was authenticated as is remembered with the request ({@link callerOf}), so that
+ * the error handler can tell a refused token from a refused caller in the security event log
+ * (audit/refusals.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import type { Authenticator } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
+
+/** Requests authenticated so far, with their caller; forgotten with the request. */
+const callers = new WeakMap<Request, string>();
+
+/**
+ * Who `req` was authenticated as: a Matrix user id, `"operator"`, or null when it was not (yet)
+ * authenticated: a route without authentication, or a token that was refused.
+ */
+export function callerOf(req: Request): `@${string}` | "operator" | null {
+  const caller = callers.get(req);
+  if (caller === undefined) return null;
+  return caller === "operator" ? "operator" : (caller as `@${string}`);
+}
 
 /** How long a checked OpenID token is trusted without asking Synapse again. */
 const CACHE_MS = 60_000;
@@ -53,8 +70,11 @@ export function createAuthenticator(homeserverUrl: string, operatorToken: string
       if (given.length !== operator.length || !timingSafeEqual(given, operator)) {
         throw new MatrixError("M_FORBIDDEN", "Invalid operator token");
       }
+      callers.set(req, "operator");
       return null;
     }
-    return openIdUser(token);
+    const userId = await openIdUser(token);
+    callers.set(req, userId);
+    return userId;
   };
 }

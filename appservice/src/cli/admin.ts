@@ -1,5 +1,6 @@
 /**
- * connecta-admin: the operator's command line for topics, agencies, counsellors and queues.
+ * connecta-admin: the operator's command line for topics, agencies, counsellors, queues and the
+ * security event log.
  * It calls the admin HTTP API (`/api/v1/admin/...`) with the operator token and prints plain
  * text (or the API's JSON with `--json`). Run it as `npm run admin -- <command>` or
  * `node appservice/src/cli/admin.ts <command>`; `help` lists the commands. Exit codes: 0 done,
@@ -7,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import type { AgencyJson } from "../admin/agencies.ts";
+import type { AuditEntry } from "../audit/audit.ts";
 import type { CounsellorJson } from "../admin/counsellors.ts";
 import type { QueueJson } from "../admin/queue.ts";
 import type { TopicJson } from "../admin/topics.ts";
@@ -127,6 +129,14 @@ function passwordNotice(password: string): string {
     "Give it to the counsellor through a safe channel (in person or by phone, not by e-mail).",
     "It is stored nowhere and cannot be shown again; the counsellor must replace it at the first login.",
   ].join("\n");
+}
+
+/** The answer of `GET /audit/verify`. */
+interface AuditVerdict {
+  ok: boolean;
+  count: number;
+  head: { id: string; hash: string } | null;
+  problem: { id: string; kind: string; message: string } | null;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -369,6 +379,56 @@ const COMMANDS: Record<string, Command> = {
       out(c, () => `${c.user_id} deactivated: memberships removed, Matrix account closed`);
     },
   },
+  "audit list": {
+    args: [],
+    options: { since: { type: "string" }, class: { type: "string" }, limit: { type: "string" } },
+    usage: "audit list [--since <ISO time>] [--class low|medium|high|critical] [--limit <n>]  (newest first)",
+    run: async ({ request, opts, out }) => {
+      const params = new URLSearchParams(
+        defined({ since: str(opts.since), class: str(opts.class), limit: str(opts.limit) }) as Record<string, string>,
+      );
+      const query = params.size ? `?${params}` : "";
+      const { entries } = await request<{ entries: AuditEntry[] }>("GET", `/audit${query}`);
+      out({ entries }, () =>
+        entries.length
+          ? table(
+              ["ID", "TIME", "CLASS", "ACTION", "ACTOR", "TARGET", "ADDRESS", "COUNT"],
+              entries.map((e) => [
+                e.id,
+                e.at,
+                e.class,
+                e.action,
+                e.actor,
+                e.target ?? "-",
+                e.client_address ?? "-",
+                String(e.count),
+              ]),
+            )
+          : "no security events",
+      );
+    },
+  },
+  "audit verify": {
+    args: [],
+    options: {},
+    usage: "audit verify  (exit 1 if the chain is broken)",
+    run: async ({ request, out }) => {
+      const verdict = await request<AuditVerdict>("GET", "/audit/verify");
+      out(verdict, () =>
+        verdict.ok
+          ? [
+              `OK: ${verdict.count} entries, chain intact`,
+              verdict.head ? `head: entry ${verdict.head.id} ${verdict.head.hash}` : "the log is empty",
+              "Keep the head's id and hash: a later check whose chain does not hold them shows entries cut off the end.",
+            ].join("\n")
+          : [
+              `BROKEN: ${verdict.problem?.message ?? "unknown problem"}`,
+              `${verdict.count} entries before it are intact. See docs/runbooks/incident.md.`,
+            ].join("\n"),
+      );
+      if (!verdict.ok) throw new CliError(`the security event log's chain is broken at entry ${verdict.problem?.id}`);
+    },
+  },
   queue: {
     args: [],
     options: { agency: { type: "string" }, state: { type: "string" }, limit: { type: "string" } },
@@ -419,7 +479,7 @@ const COMMANDS: Record<string, Command> = {
 
 function helpText(): string {
   return [
-    "connecta-admin: manage topics, agencies, counsellors; inspect queues (see docs/operators.md)",
+    "connecta-admin: manage topics, agencies, counsellors; inspect queues and the security event log (see docs/operators.md)",
     "",
     "usage: npm run admin -- <command> [options]",
     "",

@@ -82,6 +82,11 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     { CONNECTA_TRUSTED_PROXIES: "127.0.0.1, proxy.example" },
     "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses",
   ],
+  [
+    "an audit webhook that is no http(s) URL",
+    { CONNECTA_AUDIT_WEBHOOK_URL: "mailto:dpo@example.org" },
+    "CONNECTA_AUDIT_WEBHOOK_URL: expected an http(s) URL",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];
@@ -96,6 +101,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       hsToken: "t".repeat(43),
       trustedProxies: [],
+      auditWebhookUrl: null,
     });
   });
 

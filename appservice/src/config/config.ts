@@ -41,6 +41,11 @@ export interface Config {
    * `X-Forwarded-For` header names the client address (default none: the TCP peer counts).
    */
   trustedProxies: string[];
+  /**
+   * CONNECTA_AUDIT_WEBHOOK_URL: where high and critical security events are posted (default none).
+   * Its path may hold a secret; it is never logged.
+   */
+  auditWebhookUrl: string | null;
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -149,6 +154,11 @@ const schema = z.object({
     .refine((list) => list.every((a) => isIP(a) !== 0), "expected comma-separated IP addresses")
     .default([])
     .describe("Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the client."),
+  CONNECTA_AUDIT_WEBHOOK_URL: httpUrl
+    .optional()
+    .describe(
+      "URL that high and critical security events are posted to (id, time, action, class; no personal data). Default: none. Its path may hold a secret; it is never logged.",
+    ),
   CONNECTA_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
@@ -183,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     intakeRateLimitPerAddress: v.CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS,
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
+    auditWebhookUrl: v.CONNECTA_AUDIT_WEBHOOK_URL ?? null,
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

@@ -17,14 +17,23 @@ export const LOCK_SPACE = {
   COUNSELLOR_ACCOUNTS: 7_320_453,
   /** Setting up one counsellor's control room (second key: the hash of the user id). */
   CONTROL_ROOMS: 7_320_454,
+  /**
+   * Appending to the security event log (the only key of its space), held to the end of the
+   * appending transaction so that concurrent writers form one chain (audit/audit.ts).
+   */
+  AUDIT_CHAIN: 7_320_455,
+  /** Telling the audit webhook (the only key of its space), so one replica at a time does it. */
+  AUDIT_WEBHOOK: 7_320_456,
   /** The retention sweep, one replica at a time (the only key of its space). */
-  RETENTION_SWEEP: 7_320_456,
+  RETENTION_SWEEP: 7_320_457,
 } as const;
 
 /** SQLSTATE codes we react to. */
 export const SQLSTATE = {
   UNIQUE_VIOLATION: "23505",
   FOREIGN_KEY_VIOLATION: "23503",
+  /** Also what the audit log's triggers raise on UPDATE, DELETE and TRUNCATE. */
+  INSUFFICIENT_PRIVILEGE: "42501",
 } as const;
 
 /**

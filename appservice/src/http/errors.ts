@@ -3,7 +3,7 @@
  * status that belongs to its code. `error` is written for the person or program that called us;
  * details for operators go to the log only.
  */
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Logger } from "pino";
 
 /** Every error code this service sends, with the HTTP status it always goes with. */
@@ -86,11 +86,14 @@ const BODY_ERRORS: Record<string, MatrixError> = {
 
 /**
  * The one error middleware: known errors become their Matrix error, anything else a 500.
- * `translate` turns a feature's own errors (the workflow's refusals) into Matrix errors.
+ * `translate` turns a feature's own errors (the workflow's refusals) into Matrix errors;
+ * `observe` sees every known error before it is answered (the security event log counts refused
+ * tokens and callers there) and must not throw or wait.
  */
 export function errorHandler(
   log: Logger,
   translate: (err: unknown) => MatrixError | null = () => null,
+  observe: (err: MatrixError, req: Request) => void = () => {},
 ): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const bodyError =
@@ -100,6 +103,11 @@ export function errorHandler(
     const known = err instanceof MatrixError ? err : (translate(err) ?? bodyError ?? uriError);
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");
+      try {
+        observe(known, req);
+      } catch (observeErr) {
+        log.warn({ err: (observeErr as Error).message }, "observing a refusal failed");
+      }
       const retryMs = known.extra.retry_after_ms;
       if (typeof retryMs === "number") res.set("Retry-After", String(Math.ceil(retryMs / 1000)));
       res.status(known.status).json({ errcode: known.errcode, error: known.message, ...known.extra });

@@ -80,6 +80,40 @@ export interface Schemas {
     /** Conversations without any event are purged, with their seeker, after this many days */
     inactive_days: number;
   };
+  AuditEntry: {
+    /** Position in the chain, 1, 2, 3, ... (a string: it may outgrow a JSON number) */
+    id: string;
+    /** When it was appended: ISO time with microseconds, UTC */
+    at: string;
+    /** A Matrix user id, operator, system, or anonymous (nobody authenticated) */
+    actor: string;
+    action: string;
+    /** The id the action was about; never content */
+    target: string | null;
+    /** Only for refused credentials */
+    client_address: string | null;
+    class: "low" | "medium" | "high" | "critical";
+    /** Occurrences the entry stands for (refusals are collapsed per minute) */
+    count: number;
+    /** SHA-256 over the previous entry's hash and this entry (hex) */
+    hash: string;
+  };
+  AuditVerdict: {
+    ok: boolean;
+    /** Entries checked and found in order (before the problem, if any) */
+    count: number;
+    /** The newest entry: keep its id and hash to find entries cut off the end later */
+    head: {
+      id: string;
+      hash: string;
+    } | null;
+    /** The first broken entry */
+    problem: {
+      id: string;
+      kind: "changed" | "removed" | "moved";
+      message: string;
+    } | null;
+  };
   Colleague: {
     user_id: string;
     display_name: string;
@@ -745,5 +779,28 @@ export interface Operations {
       dry_run?: boolean;
     };
     response: Schemas["RetentionSweep"];
+  };
+  /** List security events, newest first */
+  "GET /api/v1/admin/audit": {
+    params: Record<string, never>;
+    query: {
+      /** Only entries appended at or after this time */
+      since?: string;
+      /** Only entries of this class or a more serious one */
+      class?: "low" | "medium" | "high" | "critical";
+      /** At most this many entries, newest first (default 100, at most 1000) */
+      limit?: string;
+    };
+    body: never;
+    response: {
+      entries: Schemas["AuditEntry"][];
+    };
+  };
+  /** Check the security event log's hash chain; names the first changed, removed or moved entry */
+  "GET /api/v1/admin/audit/verify": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: never;
+    response: Schemas["AuditVerdict"];
   };
 }
