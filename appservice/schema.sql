@@ -1,3 +1,11 @@
+CREATE FUNCTION public.agency_retention(agency bigint) RETURNS TABLE(archived_days integer, unfinished_hours integer, inactive_days integer)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(p.archived_days, d.archived_days), coalesce(p.unfinished_hours, d.unfinished_hours),
+           coalesce(p.inactive_days, d.inactive_days)
+      FROM retention_policies d LEFT JOIN retention_policies p ON p.agency_id = agency
+     WHERE d.agency_id IS NULL
+  $$;
 CREATE FUNCTION public.audit_log_append_only() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -150,6 +158,7 @@ CREATE TABLE public.enquiries (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     waiting_since timestamp with time zone,
     closed_at timestamp with time zone,
+    last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT enquiries_age_group_check CHECK ((age_group = ANY (ARRAY['under_18'::text, '18_26'::text, '27_49'::text, '50_64'::text, '65_plus'::text, 'unknown'::text]))),
     CONSTRAINT enquiries_check CHECK ((((state = 'active'::text) = (counsellor_id IS NOT NULL)) OR (state = ANY (ARRAY['closed'::text, 'archived'::text])))),
     CONSTRAINT enquiries_check1 CHECK (((state = 'created'::text) OR (waiting_since IS NOT NULL))),
@@ -164,6 +173,11 @@ ALTER TABLE public.enquiries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+CREATE TABLE public.enquiry_media (
+    enquiry_id bigint NOT NULL,
+    media_id text NOT NULL,
+    CONSTRAINT enquiry_media_media_id_check CHECK ((media_id ~ '^mxc://[A-Za-z0-9.:-]+/[A-Za-z0-9_-]+$'::text))
 );
 CREATE TABLE public.intakes (
     id uuid NOT NULL,
@@ -201,10 +215,27 @@ ALTER TABLE public.matrix_steps ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     NO MAXVALUE
     CACHE 1
 );
+CREATE TABLE public.purges (
+    enquiry_id bigint NOT NULL,
+    reason text NOT NULL,
+    media text[] DEFAULT '{}'::text[] NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT purges_reason_check CHECK ((reason = ANY (ARRAY['archived'::text, 'unfinished'::text, 'inactive'::text, 'erasure'::text])))
+);
 CREATE TABLE public.rate_limit_counters (
     bucket text NOT NULL,
     window_start timestamp with time zone NOT NULL,
     hits integer NOT NULL
+);
+CREATE TABLE public.retention_policies (
+    agency_id bigint,
+    archived_days integer NOT NULL,
+    unfinished_hours integer NOT NULL,
+    inactive_days integer NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_policies_archived_days_check CHECK (((archived_days >= 0) AND (archived_days <= 3650))),
+    CONSTRAINT retention_policies_inactive_days_check CHECK (((inactive_days >= 1) AND (inactive_days <= 3650))),
+    CONSTRAINT retention_policies_unfinished_hours_check CHECK (((unfinished_hours >= 1) AND (unfinished_hours <= 8760)))
 );
 CREATE TABLE public.skipped_events (
     id bigint NOT NULL,
@@ -279,14 +310,20 @@ ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_room_id_key UNIQUE (room_id);
+ALTER TABLE ONLY public.enquiry_media
+    ADD CONSTRAINT enquiry_media_pkey PRIMARY KEY (enquiry_id, media_id);
 ALTER TABLE ONLY public.intakes
     ADD CONSTRAINT intakes_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.intakes
     ADD CONSTRAINT intakes_registration_token_key UNIQUE (registration_token);
 ALTER TABLE ONLY public.matrix_steps
     ADD CONSTRAINT matrix_steps_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.purges
+    ADD CONSTRAINT purges_pkey PRIMARY KEY (enquiry_id);
 ALTER TABLE ONLY public.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (bucket, window_start);
+ALTER TABLE ONLY public.retention_policies
+    ADD CONSTRAINT retention_policies_agency_id_key UNIQUE NULLS NOT DISTINCT (agency_id);
 ALTER TABLE ONLY public.skipped_events
     ADD CONSTRAINT skipped_events_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.topics
@@ -332,9 +369,15 @@ ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_counsellor_id_fkey FOREIGN KEY (counsellor_id) REFERENCES public.counsellors(user_id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_topic_id_fkey FOREIGN KEY (topic_id) REFERENCES public.topics(id);
+ALTER TABLE ONLY public.enquiry_media
+    ADD CONSTRAINT enquiry_media_enquiry_id_fkey FOREIGN KEY (enquiry_id) REFERENCES public.enquiries(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.intakes
     ADD CONSTRAINT intakes_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id);
 ALTER TABLE ONLY public.intakes
     ADD CONSTRAINT intakes_topic_id_fkey FOREIGN KEY (topic_id) REFERENCES public.topics(id);
 ALTER TABLE ONLY public.matrix_steps
     ADD CONSTRAINT matrix_steps_enquiry_id_fkey FOREIGN KEY (enquiry_id) REFERENCES public.enquiries(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.purges
+    ADD CONSTRAINT purges_enquiry_id_fkey FOREIGN KEY (enquiry_id) REFERENCES public.enquiries(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.retention_policies
+    ADD CONSTRAINT retention_policies_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;

@@ -198,4 +198,37 @@ describe("a purged conversation", () => {
     expect(outsideStreams(tablesContaining(synapse, c.roomId))).toEqual([]);
     for (const mxc of c.media) expect(mediaFiles(mxc), mxc).toEqual([]);
   });
+
+  it("goes at the seeker's own request, telling the counsellor, and leaves nothing but the audit entry", async () => {
+    const scene = await workflowScene(stack, db, { counsellors: 1 });
+    const counsellor = scene.counsellors[0] as TestUser;
+    const enquiry = `/api/v1/enquiries/${scene.enquiryId}`;
+    const asCounsellor = await openIdToken(stack, counsellor);
+    expect((await callApi(stack.appserviceUrl, "POST", `${enquiry}/claim`, asCounsellor, {})).status).toBe(200);
+    const asSeeker = await openIdToken(stack, scene.seeker);
+    const file = await upload(scene.seeker, "a file");
+    expect((await callApi(stack.appserviceUrl, "POST", `${enquiry}/media`, asSeeker, { media_id: file })).status).toBe(
+      200,
+    );
+    // Counsellors cannot erase themselves this way; their accounts are the operator's.
+    const refused = await callApi(stack.appserviceUrl, "POST", "/api/v1/me/erasure", asCounsellor, {});
+    expect(refused).toMatchObject({ status: 403, body: { errcode: "M_FORBIDDEN" } });
+
+    const erased = await callApi(stack.appserviceUrl, "POST", "/api/v1/me/erasure", asSeeker, {});
+    expect(erased).toEqual({ status: 200, body: { enquiries: 1 } });
+    await gone(scene.enquiryId);
+
+    const [synapse, ours] = await Promise.all([dumpDatabase(stack, "synapse"), dumpDatabase(stack, "connecta")]);
+    expect(tablesContaining(ours, scene.seeker.userId)).toEqual(["public.audit_log"]);
+    expect(tablesContaining(ours, scene.roomId)).toEqual([]);
+    expect(outsideStreams(tablesContaining(synapse, scene.roomId))).toEqual([]);
+    expect(mediaFiles(file)).toEqual([]);
+    // The counsellor was told in their control room, with the enquiry's number only.
+    expect(synapse).toContain(`von Anfrage #${scene.enquiryId} hat ihr Konto`);
+    const { rows } = await db.query<{ action: string }>(
+      "SELECT action FROM audit_log WHERE target IN ($1, $2) ORDER BY id",
+      [scene.seeker.userId, `enquiry:${scene.enquiryId}`],
+    );
+    expect(rows.map((r) => r.action)).toEqual(["privacy.erasure_requested", "retention.purged"]);
+  });
 });

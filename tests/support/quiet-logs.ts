@@ -29,14 +29,17 @@ if (!loadStackConfig().testVerbose) {
     };
   }
 
-  beforeAll((_context, suite) => {
+  // Vitest reads the first parameter's pattern for fixtures: it must be an (empty) destructuring.
+  // eslint-disable-next-line no-empty-pattern
+  beforeAll(({}, suite) => {
     const file = "filepath" in suite ? suite.filepath : suite.file.filepath;
     path = join(ROOT, ".test-logs", `${relative(ROOT, file).replaceAll("/", "_")}.log`);
     mkdirSync(join(ROOT, ".test-logs"), { recursive: true });
     fd = openSync(path, "w", 0o600);
   });
   beforeEach(({ onTestFailed }) => onTestFailed(() => void (failed = true)));
-  afterAll((_context, suite) => {
+  // eslint-disable-next-line no-empty-pattern
+  afterAll(({}, suite) => {
     if (fd !== null) closeSync(fd);
     fd = null;
     if (!failed && suite.result?.state !== "fail") return;

@@ -22,20 +22,20 @@ describe("a seeker's erasure", () => {
     const e = await h.enquiry({ counsellors: 1 });
     const counsellor = e.counsellors[0] as string;
     await h.workflow.claim(counsellor, e.enquiryId);
-    expect(await eraseSeeker(h.pool, e.seeker)).toBe(1);
+    expect(await eraseSeeker(h.pool, e.seeker, "operator")).toBe(1);
     expect(await pending(e.enquiryId)).toEqual([
       { kind: "erasure_notice", payload: { user_id: counsellor } },
       ...PURGE_STEPS,
     ]);
     // Nobody writes meanwhile; a repeated request starts nothing new.
     expect(await h.row(e.enquiryId)).toEqual({ state: "archived", counsellor_id: null });
-    expect(await eraseSeeker(h.pool, e.seeker)).toBe(0);
+    expect(await eraseSeeker(h.pool, e.seeker, "operator")).toBe(0);
     expect(await pending(e.enquiryId)).toHaveLength(PURGE_STEPS.length + 1);
   });
 
   it("erases the account of a seeker without any conversation", async () => {
     const seeker = userId("lonely");
-    expect(await eraseSeeker(h.pool, seeker)).toBe(0);
+    expect(await eraseSeeker(h.pool, seeker, "operator")).toBe(0);
     expect((await pending(null)).filter((s) => s.payload.user_id === seeker)).toEqual([
       { kind: "erase_user", payload: { user_id: seeker } },
     ]);

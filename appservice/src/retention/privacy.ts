@@ -13,6 +13,8 @@ import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import { enqueueStep } from "../steps/steps.ts";
+import { recordEvent } from "../audit/audit.ts";
+import type { AuditActor } from "../audit/actions.ts";
 import { deletionAt, startPurge } from "./sweeper.ts";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -119,7 +121,7 @@ export async function personalData(
  * Erases seeker `userId`: starts the purge of each of their conversations (its counsellor told
  * first), or, without any, the erasure of the account. Returns how many conversations go.
  */
-export async function eraseSeeker(pool: pg.Pool, userId: string): Promise<number> {
+export async function eraseSeeker(pool: pg.Pool, userId: string, actor: AuditActor): Promise<number> {
   return withTransaction(pool, async (db) => {
     const { rows } = await db.query<{ id: string; counsellor_id: string | null; purging: boolean }>(
       `SELECT e.id, (SELECT a.counsellor_id FROM assignments a WHERE a.enquiry_id = e.id
@@ -136,6 +138,7 @@ export async function eraseSeeker(pool: pg.Pool, userId: string): Promise<number
       if (await startPurge(db, Number(r.id), "erasure", new Date(), notice)) started++;
     }
     if (rows.length === 0) await enqueueStep(db, null, { kind: "erase_user", payload: { user_id: userId } });
+    await recordEvent(db, { action: "privacy.erasure_requested", actor, target: userId });
     return started;
   });
 }
@@ -168,7 +171,15 @@ export function privacyRoutes(api: Api, deps: FeatureDeps): void {
     auth: "user",
     response: PersonalData,
     errors: ["M_FORBIDDEN"],
-    handler: async ({ userId }) => personalData(deps.pool, await seeker(String(userId)), deps.config.reopenWindowDays),
+    handler: async ({ userId }) => {
+      const data = await personalData(deps.pool, await seeker(String(userId)), deps.config.reopenWindowDays);
+      await recordEvent(deps.pool, {
+        action: "privacy.export",
+        actor: data.user_id as AuditActor,
+        target: data.user_id,
+      });
+      return data;
+    },
   });
 
   api.add({
@@ -182,7 +193,10 @@ export function privacyRoutes(api: Api, deps: FeatureDeps): void {
     body: z.strictObject({}),
     response: Erasure,
     errors: ["M_FORBIDDEN"],
-    handler: async ({ userId }) => ({ enquiries: await eraseSeeker(deps.pool, await seeker(String(userId))) }),
+    handler: async ({ userId }) => {
+      const caller = (await seeker(String(userId))) as AuditActor;
+      return { enquiries: await eraseSeeker(deps.pool, caller, caller) };
+    },
   });
 
   api.add({
@@ -194,7 +208,11 @@ export function privacyRoutes(api: Api, deps: FeatureDeps): void {
     params: UserParams,
     response: PersonalData,
     errors: ["M_FORBIDDEN"],
-    handler: async ({ params }) => personalData(deps.pool, await seeker(params.userId), deps.config.reopenWindowDays),
+    handler: async ({ params }) => {
+      const data = await personalData(deps.pool, await seeker(params.userId), deps.config.reopenWindowDays);
+      await recordEvent(deps.pool, { action: "privacy.export", actor: "operator", target: data.user_id });
+      return data;
+    },
   });
 
   api.add({
@@ -207,6 +225,8 @@ export function privacyRoutes(api: Api, deps: FeatureDeps): void {
     body: z.strictObject({}),
     response: Erasure,
     errors: ["M_FORBIDDEN"],
-    handler: async ({ params }) => ({ enquiries: await eraseSeeker(deps.pool, await seeker(params.userId)) }),
+    handler: async ({ params }) => ({
+      enquiries: await eraseSeeker(deps.pool, await seeker(params.userId), "operator"),
+    }),
   });
 }

@@ -11,6 +11,7 @@
  */
 import type pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordEvent } from "../audit/audit.ts";
 import { noticeContent, sendNotice } from "../control/rooms.ts";
 import { texts } from "../control/texts.ts";
 import { HomeserverError, type Homeserver } from "../matrix/homeserver.ts";
@@ -149,6 +150,12 @@ export function purgeStepRunners(
       // Assignments, steps (this one's too), the purge's row and the noted files go with it.
       await db.query("DELETE FROM enquiries WHERE id = $1", [step.enquiryId]);
       await db.query("DELETE FROM intakes WHERE id = $1", [t.intake_id]);
+      // Which enquiry went, never whose: the seeker's id is gone from our database now.
+      await recordEvent(db, {
+        action: "retention.purged",
+        actor: "system",
+        target: `enquiry:${String(step.enquiryId)}`,
+      });
     },
     erase_user: async (step) => eraseUser(hs, step.payload.user_id),
     erasure_notice: async (step, db) => {
