@@ -17,6 +17,7 @@ import { errorHandler, notFound } from "./http/errors.ts";
 import { intakeRoutes } from "./intake/routes.ts";
 import { mediaRoutes } from "./retention/media.ts";
 import { privacyRoutes } from "./retention/privacy.ts";
+import { rtcRoutes } from "./rtc/routes.ts";
 import { transactionRoutes, type EventHandler } from "./transactions/transactions.ts";
 
 /** Everything the app needs from outside. */
@@ -45,6 +46,7 @@ export function addRoutes(api: Api, deps: AppDeps): void {
   enquiryRoutes(api, deps.workflow);
   mediaRoutes(api, deps);
   privacyRoutes(api, deps);
+  rtcRoutes(api, deps);
   counsellorSelfRoutes(api, deps);
   controlRoutes(api, deps);
   adminRoutes(api, deps);
@@ -65,12 +67,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
   addRoutes(api, deps);
-  app.use("/api", noStore);
+  app.use(["/api", "/_matrix/client"], noStore);
   const openapi = api.openapi(API_INFO);
   app.get("/api/v1/openapi.json", (_req, res) => {
     res.json(openapi);
   });
-  app.use("/api", express.json({ limit: MAX_API_BODY, strict: true }));
+  app.use(["/api", "/_matrix/client"], express.json({ limit: MAX_API_BODY, strict: true }));
   app.use(api.router);
 
   app.use(notFound);

@@ -52,7 +52,7 @@ const homeserver = createHomeserver(
   config.asToken,
   `@${config.botLocalpart}:${config.serverName}`,
 );
-const steps = new StepWorker(pool, stepRunners(homeserver, config.serverName), log);
+const steps = new StepWorker(pool, stepRunners(homeserver, config.serverName, config.livekit), log);
 const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
 // The one workflow of this process: the API and the control rooms both run it.
 const workflow = createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays });

@@ -5,9 +5,10 @@
 import { roomStepRunners } from "./enquiries/rooms.ts";
 import type { Homeserver } from "./matrix/homeserver.ts";
 import { purgeStepRunners } from "./retention/purge.ts";
+import { callControl, type Livekit } from "./rtc/calls.ts";
 import type { StepRunners } from "./steps/steps.ts";
 
-/** The runners, acting on `hs` (of `serverName`). */
-export function stepRunners(hs: Homeserver, serverName: string): StepRunners {
-  return { ...roomStepRunners(hs), ...purgeStepRunners(hs, serverName) };
+/** The runners, acting on `hs` (of `serverName`) and the calls of `livekit` (none: null). */
+export function stepRunners(hs: Homeserver, serverName: string, livekit: Livekit | null): StepRunners {
+  return { ...roomStepRunners(hs, callControl(livekit)), ...purgeStepRunners(hs, serverName) };
 }

@@ -59,7 +59,7 @@ export async function workflowHarness(options: { reopenWindowDays?: number; step
   const { pool } = db;
   const hs = new FakeHomeserver();
   const log = pino({ level: "silent" });
-  const steps = new StepWorker(pool, stepRunners(hs, "test"), log);
+  const steps = new StepWorker(pool, stepRunners(hs, "test", null), log);
   const workflow: Workflow = createWorkflow({
     pool,
     steps,

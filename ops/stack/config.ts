@@ -31,6 +31,14 @@ export interface StackConfig {
   appservicePort: number;
   /** CONNECTA_CLIENT_PORT: the web client (default 3000). */
   clientPort: number;
+  /** CONNECTA_LIVEKIT_PORT: LiveKit's HTTP and WebSocket API (default 7880). */
+  livekitPort: number;
+  /** CONNECTA_LIVEKIT_TCP_PORT: LiveKit's media over TCP (default 7881). */
+  livekitTcpPort: number;
+  /** CONNECTA_LIVEKIT_UDP_PORT: LiveKit's media over UDP, one port for all (default 7882). */
+  livekitUdpPort: number;
+  /** CONNECTA_LIVEKIT_SERVER: the LiveKit server binary (set by ops/connecta). */
+  livekitServer: string | null;
   /**
    * CONNECTA_SYNAPSE_EXTRA_CONFIG: optional YAML file loaded after homeserver-config/, whose keys
    * override ours (e.g. rate limits of a benchmark stack). Null when unset.
@@ -100,6 +108,10 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     synapseMetricsPort: port(env, "CONNECTA_SYNAPSE_METRICS_PORT", 9008),
     appservicePort: port(env, "CONNECTA_APPSERVICE_PORT", 9009),
     clientPort: port(env, "CONNECTA_CLIENT_PORT", 3000),
+    livekitPort: port(env, "CONNECTA_LIVEKIT_PORT", 7880),
+    livekitTcpPort: port(env, "CONNECTA_LIVEKIT_TCP_PORT", 7881),
+    livekitUdpPort: port(env, "CONNECTA_LIVEKIT_UDP_PORT", 7882),
+    livekitServer: env.CONNECTA_LIVEKIT_SERVER ? resolve(env.CONNECTA_LIVEKIT_SERVER) : null,
     synapseExtraConfig: env.CONNECTA_SYNAPSE_EXTRA_CONFIG ? resolve(env.CONNECTA_SYNAPSE_EXTRA_CONFIG) : null,
     pgBin,
     synapsePython,

@@ -43,6 +43,8 @@ const SECRET_FILE_NAMES = {
   /** Password and access token of the operator's Synapse admin account (synapse.ts). */
   synapseOperatorPassword: "synapse.operator_password",
   synapseOperatorToken: "synapse.operator_token",
+  /** LiveKit's API key and secret, as LiveKit's `key_file` reads them (`<key>: <secret>`). */
+  livekitKeys: "livekit.keys",
 } as const;
 
 /** A secret of the stack, by what it holds. */
@@ -73,6 +75,9 @@ export interface Secrets {
   hsToken: string;
   /** Token operators present to the application service's admin API. */
   operatorToken: string;
+  /** LiveKit's API key (a name) and secret, with which the application service signs call tokens. */
+  livekitApiKey: string;
+  livekitApiSecret: string;
 }
 
 function secretFile(path: string, make: () => string): string {
@@ -81,6 +86,16 @@ function secretFile(path: string, make: () => string): string {
 }
 
 const token = () => randomBytes(32).toString("base64url");
+
+/** The name of the stack's one LiveKit API key. */
+const LIVEKIT_API_KEY = "connecta";
+
+/** Key and secret from the `<key>: <secret>` line of LiveKit's key file. */
+export function livekitKeys(line: string): { livekitApiKey: string; livekitApiSecret: string } {
+  const match = /^([A-Za-z0-9_-]+): ([A-Za-z0-9_-]{32,})$/.exec(line.trim());
+  if (!match) throw new Error("the LiveKit key file does not hold one line `<key>: <secret>`");
+  return { livekitApiKey: match[1] ?? "", livekitApiSecret: match[2] ?? "" };
+}
 const hex = () => randomBytes(24).toString("hex");
 
 /** Creates missing secrets and returns all of them. Idempotent. */
@@ -98,6 +113,7 @@ export function ensureSecrets(dataDir: string): Secrets {
     asToken: secretFile(files.asToken, token),
     hsToken: secretFile(files.hsToken, token),
     operatorToken: secretFile(files.operatorToken, token),
+    ...livekitKeys(secretFile(files.livekitKeys, () => `${LIVEKIT_API_KEY}: ${token()}`)),
   };
   writeFileSync(files.pgpass, `*:*:synapse:synapse:${secrets.pgSynapsePassword}\n`, { mode: 0o600 });
   // Files of an older data folder, and those Synapse and ops write later (signing key, operator

@@ -1,5 +1,5 @@
 /**
- * The whole local stack: PostgreSQL, Synapse, the application service and the web client, each a
+ * The whole local stack: PostgreSQL, Synapse, LiveKit, the application service and the web client, each a
  * child process on loopback, started in dependency order and stopped in reverse order. The order
  * and how each one starts and stops is the table {@link COMPONENTS}.
  */
@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, type StackConfig } from "./config.ts";
 import { ensureSecrets, privateDir, secretFiles, type SecretName, type Secrets } from "./secrets.ts";
+import { livekitUrl, startLivekit } from "./livekit.ts";
 import { clusterDir, startPostgres } from "./postgres.ts";
 import { BOT_LOCALPART, serviceUrl, startSynapse } from "./synapse.ts";
 import { answers200, freePorts, startService, stopService, waitUntil, type Service } from "./processes.ts";
@@ -21,6 +22,8 @@ export interface StackInfo {
   synapseMetricsUrl: string;
   appserviceUrl: string;
   clientUrl: string;
+  /** LiveKit's HTTP and WebSocket API (ws:// for clients). */
+  livekitUrl: string;
   pgPort: number;
   bindAddress: string;
   botUserId: string;
@@ -60,6 +63,9 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
     // The web client forwards the browser's API calls with X-Forwarded-For from this address.
     CONNECTA_TRUSTED_PROXIES: info.bindAddress,
     CONNECTA_LOG_LEVEL: info.logLevel,
+    CONNECTA_LIVEKIT_URL: info.livekitUrl.replace(/^http/, "ws"),
+    CONNECTA_LIVEKIT_API_URL: info.livekitUrl,
+    CONNECTA_LIVEKIT_KEY_FILE: secrets.livekitKeys,
   };
 }
 
@@ -127,6 +133,7 @@ const COMPONENTS: readonly Component[] = [
   // PostgreSQL: SIGINT is its "fast shutdown"; the others treat SIGTERM as a clean stop.
   { label: "PostgreSQL", port: (c) => c.pgPort, start: startPostgres, stopSignal: "SIGINT" },
   { label: "Synapse", port: (c) => c.synapsePort, start: startSynapse, stopSignal: "SIGTERM" },
+  { label: "LiveKit", port: (c) => c.livekitPort, start: startLivekit, stopSignal: "SIGTERM" },
   {
     label: "application service",
     port: (c) => c.appservicePort,
@@ -139,9 +146,18 @@ const COMPONENTS: readonly Component[] = [
 /** Replaces every port of 0 by a free one. */
 async function assignPorts(config: StackConfig): Promise<StackConfig> {
   const out = { ...config };
-  const keys = (["pgPort", "synapsePort", "synapseMetricsPort", "appservicePort", "clientPort"] as const).filter(
-    (key) => out[key] === 0,
-  );
+  const keys = (
+    [
+      "pgPort",
+      "synapsePort",
+      "synapseMetricsPort",
+      "appservicePort",
+      "clientPort",
+      "livekitPort",
+      "livekitTcpPort",
+      "livekitUdpPort",
+    ] as const
+  ).filter((key) => out[key] === 0);
   const ports = await freePorts(config.bindAddress, keys.length);
   keys.forEach((key, i) => (out[key] = ports[i] ?? 0));
   return out;
@@ -191,6 +207,7 @@ function stackInfo(config: StackConfig): StackInfo {
     synapseMetricsUrl: `${serviceUrl(config, config.synapseMetricsPort)}/_synapse/metrics`,
     appserviceUrl: serviceUrl(config, config.appservicePort),
     clientUrl: serviceUrl(config, config.clientPort),
+    livekitUrl: livekitUrl(config),
     pgPort: config.pgPort,
     bindAddress: config.bindAddress,
     botUserId: `@${BOT_LOCALPART}:${config.serverName}`,

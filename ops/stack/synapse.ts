@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { join } from "node:path";
 import pg from "pg";
 import { ROOT, type StackConfig } from "./config.ts";
+import { livekitUrl } from "./livekit.ts";
 import { adminConnection } from "./postgres.ts";
 import { privateDir, type Secrets } from "./secrets.ts";
 import { renderTemplate } from "./template.ts";
@@ -50,6 +51,9 @@ export function writeSynapseConfig(config: StackConfig, secrets: Secrets): strin
       MACAROON_FILE: secrets.files.synapseMacaroon,
       FORM_SECRET_FILE: secrets.files.synapseForm,
       PGPASS_FILE: secrets.files.pgpass,
+      LIVEKIT_URL: livekitUrl(config).replace(/^http/, "ws"),
+      // The web client forwards /api/v1/ to the application service; browsers reach it there.
+      RTC_SERVICE_URL: `${serviceUrl(config, config.clientPort)}/api/v1/rtc`,
     }),
   );
   copyFileSync(join(ROOT, "homeserver-config", "log.yaml"), join(dir, "log.yaml"));

@@ -532,7 +532,7 @@ describe("the intake's rate limits", () => {
       homeserver,
       metrics: createMetrics(),
       log,
-      steps: new StepWorker(pool, stepRunners(homeserver, config.serverName), log),
+      steps: new StepWorker(pool, stepRunners(homeserver, config.serverName, config.livekit), log),
     };
     const api = new Api(createAuthenticator(config.homeserverUrl, config.operatorToken));
     intakeRoutes(api, deps, { ...DEFAULT_INTAKE_SETTINGS, rateLimits: limits });

@@ -20,7 +20,7 @@ declare module "vitest" {
 
 /** Environment for a stack on free ports in `dataDir`. */
 export function freshStackEnv(dataDir: string): NodeJS.ProcessEnv {
-  for (const key of ["CONNECTA_PG_BIN", "CONNECTA_SYNAPSE_PYTHON"]) {
+  for (const key of ["CONNECTA_PG_BIN", "CONNECTA_SYNAPSE_PYTHON", "CONNECTA_LIVEKIT_SERVER"]) {
     if (!process.env[key]) {
       throw new Error(`${key} is not set: run the tests with 'ops/connecta test', which installs and sets it`);
     }
@@ -33,6 +33,9 @@ export function freshStackEnv(dataDir: string): NodeJS.ProcessEnv {
     CONNECTA_SYNAPSE_METRICS_PORT: "0",
     CONNECTA_APPSERVICE_PORT: "0",
     CONNECTA_CLIENT_PORT: "0",
+    CONNECTA_LIVEKIT_PORT: "0",
+    CONNECTA_LIVEKIT_TCP_PORT: "0",
+    CONNECTA_LIVEKIT_UDP_PORT: "0",
   };
 }
 

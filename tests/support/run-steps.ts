@@ -18,7 +18,11 @@ const homeserver = createHomeserver(
   config.asToken,
   `@${config.botLocalpart}:${config.serverName}`,
 );
-const worker = new StepWorker(pool, stepRunners(homeserver, config.serverName), pino({ level: "silent" }));
+const worker = new StepWorker(
+  pool,
+  stepRunners(homeserver, config.serverName, config.livekit),
+  pino({ level: "silent" }),
+);
 while (await worker.runOne(enquiryId)) {
   // next step
 }

@@ -36,12 +36,16 @@ function bearer(req: Request): string {
   return token;
 }
 
-/** Creates the authenticator for the API. */
-export function createAuthenticator(homeserverUrl: string, operatorToken: string): Authenticator {
+/**
+ * Checks Matrix OpenID tokens with Synapse's `openid/userinfo` and answers whose they are; a
+ * checked token is trusted for a minute without asking again.
+ *
+ * @throws MatrixError M_UNKNOWN_TOKEN for a token Synapse does not know, M_UNAVAILABLE when it
+ *   cannot be asked
+ */
+export function createOpenIdVerifier(homeserverUrl: string): (token: string) => Promise<string> {
   const cache = new Map<string, { userId: string; until: number }>();
-  const operator = Buffer.from(operatorToken);
-
-  async function openIdUser(token: string): Promise<string> {
+  return async (token) => {
     const key = createHash("sha256").update(token).digest("hex");
     const cached = cache.get(key);
     if (cached && cached.until > Date.now()) return cached.userId;
@@ -61,7 +65,13 @@ export function createAuthenticator(homeserverUrl: string, operatorToken: string
     if (cache.size > 10_000) cache.clear();
     cache.set(key, { userId: body.sub, until: Date.now() + CACHE_MS });
     return body.sub;
-  }
+  };
+}
+
+/** Creates the authenticator for the API. */
+export function createAuthenticator(homeserverUrl: string, operatorToken: string): Authenticator {
+  const operator = Buffer.from(operatorToken);
+  const openIdUser = createOpenIdVerifier(homeserverUrl);
 
   return async (req, auth) => {
     const token = bearer(req);

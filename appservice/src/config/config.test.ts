@@ -9,6 +9,8 @@ import { loadConfig, sampleEnv } from "./config.ts";
 const dir = mkdtempSync(join(tmpdir(), "connecta-config-"));
 const tokenFile = join(dir, "token");
 writeFileSync(tokenFile, "t".repeat(43));
+const livekitKeyFile = join(dir, "livekit.keys");
+writeFileSync(livekitKeyFile, `connecta: ${"s".repeat(43)}\n`);
 const shortTokenFile = join(dir, "short");
 writeFileSync(shortTokenFile, "short");
 
@@ -87,6 +89,21 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     { CONNECTA_AUDIT_WEBHOOK_URL: "mailto:dpo@example.org" },
     "CONNECTA_AUDIT_WEBHOOK_URL: expected an http(s) URL",
   ],
+  [
+    "a LiveKit URL that is no WebSocket URL",
+    { CONNECTA_LIVEKIT_URL: "http://127.0.0.1:7880", CONNECTA_LIVEKIT_KEY_FILE: livekitKeyFile },
+    "CONNECTA_LIVEKIT_URL: expected a ws(s) URL",
+  ],
+  [
+    "a LiveKit URL without its key file",
+    { CONNECTA_LIVEKIT_URL: "ws://127.0.0.1:7880" },
+    "CONNECTA_LIVEKIT_KEY_FILE: missing (CONNECTA_LIVEKIT_URL needs it)",
+  ],
+  [
+    "a LiveKit key file without key",
+    { CONNECTA_LIVEKIT_URL: "ws://127.0.0.1:7880", CONNECTA_LIVEKIT_KEY_FILE: tokenFile },
+    "CONNECTA_LIVEKIT_KEY_FILE: ",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];
@@ -102,6 +119,21 @@ describe("loadConfig", () => {
       hsToken: "t".repeat(43),
       trustedProxies: [],
       auditWebhookUrl: null,
+    });
+  });
+
+  it("reads the LiveKit settings, deriving the API URL, or none", () => {
+    expect(loadConfig(valid).livekit).toBeNull();
+    const config = loadConfig({
+      ...valid,
+      CONNECTA_LIVEKIT_URL: "wss://calls.example.org/",
+      CONNECTA_LIVEKIT_KEY_FILE: livekitKeyFile,
+    });
+    expect(config.livekit).toEqual({
+      url: "wss://calls.example.org",
+      apiUrl: "https://calls.example.org",
+      apiKey: "connecta",
+      apiSecret: "s".repeat(43),
     });
   });
 

@@ -46,6 +46,11 @@ export interface Config {
    * Its path may hold a secret; it is never logged.
    */
   auditWebhookUrl: string | null;
+  /**
+   * CONNECTA_LIVEKIT_URL, CONNECTA_LIVEKIT_API_URL, CONNECTA_LIVEKIT_KEY_FILE: the LiveKit server
+   * of calls (docs/calls.md); null when calls are not set up.
+   */
+  livekit: { url: string; apiUrl: string; apiKey: string; apiSecret: string } | null;
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -159,11 +164,60 @@ const schema = z.object({
     .describe(
       "URL that high and critical security events are posted to (id, time, action, class; no personal data). Default: none. Its path may hold a secret; it is never logged.",
     ),
+  CONNECTA_LIVEKIT_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^wss?:$/.test(new URL(v).protocol), "expected a ws(s) URL")
+    .transform((v) => v.replace(/\/+$/, ""))
+    .optional()
+    .describe("LiveKit's WebSocket URL as browsers reach it, for calls (docs/calls.md). Default: none, and no calls."),
+  CONNECTA_LIVEKIT_API_URL: httpUrl
+    .optional()
+    .describe("LiveKit's HTTP URL as this service reaches it. Default: CONNECTA_LIVEKIT_URL with http(s)."),
+  CONNECTA_LIVEKIT_KEY_FILE: z
+    .string()
+    .min(1, "expected a file path")
+    .transform((path, ctx) => {
+      let line: string;
+      try {
+        line = readFileSync(path, "utf8").trim();
+      } catch (err) {
+        ctx.addIssue({
+          code: "custom",
+          message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+        });
+        return z.NEVER;
+      }
+      const match = /^([A-Za-z0-9_-]+): ?(\S{32,})$/.exec(line);
+      if (!match) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${path} must hold one line "<key>: <secret>" (32 characters or more)`,
+        });
+        return z.NEVER;
+      }
+      return { key: match[1] ?? "", secret: match[2] ?? "" };
+    })
+    .optional()
+    .describe("File holding LiveKit's API key and secret as one line \"<key>: <secret>\" (LiveKit's key_file)."),
   CONNECTA_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
     .describe("Log level: fatal, error, warn, info, debug, trace or silent."),
 });
+
+/** The LiveKit settings, all or none. */
+function livekitConfig(
+  url: string | undefined,
+  apiUrl: string | undefined,
+  keys: { key: string; secret: string } | undefined,
+): Config["livekit"] {
+  if (!url) {
+    if (keys || apiUrl) throw new ConfigError("CONNECTA_LIVEKIT_URL: missing (the other LiveKit settings need it)");
+    return null;
+  }
+  if (!keys) throw new ConfigError("CONNECTA_LIVEKIT_KEY_FILE: missing (CONNECTA_LIVEKIT_URL needs it)");
+  return { url, apiUrl: apiUrl ?? url.replace(/^ws/, "http"), apiKey: keys.key, apiSecret: keys.secret };
+}
 
 /** Reads and validates the configuration. Throws {@link ConfigError} naming the first bad key. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -194,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
     auditWebhookUrl: v.CONNECTA_AUDIT_WEBHOOK_URL ?? null,
+    livekit: livekitConfig(v.CONNECTA_LIVEKIT_URL, v.CONNECTA_LIVEKIT_API_URL, v.CONNECTA_LIVEKIT_KEY_FILE),
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

@@ -9,6 +9,7 @@
 import type pg from "pg";
 import { ENQUIRY_STATE_EVENT, type EnquiryState } from "../domain.ts";
 import type { Homeserver } from "../matrix/homeserver.ts";
+import type { CallControl } from "../rtc/calls.ts";
 import { enqueueStep, type Step, type StepRunners } from "../steps/steps.ts";
 import {
   COUNSELLOR_POWER,
@@ -115,6 +116,7 @@ function removalText(payload: { reason?: keyof typeof REMOVAL_TEXTS }): string {
 /** The step runners for enquiry rooms. */
 export function roomStepRunners(
   hs: Homeserver,
+  calls: CallControl,
 ): Pick<StepRunners, "create_room" | "invite" | "kick" | "keep_only" | "power_levels"> {
   const createRoom: StepRunners["create_room"] = async (step, db) => {
     const { rows } = await db.query<EnquiryRoomRow>(
@@ -164,7 +166,12 @@ export function roomStepRunners(
   return {
     create_room: createRoom,
     invite: async (step, db) => hs.invite(await roomOf(db, step), step.payload.user_id),
-    kick: async (step, db) => hs.kick(await roomOf(db, step), step.payload.user_id, removalText(step.payload)),
+    // Whoever leaves the conversation leaves its call too, before the step is done.
+    kick: async (step, db) => {
+      const roomId = await roomOf(db, step);
+      await hs.kick(roomId, step.payload.user_id, removalText(step.payload));
+      await calls.remove(roomId, (userId) => userId === step.payload.user_id);
+    },
     // Removes every member and invitee but the bot and `user_ids` (one look at the members).
     keep_only: async (step, db) => {
       const roomId = await roomOf(db, step);
@@ -172,6 +179,7 @@ export function roomStepRunners(
       for (const userId of (await hs.members(roomId)).keys()) {
         if (!keep.has(userId)) await hs.kick(roomId, userId, removalText(step.payload));
       }
+      await calls.remove(roomId, (userId) => !keep.has(userId));
     },
     power_levels: async (step, db) => {
       const roomId = await roomOf(db, step);
@@ -185,6 +193,8 @@ export function roomStepRunners(
         content.events = { ...((current as { events?: object }).events ?? {}), ...writeLevels(level) };
       }
       await hs.setState(roomId, "m.room.power_levels", "", content);
+      // A read-only (closed) conversation has no call: everybody leaves it.
+      if (step.payload.read_only) await calls.remove(roomId, () => true);
     },
   };
 }

@@ -114,6 +114,12 @@ export interface Schemas {
       message: string;
     } | null;
   };
+  CallAccess: {
+    /** LiveKit's WebSocket URL */
+    url: string;
+    /** LiveKit access token */
+    jwt: string;
+  };
   Colleague: {
     user_id: string;
     display_name: string;
@@ -465,6 +471,77 @@ export interface Operations {
     query: Record<string, never>;
     body: Record<string, never>;
     response: Schemas["Erasure"];
+  };
+  /** A LiveKit token for the caller's MatrixRTC membership in an enquiry's call (MSC4195) */
+  "POST /api/v1/rtc/get_token": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      room_id: string;
+      slot_id: "m.call#ROOM";
+      openid_token: {
+        access_token: string;
+        token_type?: string;
+        matrix_server_name: string;
+        expires_in?: number;
+      };
+      member: {
+        id: string;
+        claimed_user_id: string;
+        claimed_device_id: string;
+      };
+    };
+    response: Schemas["CallAccess"];
+  };
+  /** A LiveKit token for the caller's device in an enquiry's call (the older request of Element Call) */
+  "POST /api/v1/rtc/sfu/get": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      room: string;
+      openid_token: {
+        access_token: string;
+        token_type?: string;
+        matrix_server_name: string;
+        expires_in?: number;
+      };
+      device_id: string;
+    };
+    response: Schemas["CallAccess"];
+  };
+  /** The homeserver's LiveKit token endpoint (MSC4195), forwarded to us by Synapse (MSC4512) */
+  "POST /_matrix/client/unstable/io.element.msc4195/rtc/livekit/get_token": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      url: string;
+      room_id: string;
+      slot_id: "m.call#ROOM";
+      member: {
+        id: string;
+        claimed_device_id: string;
+      };
+    };
+    response: {
+      jwt: string;
+    };
+  };
+  /** The homeserver's LiveKit token endpoint (MSC4195), forwarded to us by Synapse (MSC4512) */
+  "POST /_matrix/client/v1/rtc/livekit/get_token": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      url: string;
+      room_id: string;
+      slot_id: "m.call#ROOM";
+      member: {
+        id: string;
+        claimed_device_id: string;
+      };
+    };
+    response: {
+      jwt: string;
+    };
   };
   /** Who the caller is: a counsellor's profile (agencies, roles, absence, whether the initial password must still be replaced), or for anyone else just `role: seeker`. A deactivated counsellor is refused. */
   "GET /api/v1/me": {

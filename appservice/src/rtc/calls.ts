@@ -1,0 +1,95 @@
+/**
+ * Who may call, and the LiveKit side of it (docs/calls.md). Our workflow decides, which no stock
+ * token service does: only the seeker and the assigned counsellor of an active enquiry, joined
+ * to its room, get a token; a waiting or closed enquiry has no call, and a counsellor who handed
+ * over or was removed gets none. A token grants the least a participant needs (join this one
+ * room, publish and subscribe media) for an hour; the room is created by us on the first token.
+ * Every participant carries its Matrix user id as an attribute, so that the workflow can take
+ * people out of a running call when they lose the conversation (`removeFromCall`).
+ */
+import { AccessToken, RoomServiceClient } from "livekit-server-sdk";
+import type pg from "pg";
+import { MatrixError } from "../http/errors.ts";
+import type { Homeserver } from "../matrix/homeserver.ts";
+import { livekitRoom, ROOM_SLOT } from "./identity.ts";
+
+/** LiveKit as configured (config.ts `livekit`). */
+export interface Livekit {
+  url: string;
+  apiUrl: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+/** Seconds a call token is valid: joining, and rejoining after a lost connection. */
+export const TOKEN_TTL_SECONDS = 3600;
+/** The participant attribute holding the Matrix user id. */
+export const USER_ATTRIBUTE = "connecta.user_id";
+
+/** Refuses unless `userId` may take part in the call of Matrix room `roomId` now. */
+export async function checkCaller(db: pg.Pool, hs: Homeserver, userId: string, roomId: string): Promise<void> {
+  const { rows } = await db.query<{ state: string; seeker_id: string | null; counsellor_id: string | null }>(
+    `SELECT e.state, e.seeker_id, e.counsellor_id FROM enquiries e
+      WHERE e.room_id = $1 AND NOT EXISTS (SELECT 1 FROM purges p WHERE p.enquiry_id = e.id)`,
+    [roomId],
+  );
+  const enquiry = rows[0];
+  if (!enquiry || (userId !== enquiry.seeker_id && userId !== enquiry.counsellor_id)) {
+    // Also a counsellor of the agency who is not assigned, and one who handed over.
+    throw new MatrixError("M_FORBIDDEN", "Only the seeker and the assigned counsellor take part in this call");
+  }
+  if (enquiry.state !== "active") {
+    throw new MatrixError("CONNECTA_WRONG_STATE", "A call needs a conversation in counselling (not waiting or closed)");
+  }
+  if ((await hs.members(roomId)).get(userId) !== "join") {
+    throw new MatrixError("M_FORBIDDEN", "Join the conversation's room first");
+  }
+}
+
+/** Creates the LiveKit room (nothing happens when it exists) and a token for one participant. */
+export async function callToken(
+  livekit: Livekit,
+  call: { room: string; identity: string; userId: string },
+): Promise<{ url: string; jwt: string }> {
+  const rooms = new RoomServiceClient(livekit.apiUrl, livekit.apiKey, livekit.apiSecret);
+  await rooms.createRoom({ name: call.room, emptyTimeout: 60, departureTimeout: 10 });
+  const token = new AccessToken(livekit.apiKey, livekit.apiSecret, {
+    identity: call.identity,
+    ttl: TOKEN_TTL_SECONDS,
+    attributes: { [USER_ATTRIBUTE]: call.userId },
+  });
+  token.addGrant({ roomJoin: true, room: call.room, canPublish: true, canSubscribe: true, canPublishData: false });
+  return { url: livekit.url, jwt: await token.toJwt() };
+}
+
+/** What the workflow's steps do to a running call (rooms.ts): the policy decides, they follow. */
+export interface CallControl {
+  /**
+   * Takes everyone out of the call of Matrix room `roomId` who `leaves` (by Matrix user id),
+   * every device of theirs. Their media keys are rotated by the others' clients as they leave the
+   * Matrix room, so a token they still hold shows them nothing new.
+   */
+  remove(roomId: string, leaves: (userId: string) => boolean): Promise<void>;
+}
+
+/** The calls of `livekit`; without LiveKit there are none to change. */
+export function callControl(livekit: Livekit | null): CallControl {
+  if (!livekit) return { remove: () => Promise.resolve() };
+  const rooms = new RoomServiceClient(livekit.apiUrl, livekit.apiKey, livekit.apiSecret);
+  return {
+    async remove(roomId, leaves) {
+      const room = livekitRoom(roomId, ROOM_SLOT);
+      let participants;
+      try {
+        participants = await rooms.listParticipants(room);
+      } catch (err) {
+        // No such LiveKit room: nobody is in a call.
+        if ((err as { status?: number }).status === 404) return;
+        throw err;
+      }
+      for (const p of participants) {
+        if (leaves(p.attributes[USER_ATTRIBUTE] ?? "")) await rooms.removeParticipant(room, p.identity);
+      }
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The call token service (docs/calls.md), speaking what Element Call and matrix-js-sdk speak
+ * (MSC4195): `POST /api/v1/rtc/get_token` and the older `POST /api/v1/rtc/sfu/get`, each with
+ * a Matrix OpenID token in the body, and the homeserver's own token endpoint, which Synapse
+ * forwards to us (MSC4512: `/_matrix/client/.../rtc/livekit/get_token`, authenticated by
+ * Synapse, which names the user). All three ask the workflow who may call (calls.ts). The LiveKit
+ * room and identity are derived as the clients derive them (identity.ts).
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { Request } from "express";
+import { z } from "zod";
+import { createOpenIdVerifier } from "../auth/authenticate.ts";
+import type { FeatureDeps } from "../deps.ts";
+import type { Api } from "../http/api.ts";
+import { MatrixError } from "../http/errors.ts";
+import { callToken, checkCaller, type Livekit } from "./calls.ts";
+import { legacyIdentity, livekitIdentity, livekitRoom, ROOM_SLOT } from "./identity.ts";
+
+const TAG = "calls";
+const roomId = z
+  .string()
+  .max(255)
+  // Room version 12 ids have no server name part: `!` and the hash.
+  .regex(/^![!-~]{1,254}$/, "expected a Matrix room id");
+const deviceId = z.string().min(1).max(255);
+const OpenIdToken = z.object({
+  access_token: z.string().min(1).max(512),
+  token_type: z.string().max(50).optional(),
+  matrix_server_name: z.string().min(1).max(255),
+  expires_in: z.number().optional(),
+});
+/** Only the room's call: the one slot our rooms have. */
+const slotId = z.literal(ROOM_SLOT, { message: `only the room's call (${ROOM_SLOT}) is served` });
+
+const CallAccess = z
+  .object({ url: z.string().describe("LiveKit's WebSocket URL"), jwt: z.string().describe("LiveKit access token") })
+  .meta({ id: "CallAccess" });
+
+/** The paths under which the homeserver forwards its token endpoint (MSC4512), stable and unstable. */
+export const PROXIED_TOKEN_PATHS = [
+  "/_matrix/client/unstable/io.element.msc4195/rtc/livekit/get_token",
+  "/_matrix/client/v1/rtc/livekit/get_token",
+];
+
+/** Adds the call routes. */
+export function rtcRoutes(api: Api, deps: FeatureDeps): void {
+  let verify: ((token: string) => Promise<string>) | undefined;
+  const livekit = (): Livekit => {
+    if (!deps.config.livekit) throw new MatrixError("M_NOT_FOUND", "Calls are not set up on this server");
+    return deps.config.livekit;
+  };
+  /** The user an OpenID token of our server belongs to. */
+  const openIdUser = async (token: z.infer<typeof OpenIdToken>): Promise<string> => {
+    if (token.matrix_server_name !== deps.config.serverName) {
+      throw new MatrixError("M_FORBIDDEN", "Only users of this server take part in its calls");
+    }
+    verify ??= createOpenIdVerifier(deps.config.homeserverUrl);
+    return verify(token.access_token);
+  };
+
+  api.add({
+    method: "post",
+    path: "/api/v1/rtc/get_token",
+    summary: "A LiveKit token for the caller's MatrixRTC membership in an enquiry's call (MSC4195)",
+    tag: TAG,
+    auth: "none",
+    body: z.object({
+      room_id: roomId,
+      slot_id: slotId,
+      openid_token: OpenIdToken,
+      member: z.object({
+        id: z.string().min(1).max(255),
+        claimed_user_id: z.string().max(255),
+        claimed_device_id: deviceId,
+      }),
+    }),
+    response: CallAccess,
+    errors: ["M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND", "CONNECTA_WRONG_STATE", "M_UNAVAILABLE"],
+    handler: async ({ body }) => {
+      const config = livekit();
+      const userId = await openIdUser(body.openid_token);
+      if (body.member.claimed_user_id !== userId) {
+        throw new MatrixError("M_FORBIDDEN", "The claimed user is not the OpenID token's");
+      }
+      await checkCaller(deps.pool, deps.homeserver, userId, body.room_id);
+      return callToken(config, {
+        room: livekitRoom(body.room_id, body.slot_id),
+        identity: livekitIdentity(userId, body.member.claimed_device_id, body.member.id),
+        userId,
+      });
+    },
+  });
+
+  api.add({
+    method: "post",
+    path: "/api/v1/rtc/sfu/get",
+    summary: "A LiveKit token for the caller's device in an enquiry's call (the older request of Element Call)",
+    tag: TAG,
+    auth: "none",
+    body: z.object({ room: roomId, openid_token: OpenIdToken, device_id: deviceId }),
+    response: CallAccess,
+    errors: ["M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND", "CONNECTA_WRONG_STATE", "M_UNAVAILABLE"],
+    handler: async ({ body }) => {
+      const config = livekit();
+      const userId = await openIdUser(body.openid_token);
+      await checkCaller(deps.pool, deps.homeserver, userId, body.room);
+      return callToken(config, {
+        room: livekitRoom(body.room, ROOM_SLOT),
+        identity: legacyIdentity(userId, body.device_id),
+        userId,
+      });
+    },
+  });
+
+  /** The user Synapse names for a request it forwards; refuses a request that is not Synapse's. */
+  const forwardedUser = (req: Request): string => {
+    const given = Buffer.from(req.get("authorization") ?? "");
+    const expected = Buffer.from(`Bearer ${deps.config.hsToken}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new MatrixError("M_FORBIDDEN", "Only the homeserver forwards to this path");
+    }
+    const userId = req.get("x-matrix-user-identifier") ?? "";
+    if (!userId.endsWith(`:${deps.config.serverName}`)) {
+      throw new MatrixError("M_FORBIDDEN", "Only users of this server take part in its calls");
+    }
+    return userId;
+  };
+
+  for (const path of PROXIED_TOKEN_PATHS) {
+    api.add({
+      method: "post",
+      path,
+      summary: "The homeserver's LiveKit token endpoint (MSC4195), forwarded to us by Synapse (MSC4512)",
+      tag: TAG,
+      auth: "none",
+      body: z.object({
+        url: z.string().max(2000),
+        room_id: roomId,
+        slot_id: slotId,
+        member: z.object({ id: z.string().min(1).max(255), claimed_device_id: deviceId }),
+      }),
+      response: z.object({ jwt: z.string() }),
+      errors: ["M_FORBIDDEN", "M_NOT_FOUND", "M_INVALID_PARAM", "CONNECTA_WRONG_STATE"],
+      handler: async ({ body, req }) => {
+        const config = livekit();
+        const userId = forwardedUser(req);
+        if (body.url !== config.url) throw new MatrixError("M_INVALID_PARAM", "Not this server's LiveKit");
+        await checkCaller(deps.pool, deps.homeserver, userId, body.room_id);
+        const { jwt } = await callToken(config, {
+          room: livekitRoom(body.room_id, body.slot_id),
+          identity: livekitIdentity(userId, body.member.claimed_device_id, body.member.id),
+          userId,
+        });
+        return { jwt };
+      },
+    });
+  }
+}
