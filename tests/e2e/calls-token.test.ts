@@ -208,3 +208,60 @@ describe("the logs", () => {
     }
   });
 });
+
+/**
+ * A participant connected to LiveKit's signalling with `jwt`, as a client starts a call (no
+ * media: Node has no WebRTC, and the workflow acts on participants, not on their streams).
+ */
+async function connectSignal(jwt: string): Promise<{ closed: Promise<void>; close(): void }> {
+  const socket = new WebSocket(`${wsUrl}/rtc?access_token=${jwt}&protocol=15&sdk=js&version=2.15.0&auto_subscribe=1`);
+  socket.binaryType = "arraybuffer";
+  const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("message", () => resolve(), { once: true });
+    socket.addEventListener("error", () => reject(new Error("LiveKit refused the connection")), { once: true });
+  });
+  return { closed, close: () => socket.close() };
+}
+
+/** The Matrix users in the call of `roomId`, as LiveKit lists them. */
+async function inCall(roomId: string): Promise<string[]> {
+  const rooms = new RoomServiceClient(stack.livekitUrl, keys.livekitApiKey, keys.livekitApiSecret);
+  const participants = await rooms.listParticipants(livekitRoom(roomId, ROOM_SLOT)).catch(() => []);
+  return participants.map((p) => p.attributes["connecta.user_id"] ?? "").sort();
+}
+
+describe("a running call", () => {
+  it("loses the counsellor who hands over, at once, and everybody when the conversation is closed", async () => {
+    const c = await activeCall();
+    const seeker = await connectSignal(String((await getToken(c.seeker, c.roomId)).body.jwt));
+    const counsellor = await connectSignal(String((await getToken(c.counsellor, c.roomId)).body.jwt));
+    expect(await inCall(c.roomId)).toEqual([c.counsellor.userId, c.seeker.userId].sort());
+
+    const handover = await callApi(
+      stack.appserviceUrl,
+      "POST",
+      `/api/v1/enquiries/${c.enquiryId}/handover`,
+      await openIdToken(stack, c.counsellor),
+      { counsellor_id: c.colleague.userId },
+    );
+    expect(handover.status).toBe(200);
+    // "Handed over" is true when we say it: the counsellor is out of the call already.
+    expect(await inCall(c.roomId)).toEqual([c.seeker.userId]);
+    await counsellor.closed;
+
+    await joinRoom(c.colleague, c.roomId);
+    const colleague = await connectSignal(String((await getToken(c.colleague, c.roomId)).body.jwt));
+    expect(await inCall(c.roomId)).toEqual([c.colleague.userId, c.seeker.userId].sort());
+    const close = await callApi(
+      stack.appserviceUrl,
+      "POST",
+      `/api/v1/enquiries/${c.enquiryId}/close`,
+      await openIdToken(stack, c.colleague),
+      {},
+    );
+    expect(close.status).toBe(200);
+    expect(await inCall(c.roomId)).toEqual([]);
+    await Promise.all([seeker.closed, colleague.closed]);
+  });
+});
