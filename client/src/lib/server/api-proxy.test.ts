@@ -132,6 +132,8 @@ describe("isBrowserRoute", () => {
       "/api/v1/me",
       "/api/v1/me/absence",
       "/api/v1/agencies/3/counsellors",
+      "/api/v1/rtc/get_token",
+      "/api/v1/rtc/sfu/get",
     ]) {
       expect(isBrowserRoute(path), path).toBe(true);
     }

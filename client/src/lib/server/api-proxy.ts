@@ -17,22 +17,23 @@ const HOP_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "c
 
 /**
  * The appservice's routes that browsers use, by their first segment after `/api/v1/`: the
- * intake, a seeker's enquiries, a counsellor's queue, self and colleagues. Nothing else is
+ * intake, a seeker's enquiries, a counsellor's queue, self and colleagues, and the call token
+ * service (`rtc`, which Element Call also reaches here). Nothing else is
  * forwarded: not the admin API (operators reach it on the server itself, docs/operators.md),
  * the OpenAPI document or the control room (other clients), and nothing outside `/api/v1/`
  * (transactions, metrics, health).
  */
-const BROWSER_ROUTES = new Set(["topics", "intake", "queue", "enquiries", "me", "agencies"]);
+const BROWSER_ROUTES = new Set(["topics", "intake", "queue", "enquiries", "me", "agencies", "rtc"]);
 
 /**
  * Whether `pathname` (of a parsed URL: dot segments, also `%2e`, already resolved) is one of
  * the {@link BROWSER_ROUTES}, spelled in the one way our pages spell it: lower-case segments of
- * letters, digits and hyphens, none empty. A path spelled otherwise (percent-encoded, upper
+ * letters, digits, hyphens and underscores (`get_token`), none empty. A path spelled otherwise (percent-encoded, upper
  * case, `//`, `;`, a trailing slash) might mean another route to the appservice's router than
  * to us (express matches without regard to case), so it is not forwarded at all.
  */
 export function isBrowserRoute(pathname: string): boolean {
-  const match = /^\/api\/v1\/([a-z-]+)(?:\/[a-z0-9-]+)*$/.exec(pathname);
+  const match = /^\/api\/v1\/([a-z-]+)(?:\/[a-z0-9_-]+)*$/.exec(pathname);
   return match !== null && BROWSER_ROUTES.has(match[1] as string);
 }
 
