@@ -91,6 +91,22 @@ describe("a call token", () => {
     expect(rooms).toHaveLength(1);
   });
 
+  it("comes through the web client's origin, where browsers and Element Call ask for it", async () => {
+    const c = await activeCall();
+    const res = await fetch(`${stack.clientUrl}/api/v1/rtc/get_token`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: stack.clientUrl },
+      body: JSON.stringify({
+        room_id: c.roomId,
+        slot_id: ROOM_SLOT,
+        openid_token: await openId(c.seeker),
+        member: { id: "member-1", claimed_user_id: c.seeker.userId, claimed_device_id: c.seeker.deviceId },
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { url: string }).url).toBe(wsUrl);
+  });
+
   it("comes by the older request too, for the device", async () => {
     const c = await activeCall();
     const res = await callApi(stack.appserviceUrl, "POST", "/api/v1/rtc/sfu/get", null, {
