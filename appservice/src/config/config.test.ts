@@ -150,15 +150,20 @@ describe("loadConfig", () => {
 describe("the application service process", () => {
   const main = fileURLToPath(new URL("../main.ts", import.meta.url));
 
-  it.each(invalid)("exits non-zero with one line and no stack trace for %s", (_, change, message) => {
-    const env = { PATH: process.env.PATH, ...valid, ...change };
-    const result = spawnSync(process.execPath, [main], { env, encoding: "utf8", timeout: 30_000 });
-    expect(result.status).toBe(78);
-    expect(result.stdout).toBe("");
-    const lines = result.stderr.trimEnd().split("\n");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`connecta-appservice: configuration error: ${message}`);
-  });
+  // Each case starts a Node.js process that loads the whole service: give a busy machine time.
+  it.each(invalid)(
+    "exits non-zero with one line and no stack trace for %s",
+    { timeout: 30_000 },
+    (_, change, message) => {
+      const env = { PATH: process.env.PATH, ...valid, ...change };
+      const result = spawnSync(process.execPath, [main], { env, encoding: "utf8", timeout: 30_000 });
+      expect(result.status).toBe(78);
+      expect(result.stdout).toBe("");
+      const lines = result.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`connecta-appservice: configuration error: ${message}`);
+    },
+  );
 });
 
 describe("the sample configuration", () => {
