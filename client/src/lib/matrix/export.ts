@@ -24,6 +24,8 @@ export interface ExportedMessage {
 /** One exported conversation. */
 export interface ExportedRoom {
   roomId: string;
+  /** False when the room could not be read (no longer a member, network); `messages` is then empty. */
+  readable: boolean;
   messages: ExportedMessage[];
 }
 
@@ -32,6 +34,13 @@ export type ExportPhase = "history" | "files";
 
 /** The most events read of one room (the chat reads 1,000; a copy should be complete). */
 const MAX_EVENTS = 100_000;
+/**
+ * How long to wait for the keys of messages that could not be decrypted at once: the SDK asks
+ * the key backup for a missing key by itself, and the answer comes a moment later.
+ */
+const KEY_WAIT_MS = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A chat message as exported: failed sends are left out (they never reached the room). */
 export function exportedMessage(message: ChatMessage): ExportedMessage | null {
@@ -53,9 +62,10 @@ export function exportedMessage(message: ChatMessage): ExportedMessage | null {
 /**
  * Collects the rooms of `roomIds` (the seeker's own, as our API lists them): joins a room the
  * seeker was only invited to, reads and decrypts its whole history, then downloads and decrypts
- * every attachment. Reports progress per phase.
+ * every attachment. Reports progress per phase. A room that cannot be read is kept in the
+ * result as not readable, so that the others are still exported.
  *
- * @throws when a room cannot be read (not a member, network)
+ * @throws when no room at all can be read
  */
 export async function collectRooms(
   client: MatrixClient,
@@ -67,19 +77,25 @@ export async function collectRooms(
   const sources = new Map<ExportedMessage, ChatMessage>();
   for (const [index, roomId] of roomIds.entries()) {
     onProgress("history", index, roomIds.length);
-    if (!(await joinInvited(client, [roomId], 0))) throw new Error("not a member of the room");
-    await loadOlder(client, roomId, MAX_EVENTS);
-    const room = client.getRoom(roomId);
-    if (!room) throw new Error("room unknown");
+    let chat: ChatMessage[];
+    try {
+      chat = await readRoom(client, roomId);
+    } catch (err) {
+      // Said in the copy and on the page; the other rooms are still exported.
+      console.warn("a conversation could not be read for the copy", err);
+      rooms.push({ roomId, readable: false, messages: [] });
+      continue;
+    }
     const messages: ExportedMessage[] = [];
-    for (const message of conversationState(client, room).messages) {
+    for (const message of chat) {
       const exported = exportedMessage(message);
       if (!exported) continue;
       messages.push(exported);
       if (exported.file) sources.set(exported, message);
     }
-    rooms.push({ roomId, messages });
+    rooms.push({ roomId, readable: true, messages });
   }
+  if (rooms.length > 0 && rooms.every((r) => !r.readable)) throw new Error("no conversation could be read");
   let done = 0;
   onProgress("files", done, sources.size);
   for (const [exported, message] of sources) {
@@ -92,4 +108,19 @@ export async function collectRooms(
     onProgress("files", ++done, sources.size);
   }
   return rooms;
+}
+
+/** The whole history of a room, decrypted as far as this device can, after a short wait for late keys. */
+async function readRoom(client: MatrixClient, roomId: string): Promise<ChatMessage[]> {
+  if (!(await joinInvited(client, [roomId], 0))) throw new Error("not a member of the room");
+  await loadOlder(client, roomId, MAX_EVENTS);
+  const room = client.getRoom(roomId);
+  if (!room) throw new Error("room unknown");
+  let messages = conversationState(client, room).messages;
+  for (let waited = 0; waited < KEY_WAIT_MS; waited += 1000) {
+    if (!messages.some((m) => m.kind === "decrypting" || m.kind === "undecryptable")) break;
+    await sleep(1000);
+    messages = conversationState(client, room).messages;
+  }
+  return messages;
 }

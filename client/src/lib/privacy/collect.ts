@@ -29,3 +29,8 @@ export async function collectCopy(
 export function missingFiles(copy: PersonalCopy): number {
   return copy.rooms.flatMap((r) => r.messages).filter((m) => m.file !== null && m.file.data === null).length;
 }
+
+/** How many conversations of the copy could not be read (the page says so). */
+export function unreadableRooms(copy: PersonalCopy): number {
+  return copy.rooms.filter((r) => !r.readable).length;
+}

@@ -29,6 +29,7 @@ function copy(): PersonalCopy {
     rooms: [
       {
         roomId: "!room:example.org",
+        readable: true,
         messages: [
           {
             id: "1",
@@ -94,6 +95,15 @@ describe("the personal copy", () => {
     // Nothing that would be fetched from elsewhere.
     expect(html).not.toMatch(/(src|href)="(?!data:)/);
     expect(html).toContain("12. März 2027");
+  });
+
+  it("says when a conversation could not be read", () => {
+    const partial = copy();
+    partial.rooms.push({ roomId: "!gone:example.org", readable: false, messages: [] });
+    const html = exportHtml(partial, "en", translator("en"), sender);
+    expect(html).toContain("This conversation could not be read when the file was put together.");
+    const json = JSON.parse(exportJson(partial, sender)) as { conversations: { readable: boolean }[] };
+    expect(json.conversations.map((c) => c.readable)).toEqual([true, false]);
   });
 
   it("says the deletion date in the page's language", () => {

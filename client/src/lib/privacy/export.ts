@@ -47,6 +47,7 @@ export function exportJson(copy: PersonalCopy, sender: (own: boolean, name: stri
       account: copy.account,
       conversations: copy.rooms.map((room) => ({
         room_id: room.roomId,
+        readable: room.readable,
         enquiry_id: copy.account.enquiries.find((e) => e.room_id === room.roomId)?.enquiry_id ?? null,
         messages: room.messages.map((m) => ({
           sender: sender(m.own, m.senderName),
@@ -137,7 +138,13 @@ export function exportHtml(
         : t("myData.file.conversationUnknown");
       return `<section>
 <h2>${e(title)}</h2>
-${room.messages.length === 0 ? `<p>${e(t("myData.file.noMessages"))}</p>` : `<ol>\n${messages}\n</ol>`}
+${
+  !room.readable
+    ? `<p><em>${e(t("myData.file.roomUnreadable"))}</em></p>`
+    : room.messages.length === 0
+      ? `<p>${e(t("myData.file.noMessages"))}</p>`
+      : `<ol>\n${messages}\n</ol>`
+}
 </section>`;
     })
     .join("\n");
