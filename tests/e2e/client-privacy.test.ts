@@ -6,7 +6,9 @@
  * deletes account and conversations from "Meine Daten", asked twice: afterwards the tab keeps
  * nothing, the account is deactivated and the enquiry is gone from our database.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { a11yViolations } from "../support/a11y.ts";
@@ -53,6 +55,33 @@ async function expectAccessible(page: Page, state: string): Promise<void> {
 async function download(page: Page, testId: string): Promise<string> {
   const [file] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testId).click()]);
   return readFile(await file.path(), "utf8");
+}
+
+/**
+ * Opens the HTML copy as a file in a fresh browser: it shows the message with markup as text and
+ * the embedded image, runs no script and asks for nothing but itself.
+ */
+async function readCopy(html: string, markup: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "connecta-copy-"));
+  const path = join(dir, "copy.html");
+  await writeFile(path, html);
+  const context = await browser.newContext({ locale: "de-DE" });
+  try {
+    const page = await context.newPage();
+    const requests: string[] = [];
+    const errors: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`file://${path}`, { waitUntil: "load" });
+    expect(await page.getByText(markup).count()).toBe(1);
+    expect(await page.locator("script, b").count()).toBe(0);
+    expect(await page.locator("img").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1);
+    expect(requests.filter((url) => !url.startsWith("data:"))).toEqual([`file://${path}`]);
+    expect(errors).toEqual([]);
+  } finally {
+    await context.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 interface ExportedJson {
@@ -179,6 +208,7 @@ async function privacy(): Promise<void> {
     expect(html).not.toContain(foreign);
     // Nothing in it would be fetched from anywhere.
     expect(html).not.toMatch(/\s(src|href)="(?!data:)/);
+    await readCopy(html, markup);
 
     // Deleting account and conversations: asked twice, in plain words.
     const login = await pageSession(chat);
