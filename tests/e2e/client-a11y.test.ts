@@ -93,6 +93,8 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA and best practices)
     { name: "counsellor login", path: "/beratung/anmelden", status: 200 },
     { name: "keys page without login", path: "/schluessel", status: 200 },
     { name: "conversation page without login", path: "/gespraech", status: 200 },
+    { name: "my data page without login", path: "/meine-daten", status: 200 },
+    { name: "page after deleting the account", path: "/geloescht", status: 200 },
   ];
   for (const lang of ["de", "en"]) {
     for (const colorScheme of ["light", "dark"] as const) {
@@ -146,7 +148,7 @@ describe("the quick exit", () => {
   // Every page a seeker sees, opened directly with a session in the tab (set before the page's
   // scripts run; not a valid one: the exit must work whatever the page is doing). The journey
   // test exits a real session.
-  for (const path of ["/anfrage", "/anmelden", "/schluessel", "/gespraech"]) {
+  for (const path of ["/anfrage", "/anmelden", "/schluessel", "/gespraech", "/meine-daten"]) {
     it(`leaves ${path} on Escape twice and takes the session along`, async () => {
       const context = await newContext();
       await context.addInitScript(() => {

@@ -481,7 +481,9 @@ export async function markRead(client: MatrixClient, roomId: string): Promise<vo
 
 /**
  * Encrypts and uploads a file, then sends it as an image or file message. `name` is only put
- * inside the encrypted message; the upload itself carries no name or type.
+ * inside the encrypted message; the upload itself carries no name or type. Returns the upload's
+ * `mxc://` URI, which the page reports to our API so that the file is deleted with the
+ * conversation (lib/privacy/media.ts).
  */
 export async function sendFile(
   client: MatrixClient,
@@ -490,7 +492,7 @@ export async function sendFile(
   name: string,
   type: AcceptedType,
   onProgress: (done: number, total: number) => void,
-): Promise<void> {
+): Promise<string> {
   const { data, file } = await encryptAttachment(plain);
   const upload = await client.uploadContent(new Blob([data]), {
     type: "application/octet-stream",
@@ -504,10 +506,11 @@ export async function sendFile(
     info: { mimetype: type, size: plain.byteLength },
     file: { ...file, url: upload.content_uri },
   } as RoomMessageEventContent);
+  return upload.content_uri;
 }
 
 /** Downloads and decrypts an attachment. */
-export async function openAttachment(client: MatrixClient, message: ChatMessage): Promise<Blob> {
+export async function openAttachment(client: MatrixClient, message: Pick<ChatMessage, "file">): Promise<Blob> {
   if (!message.file) throw new Error("no file");
   const url = client.mxcUrlToHttp(message.file.file.url, undefined, undefined, undefined, false, true, true);
   if (!url) throw new Error("bad media url");

@@ -35,6 +35,7 @@ import {
   type RoomOverview,
 } from "./conversation.ts";
 import type { AcceptedType } from "./attachments.ts";
+import { collectRooms, type ExportedRoom, type ExportPhase } from "./export.ts";
 import { serve } from "./rpc.ts";
 
 declare const self: {
@@ -94,8 +95,13 @@ const api = {
     name: string,
     type: AcceptedType,
     onProgress: (done: number, total: number) => void,
-  ): Promise<void> => sendFile(running(), roomId, plain, name, type, onProgress),
+  ): Promise<string> => sendFile(running(), roomId, plain, name, type, onProgress),
   openAttachment: (message: ChatMessage): Promise<Blob> => openAttachment(running(), message),
+  /** The seeker's copy of their rooms, decrypted here, attachments included (see export.ts). */
+  collectRooms: (
+    roomIds: string[],
+    onProgress: (phase: ExportPhase, done: number, total: number) => void,
+  ): Promise<ExportedRoom[]> => collectRooms(running(), roomIds, onProgress),
   markRead: (roomId: string): Promise<void> => markRead(running(), roomId),
   loadOlder: (roomId: string): Promise<void> => loadOlder(running(), roomId),
   conversationState(roomId: string): ConversationState | null {
