@@ -143,6 +143,9 @@ async function chattingPair(info: StackInfo, db: pg.Client) {
   const seeker = await registerUser(info, "bench-pair");
   const enquiry = await openTestEnquiry(db, seeker, agency, topic);
   await seekerWrites(info, db, seeker, enquiry);
+  // The counsellor was invited with the room; the desk joins before claiming.
+  const joined = await matrixRequest(info, "POST", `/_matrix/client/v3/join/${enc(enquiry.roomId)}`, counsellor, {});
+  if (joined.status !== 200) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);
   const claimed = await callApi(
     info.appserviceUrl,
     "POST",
@@ -196,6 +199,8 @@ async function chattingPair(info: StackInfo, db: pg.Client) {
 }
 
 const info = await stack.ready;
+const progress = (what: string) => console.error(`${new Date().toISOString()} ${what}`);
+progress("stack ready");
 const db = await connectaDb(info);
 const operator = stackSecret(info, "operatorToken");
 const adminApi = async (method: string, path: string, body?: unknown) => {
@@ -206,6 +211,7 @@ const adminApi = async (method: string, path: string, body?: unknown) => {
 
 try {
   const pair = await chattingPair(info, db);
+  progress("pair ready");
   const purgeMs: number[] = [];
   const seedMs: number[] = [];
   const baseline = { e2e: [] as number[], send: [] as number[] };
@@ -224,6 +230,7 @@ try {
       async () => ids.push(await seedConversation(info, db, agency, topic, counsellorToken)),
     );
     seedMs.push(performance.now() - seedStart);
+    progress(`run ${run + 1}: seeded`);
     await adminApi("PUT", `/retention/agencies/${agency}`, {
       archived_days: 0,
       unfinished_hours: 48,
@@ -243,6 +250,7 @@ try {
       baseline.send.push(sent);
     }
 
+    progress(`run ${run + 1}: baseline measured`);
     const start = performance.now();
     const swept = (await adminApi("POST", "/retention/sweep", { dry_run: false })) as { enquiries: unknown[] };
     if (swept.enquiries.length !== conversations) throw new Error(`swept ${swept.enquiries.length}`);
@@ -265,7 +273,7 @@ try {
     }
     purgeMs.push(await watcher);
     console.error(
-      `run ${run + 1}: seeded ${conversations} in ${(seedMs.at(-1) ?? 0) / 1000} s; purged in ${((purgeMs.at(-1) ?? 0) / 1000).toFixed(1)} s`,
+      `run ${run + 1}: seeded ${conversations} in ${((seedMs.at(-1) ?? 0) / 1000).toFixed(1)} s; purged in ${((purgeMs.at(-1) ?? 0) / 1000).toFixed(1)} s`,
     );
   }
 
