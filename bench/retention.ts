@@ -202,6 +202,8 @@ const info = await stack.ready;
 const progress = (what: string) => console.error(`${new Date().toISOString()} ${what}`);
 progress("stack ready");
 const db = await connectaDb(info);
+// Four conversations are seeded at a time, each on its own connection.
+const seeders = await Promise.all(Array.from({ length: 4 }, () => connectaDb(info)));
 const operator = stackSecret(info, "operatorToken");
 const adminApi = async (method: string, path: string, body?: unknown) => {
   const res = await callApi(info.appserviceUrl, method, `/api/v1/admin${path}`, operator, body);
@@ -226,8 +228,9 @@ try {
     const ids: number[] = [];
     await each(
       Array.from({ length: conversations }, (_, i) => i),
-      4,
-      async () => ids.push(await seedConversation(info, db, agency, topic, counsellorToken)),
+      seeders.length,
+      async (i) =>
+        ids.push(await seedConversation(info, seeders[i % seeders.length] ?? db, agency, topic, counsellorToken)),
     );
     seedMs.push(performance.now() - seedStart);
     progress(`run ${run + 1}: seeded`);
@@ -303,6 +306,6 @@ try {
   }
   console.log(`(seeding ${conversations} conversations took ${(median(seedMs) / 1000).toFixed(1)} s, median)`);
 } finally {
-  await db.end();
+  await Promise.all([db, ...seeders].map((c) => c.end()));
   await cleanup();
 }
