@@ -10,7 +10,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { findAgency } from "../../appservice/src/agencies/match.ts";
 import { ROOT } from "../../ops/stack/config.ts";
-import { matrixRequest, registerUser, stackSecret } from "../support/matrix.ts";
+import { eventually, matrixRequest, registerUser, stackSecret } from "../support/matrix.ts";
+import { connectaDb, workflowScene } from "../support/workflow.ts";
 
 const stack = inject("stack");
 const operatorToken = stackSecret(stack, "operatorToken");
@@ -729,5 +730,101 @@ describe("the admin CLI", () => {
     const unknown = await cli("agency", "frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command "agency frobnicate"');
+  });
+
+  it("sets retention periods, sweeps, exports and erases a seeker, and reports errors in one line", async () => {
+    const superuser = await connectaDb(stack);
+    try {
+      const oneLine = (r: { code: number; stderr: string }, code: number, text: string) => {
+        expect(r.code, r.stderr).toBe(code);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toMatch(/^connecta-admin: /);
+        expect(r.stderr).toContain(text);
+      };
+      // Two conversations of agencies whose archived conversations go at once; a is swept, b erased.
+      const a = await workflowScene(stack, superuser);
+      const b = await workflowScene(stack, superuser);
+      const period = ["--archived-days", "0", "--unfinished-hours", "48", "--inactive-days", "180"];
+      for (const agency of [a.agencyId, b.agencyId]) {
+        const set = await cli("retention", "set", "--agency", String(agency), ...period);
+        expect(set, set.stderr).toMatchObject({ code: 0 });
+        expect(set.stdout).toMatch(new RegExp(`^${agency}\\s+0\\s+48\\s+180$`, "m"));
+      }
+      const shown = await cli("retention", "show");
+      expect(shown.stdout).toMatch(new RegExp(`^${a.agencyId}\\s+0\\s+48\\s+180$`, "m"));
+      const json = JSON.parse((await cli("retention", "show", "--json")).stdout) as Json;
+      // Setting the defaults to what they are changes nothing for the other test files.
+      const d = json.defaults;
+      const defaults = await cli(
+        "retention",
+        "set",
+        "--archived-days",
+        String(d.archived_days),
+        "--unfinished-hours",
+        String(d.unfinished_hours),
+        "--inactive-days",
+        String(d.inactive_days),
+      );
+      expect(defaults, defaults.stderr).toMatchObject({ code: 0 });
+      expect(defaults.stdout).toMatch(
+        new RegExp(`^defaults\\s+${d.archived_days}\\s+${d.unfinished_hours}\\s+${d.inactive_days}$`, "m"),
+      );
+
+      const exported = await cli("user", "export", a.seeker.userId);
+      expect(exported, exported.stderr).toMatchObject({ code: 0 });
+      expect(JSON.parse(exported.stdout)).toMatchObject({
+        user_id: a.seeker.userId,
+        enquiries: [{ enquiry_id: a.enquiryId, room_id: a.roomId, state: "waiting" }],
+      });
+
+      await superuser.query(
+        "UPDATE enquiries SET state = 'archived', closed_at = now() - interval '1 day' WHERE id = $1",
+        [a.enquiryId],
+      );
+      const due = new RegExp(`^${a.enquiryId}\\s+archived\\s+${a.roomId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m");
+      const dry = await cli("retention", "sweep", "--dry-run");
+      expect(dry, dry.stderr).toMatchObject({ code: 0 });
+      expect(dry.stdout).toMatch(/^would purge \d+ conversation\(s\):$/m);
+      expect(dry.stdout).toMatch(due);
+      expect(dry.stdout).toContain("dry run: nothing was changed");
+      const swept = await cli("retention", "sweep");
+      expect(swept, swept.stderr).toMatchObject({ code: 0 });
+      expect(swept.stdout).toMatch(due);
+      const enquiryGone = (id: number) =>
+        eventually(
+          `enquiry ${id} purged`,
+          async () => (await superuser.query("SELECT 1 FROM enquiries WHERE id = $1", [id])).rowCount === 0,
+          90_000,
+        );
+      await enquiryGone(a.enquiryId);
+
+      oneLine(await cli("user", "erase", b.seeker.userId), 1, "add --yes");
+      expect((await superuser.query("SELECT 1 FROM purges WHERE enquiry_id = $1", [b.enquiryId])).rowCount).toBe(0);
+      const erased = await cli("user", "erase", b.seeker.userId, "--yes");
+      expect(erased, erased.stderr).toMatchObject({ code: 0 });
+      expect(erased.stdout).toContain(`erasing ${b.seeker.userId}: 1 conversation(s) are being deleted`);
+      await enquiryGone(b.enquiryId);
+      expect(JSON.parse((await cli("user", "export", b.seeker.userId)).stdout)).toMatchObject({ enquiries: [] });
+
+      const reset = await cli("retention", "reset", "--agency", String(a.agencyId));
+      expect(reset, reset.stderr).toMatchObject({ code: 0 });
+      expect(reset.stdout).not.toMatch(new RegExp(`^${a.agencyId}\\s`, "m"));
+      oneLine(await cli("retention", "reset", "--agency", String(a.agencyId)), 1, "M_NOT_FOUND");
+      oneLine(
+        await cli("retention", "set", "--agency", "999999999", ...period),
+        1,
+        "M_NOT_FOUND: No agency with id 999999999",
+      );
+      oneLine(
+        await cli("retention", "set", ...period.slice(0, 4), "--inactive-days", "soon"),
+        2,
+        "--inactive-days: expected a whole number",
+      );
+      oneLine(await cli("retention", "set", ...period.slice(0, 4)), 2, "--inactive-days is required");
+      oneLine(await cli("user", "export", b.counsellors[0]?.userId ?? ""), 1, "M_FORBIDDEN");
+      oneLine(await cli("user", "export", "not-a-user-id"), 1, "M_INVALID_PARAM");
+    } finally {
+      await superuser.end();
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * connecta-admin: the operator's command line for topics, agencies, counsellors, queues and the
- * security event log.
+ * connecta-admin: the operator's command line for topics, agencies, counsellors, queues, the
+ * security event log, retention and data-protection requests.
  * It calls the admin HTTP API (`/api/v1/admin/...`) with the operator token and prints plain
  * text (or the API's JSON with `--json`). Run it as `npm run admin -- <command>` or
  * `node appservice/src/cli/admin.ts <command>`; `help` lists the commands. Exit codes: 0 done,
@@ -11,6 +11,8 @@ import type { AgencyJson } from "../admin/agencies.ts";
 import type { AuditEntry } from "../audit/audit.ts";
 import type { CounsellorJson } from "../admin/counsellors.ts";
 import type { QueueJson } from "../admin/queue.ts";
+import type { RetentionPolicy } from "../retention/policies.ts";
+import type { SweepResult } from "../retention/sweeper.ts";
 import type { TopicJson } from "../admin/topics.ts";
 import { CliError, createRequest, readToken, resolveUrl, type Request } from "./client.ts";
 import { duration, list, table } from "./format.ts";
@@ -128,6 +130,69 @@ function passwordNotice(password: string): string {
     "",
     "Give it to the counsellor through a safe channel (in person or by phone, not by e-mail).",
     "It is stored nowhere and cannot be shown again; the counsellor must replace it at the first login.",
+  ].join("\n");
+}
+
+/** `--<name>` as a whole number; a usage error otherwise. */
+function whole(opts: Values, name: string): number {
+  const value = required(opts, name);
+  if (!/^[0-9]{1,9}$/.test(value)) throw usage(`--${name}: expected a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** An agency id given with `--agency`. */
+function agencyId(opts: Values): string {
+  const value = required(opts, "agency");
+  if (!/^[0-9]{1,15}$/.test(value)) throw usage(`--agency: expected an agency id, got "${value}"`);
+  return value;
+}
+
+/** The answer of the retention routes: the defaults and the agencies with their own periods. */
+interface RetentionJson {
+  defaults: RetentionPolicy;
+  agencies: (RetentionPolicy & { agency_id: number })[];
+}
+
+function describeRetention(r: RetentionJson): string {
+  const row = (who: string, p: RetentionPolicy) => [
+    who,
+    String(p.archived_days),
+    String(p.unfinished_hours),
+    String(p.inactive_days),
+  ];
+  return [
+    table(
+      ["AGENCY", "ARCHIVED DAYS", "UNFINISHED HOURS", "INACTIVE DAYS"],
+      [row("defaults", r.defaults), ...r.agencies.map((a) => row(String(a.agency_id), a))],
+    ),
+    "",
+    "archived: days after closing an archived conversation is deleted; unfinished: hours until an unfinished",
+    "intake, or a conversation the seeker never wrote in, is deleted; inactive: days without any event until a",
+    "conversation (with its seeker) is deleted. Agencies not listed use the defaults.",
+  ].join("\n");
+}
+
+function describeSweep(s: SweepResult, dryRun: boolean): string {
+  const verb = dryRun ? "would purge" : "purging";
+  return [
+    s.enquiries.length
+      ? [
+          `${verb} ${s.enquiries.length} conversation(s):`,
+          table(
+            ["ENQUIRY", "REASON", "ROOM"],
+            s.enquiries.map((e) => [String(e.enquiry_id), e.reason, e.room_id ?? "-"]),
+          ),
+        ].join("\n")
+      : `${dryRun ? "would purge" : "purged"} no conversations`,
+    `${verb} ${s.intakes.length} unfinished intake(s)${s.intakes.length ? `: ${list(s.intakes.map((i) => i.user_id))}` : ""}`,
+    ...(dryRun
+      ? ["dry run: nothing was changed"]
+      : [
+          `deleted ${s.expired_rows} expired row(s) (rate-limit windows, used challenges, skipped events)`,
+          ...(s.enquiries.length || s.intakes.length
+            ? ["The purges run in the background; `retention sweep --dry-run` no longer lists them."]
+            : []),
+        ]),
   ].join("\n");
 }
 
@@ -429,6 +494,89 @@ const COMMANDS: Record<string, Command> = {
       if (!verdict.ok) throw new CliError(`the security event log's chain is broken at entry ${verdict.problem?.id}`);
     },
   },
+  "retention show": {
+    args: [],
+    options: {},
+    usage: "retention show",
+    run: async ({ request, out }) => {
+      const r = await request<RetentionJson>("GET", "/retention");
+      out(r, () => describeRetention(r));
+    },
+  },
+  "retention set": {
+    args: [],
+    options: {
+      agency: { type: "string" },
+      "archived-days": { type: "string" },
+      "unfinished-hours": { type: "string" },
+      "inactive-days": { type: "string" },
+    },
+    usage:
+      "retention set [--agency <id>] --archived-days <n> --unfinished-hours <n> --inactive-days <n>  (the defaults without --agency)",
+    run: async ({ request, opts, out }) => {
+      const body = {
+        archived_days: whole(opts, "archived-days"),
+        unfinished_hours: whole(opts, "unfinished-hours"),
+        inactive_days: whole(opts, "inactive-days"),
+      };
+      const agency = str(opts.agency) === undefined ? null : agencyId(opts);
+      const r = await request<RetentionJson>(
+        "PUT",
+        agency === null ? "/retention/defaults" : `/retention/agencies/${seg(agency)}`,
+        body,
+      );
+      out(r, () => `${agency === null ? "defaults" : `agency ${agency}`} set\n${describeRetention(r)}`);
+    },
+  },
+  "retention reset": {
+    args: [],
+    options: { agency: { type: "string" } },
+    usage: "retention reset --agency <id>  (the agency uses the defaults again)",
+    run: async ({ request, opts, out }) => {
+      const agency = agencyId(opts);
+      const r = await request<RetentionJson>("DELETE", `/retention/agencies/${seg(agency)}`);
+      out(r, () => `agency ${agency} uses the defaults again\n${describeRetention(r)}`);
+    },
+  },
+  "retention sweep": {
+    args: [],
+    options: { "dry-run": { type: "boolean" } },
+    usage: "retention sweep [--dry-run]  (purge now what is past its period; --dry-run only lists it)",
+    run: async ({ request, opts, out }) => {
+      const dryRun = opts["dry-run"] === true;
+      const s = await request<SweepResult>("POST", "/retention/sweep", { dry_run: dryRun });
+      if (!s.ran) throw new CliError("another sweep is running (every agency's, started elsewhere); try again shortly");
+      out(s, () => describeSweep(s, dryRun));
+    },
+  },
+  "user export": {
+    args: ["user_id"],
+    options: {},
+    usage: "user export <@user:server>  (prints what the server keeps about a seeker, as JSON; Art. 15 GDPR)",
+    run: async ({ request, args }) => {
+      const data = await request<unknown>("GET", `/users/${seg(args.user_id ?? "")}/export`);
+      // Always JSON: it is what the seeker receives (docs/operators.md).
+      process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    },
+  },
+  "user erase": {
+    args: ["user_id"],
+    options: { yes: { type: "boolean" } },
+    usage: "user erase <@user:server> --yes  (deletes a seeker's account and conversations; Art. 17 GDPR)",
+    run: async ({ request, args, opts, out }) => {
+      if (opts.yes !== true) {
+        throw new CliError(
+          `erasing ${args.user_id} deletes their account and every conversation of theirs for good; add --yes to do it`,
+        );
+      }
+      const r = await request<{ enquiries: number }>("POST", `/users/${seg(args.user_id ?? "")}/erasure`, {});
+      out(
+        r,
+        () =>
+          `erasing ${args.user_id}: ${r.enquiries} conversation(s) are being deleted (their counsellors are told, without content), then the account`,
+      );
+    },
+  },
   queue: {
     args: [],
     options: { agency: { type: "string" }, state: { type: "string" }, limit: { type: "string" } },
@@ -479,7 +627,7 @@ const COMMANDS: Record<string, Command> = {
 
 function helpText(): string {
   return [
-    "connecta-admin: manage topics, agencies, counsellors; inspect queues and the security event log (see docs/operators.md)",
+    "connecta-admin: manage topics, agencies, counsellors, retention; inspect queues and the security event log; answer data-protection requests (see docs/operators.md)",
     "",
     "usage: npm run admin -- <command> [options]",
     "",
