@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { appserviceEnv } from "../../ops/stack/stack.ts";
 import { dumpDatabase } from "../support/canary.ts";
 import { eventually, matrixRequest, stackSecret, type TestUser } from "../support/matrix.ts";
+import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
 import { callApi, connectaDb, openIdToken, workflowScene } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -230,5 +231,26 @@ describe("a purged conversation", () => {
       [scene.seeker.userId, `enquiry:${scene.enquiryId}`],
     );
     expect(rows.map((r) => r.action)).toEqual(["privacy.erasure_requested", "retention.purged"]);
+  });
+
+  it("takes the registration token of the seeker's intake too, which holds the pseudonym", async () => {
+    const agency = await seedIntakeAgency(stack, 1);
+    const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
+    expect(tablesContaining(await dumpDatabase(stack, "synapse"), seeker.registrationToken)).toContain(
+      "public.registration_tokens",
+    );
+    const erased = await callApi(
+      stack.appserviceUrl,
+      "POST",
+      "/api/v1/me/erasure",
+      await openIdToken(stack, seeker),
+      {},
+    );
+    expect(erased).toEqual({ status: 200, body: { enquiries: 1 } });
+    await gone(seeker.enquiryId);
+    const synapse = await dumpDatabase(stack, "synapse");
+    // Only the registration's user-interactive auth session, which Synapse deletes after 48 hours.
+    expect(tablesContaining(synapse, `${seeker.pseudonym}~`)).toEqual(["public.ui_auth_sessions"]);
+    expect(tablesContaining(await dumpDatabase(stack, "connecta"), seeker.pseudonym)).toEqual(["public.audit_log"]);
   });
 });

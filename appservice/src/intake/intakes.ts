@@ -13,6 +13,7 @@ import { withTransaction } from "../db/pool.ts";
 import type { AgeGroup, Language } from "../domain.ts";
 import { openEnquiry } from "../enquiries/open.ts";
 import { faultPoint } from "../faults.ts";
+import { enqueueStep } from "../steps/steps.ts";
 import { MatrixError } from "../http/errors.ts";
 import { HomeserverError } from "../matrix/homeserver.ts";
 import { issueChallenge, readChallenge, type Challenge } from "./challenge.ts";
@@ -181,8 +182,20 @@ export async function createIntake(
     await hit(deps.pool, "intake:global", r.intakeGlobal, r.windowSeconds);
   }
   const outcome = await withTransaction(deps.pool, async (db) => {
-    // An expired, uncompleted intake frees its pseudonym.
-    await db.query("DELETE FROM intakes WHERE completed_at IS NULL AND expires_at < now()");
+    // An expired, uncompleted intake frees its pseudonym; an account registered with its token
+    // (the intake was never completed) and the token itself go too (retention/purge.ts).
+    const { rows: gone } = await db.query<{ pseudonym: string; registration_token: string }>(
+      "DELETE FROM intakes WHERE completed_at IS NULL AND expires_at < now() RETURNING pseudonym, registration_token",
+    );
+    for (const intake of gone) {
+      await enqueueStep(db, null, {
+        kind: "erase_user",
+        payload: {
+          user_id: `@${intake.pseudonym}:${deps.config.serverName}`,
+          registration_token: intake.registration_token,
+        },
+      });
+    }
     const firstUse = expired ? false : await markUsed(db, challenge);
     if (!firstUse) {
       if (expired && !(await wasUsed(db, challenge))) {

@@ -101,6 +101,11 @@ async function eraseUser(hs: Homeserver, userId: string): Promise<void> {
   await unlessGone(hs.request("POST", `/_synapse/admin/v1/deactivate/${enc(userId)}`, { erase: true }));
 }
 
+/** Deletes a registration token at Synapse (gone already: done). */
+async function deleteToken(hs: Homeserver, token: string): Promise<void> {
+  await unlessGone(hs.request("DELETE", `/_synapse/admin/v1/registration_tokens/${enc(token)}`));
+}
+
 /** The runners of the purge steps. */
 export function purgeStepRunners(
   hs: Homeserver,
@@ -134,7 +139,14 @@ export function purgeStepRunners(
     },
     erase_seeker: async (step, db) => {
       const t = await target(db, step);
-      if (!t?.seeker_id) return;
+      if (!t) return;
+      // The intake's registration token holds the pseudonym; it goes whatever else stays.
+      const token = await db.query<{ registration_token: string }>(
+        "SELECT registration_token FROM intakes WHERE id = $1",
+        [t.intake_id],
+      );
+      if (token.rows[0]) await deleteToken(hs, token.rows[0].registration_token);
+      if (!t.seeker_id) return;
       // A seeker with another conversation that stays keeps their account (it goes with that one).
       const { rowCount } = await db.query(
         `SELECT 1 FROM enquiries e WHERE e.seeker_id = $1 AND e.id <> $2
@@ -157,7 +169,10 @@ export function purgeStepRunners(
         target: `enquiry:${String(step.enquiryId)}`,
       });
     },
-    erase_user: async (step) => eraseUser(hs, step.payload.user_id),
+    erase_user: async (step) => {
+      await eraseUser(hs, step.payload.user_id);
+      if (step.payload.registration_token) await deleteToken(hs, step.payload.registration_token);
+    },
     erasure_notice: async (step, db) => {
       const { rows } = await db.query<{ language: string }>("SELECT language FROM counsellors WHERE user_id = $1", [
         step.payload.user_id,

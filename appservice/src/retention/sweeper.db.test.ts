@@ -110,10 +110,11 @@ describe("the retention sweep", () => {
     const { agencyId, topic } = await h.agency();
     const intakeId = randomUUID();
     const pseudonym = `p${randomUUID().slice(0, 8)}`;
+    const token = `${pseudonym}~${randomUUID()}`;
     await h.pool.query(
       `INSERT INTO intakes (id, pseudonym, registration_token, topic_id, agency_id, language, age_group, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, 'de', 'unknown', now() - interval '49 hours', now() - interval '48 hours')`,
-      [intakeId, pseudonym, randomUUID(), topic, agencyId],
+      [intakeId, pseudonym, token, topic, agencyId],
     );
     const result = await sweep(h.pool, { serverName });
     expect(result.intakes).toContainEqual({ intake_id: intakeId, user_id: `@${pseudonym}:test` });
@@ -121,7 +122,8 @@ describe("the retention sweep", () => {
     const { rows } = await h.pool.query<{ payload: unknown }>(
       "SELECT payload FROM matrix_steps WHERE kind = 'erase_user' AND done_at IS NULL",
     );
-    expect(rows.map((r) => r.payload)).toContainEqual({ user_id: `@${pseudonym}:test` });
+    // The account, if one was registered, and the registration token (it holds the pseudonym) go.
+    expect(rows.map((r) => r.payload)).toContainEqual({ user_id: `@${pseudonym}:test`, registration_token: token });
   });
 
   it("deletes rate-limit windows a day old, with the addresses in their keys", async () => {

@@ -152,11 +152,16 @@ async function schedulePurge(pool: pg.Pool, candidate: PurgeCandidate, now: Date
 /** Deletes an unfinished intake and schedules the erasure of its account; false when it is gone. */
 async function dropIntake(pool: pg.Pool, intake: { intake_id: string; user_id: string }): Promise<boolean> {
   return withTransaction(pool, async (db) => {
-    const { rowCount } = await db.query("DELETE FROM intakes WHERE id = $1 AND completed_at IS NULL", [
-      intake.intake_id,
-    ]);
-    if (!rowCount) return false;
-    await enqueueStep(db, null, { kind: "erase_user", payload: { user_id: intake.user_id } });
+    const { rows } = await db.query<{ registration_token: string }>(
+      "DELETE FROM intakes WHERE id = $1 AND completed_at IS NULL RETURNING registration_token",
+      [intake.intake_id],
+    );
+    const token = rows[0]?.registration_token;
+    if (token === undefined) return false;
+    await enqueueStep(db, null, {
+      kind: "erase_user",
+      payload: { user_id: intake.user_id, registration_token: token },
+    });
     return true;
   });
 }

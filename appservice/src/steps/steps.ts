@@ -39,8 +39,11 @@ export interface StepPayloads {
   purge_rows: Record<string, never>;
   /** Tell the counsellor of a conversation whose seeker deleted their account (no content). */
   erasure_notice: { user_id: string };
-  /** Erase an account that never got an enquiry (an intake left unfinished). */
-  erase_user: { user_id: string };
+  /**
+   * Erase an account that never got an enquiry (an intake left unfinished), if it exists, and
+   * delete the intake's registration token at Synapse (it holds the pseudonym).
+   */
+  erase_user: { user_id: string; registration_token?: string };
 }
 
 /** The kinds of step. */
