@@ -286,6 +286,8 @@ describe("the counsellor's absence in the seeker's enquiries", () => {
       topic,
       counsellor_id: a.userId,
       counsellor_absence: null,
+      // Added with retention: when the conversation will be deleted (docs/privacy.md).
+      deletion_at: expect.any(String),
     });
 
     const notice = "Ich bin bis Montag nicht da. Meine Kollegin antwortet Ihnen.";
