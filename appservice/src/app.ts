@@ -78,10 +78,15 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(notFound);
   const { trustedProxies } = deps.config;
   app.use(
-    errorHandler(deps.log, refusalError, (err, req) => {
-      const refusal = refusalOf(err, req, trustedProxies);
-      if (refusal) deps.refusals.note(refusal);
-    }),
+    errorHandler(
+      deps.log,
+      refusalError,
+      (err, req) => {
+        const refusal = refusalOf(err, req, trustedProxies);
+        if (refusal) deps.refusals.note(refusal);
+      },
+      deps.metrics.apiErrors,
+    ),
   );
   return app;
 }

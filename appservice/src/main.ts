@@ -14,10 +14,10 @@ import { stepRunners } from "./step-runners.ts";
 import { handleEnquiryEvent } from "./enquiries/events.ts";
 import { handleControlEvent } from "./control/events.ts";
 import { ControlWorker } from "./control/worker.ts";
-import { createWorkflow } from "./enquiries/workflow.ts";
+import { createWorkflow, timedWorkflow } from "./enquiries/workflow.ts";
 import { faultsArmed } from "./faults.ts";
 import { createMetrics } from "./metrics.ts";
-import { sweep } from "./retention/sweeper.ts";
+import { countSweep, sweep } from "./retention/sweeper.ts";
 import { StepWorker } from "./steps/steps.ts";
 
 let config: Config;
@@ -53,9 +53,13 @@ const homeserver = createHomeserver(
   `@${config.botLocalpart}:${config.serverName}`,
 );
 const steps = new StepWorker(pool, stepRunners(homeserver, config.serverName, config.livekit), log);
-const deps = { config, pool, homeserver, metrics: createMetrics(), log, steps };
+const metrics = createMetrics({ pool, log });
+const deps = { config, pool, homeserver, metrics, log, steps };
 // The one workflow of this process: the API and the control rooms both run it.
-const workflow = createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays });
+const workflow = timedWorkflow(
+  createWorkflow({ pool, steps, log, reopenWindowDays: config.reopenWindowDays }),
+  metrics,
+);
 // Refused tokens and callers, collapsed per minute into the security event log.
 const refusals = new RefusalLog(pool, log);
 refusals.start();
@@ -95,10 +99,16 @@ const archiveTimer = setInterval(() => void archive(), 60_000);
 /** Schedules the purge of what is past its retention period (any replica; one at a time). */
 const retention = () =>
   sweep(pool, { serverName: config.serverName }).then(
-    (r) =>
-      (r.enquiries.length || r.intakes.length) &&
-      log.info({ enquiries: r.enquiries.length, intakes: r.intakes.length }, "retention sweep"),
-    (err: Error) => log.warn({ err: err.message }, "retention sweep failed"),
+    (r) => {
+      countSweep(metrics, r);
+      if (r.enquiries.length || r.intakes.length) {
+        log.info({ enquiries: r.enquiries.length, intakes: r.intakes.length }, "retention sweep");
+      }
+    },
+    (err: Error) => {
+      countSweep(metrics, null);
+      log.warn({ err: err.message }, "retention sweep failed");
+    },
   );
 const retentionTimer = config.retentionSweepMinutes
   ? setInterval(() => void retention(), config.retentionSweepMinutes * 60_000)

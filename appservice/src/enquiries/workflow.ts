@@ -10,8 +10,9 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import { withTransaction } from "../db/pool.ts";
 import { faultPoint } from "../faults.ts";
+import type { Metrics } from "../metrics.ts";
 import type { StepWorker } from "../steps/steps.ts";
-import { refuse } from "./refusal.ts";
+import { WorkflowRefusal, refuse } from "./refusal.ts";
 import { roomChanges, type EnquiryRoom } from "./membership.ts";
 import { loadRoom, recordChanges } from "./rooms.ts";
 import { deletionAt } from "../retention/sweeper.ts";
@@ -306,6 +307,40 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
       return summary(pool, id, reopenWindowDays);
     },
   };
+}
+
+/** The workflow calls whose duration is measured: those that change a room. */
+const TIMED_ACTIONS = ["claim", "handover", "close", "reopen"] as const;
+
+/** How a timed call ended, as the metric's `outcome` label says it. */
+function outcomeOf(err: unknown): "pending" | "refused" | "failed" {
+  if (!(err instanceof WorkflowRefusal)) return "failed";
+  // The change is saved but its room is not ready yet: slow homeserver, not the caller's fault.
+  return err.refusal.reason === "rooms_pending" ? "pending" : "refused";
+}
+
+/**
+ * The workflow with the duration of each claim, handover, close and reopen (including the wait
+ * for its room) recorded in `workflowDuration`, for the API and the control rooms alike.
+ */
+export function timedWorkflow(workflow: Workflow, metrics: Pick<Metrics, "workflowDuration">): Workflow {
+  const timed: Workflow = { ...workflow };
+  for (const action of TIMED_ACTIONS) {
+    // Bound: the workflow's methods are closures, but a method may not lose its object.
+    const call = (workflow[action] as (...args: unknown[]) => Promise<EnquirySummary>).bind(workflow);
+    timed[action] = async (...args: unknown[]) => {
+      const end = metrics.workflowDuration.startTimer({ action });
+      try {
+        const result = await call(...args);
+        end({ outcome: "done" });
+        return result;
+      } catch (err) {
+        end({ outcome: outcomeOf(err) });
+        throw err;
+      }
+    };
+  }
+  return timed;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Logger } from "pino";
+import type { Counter } from "prom-client";
 
 /** Every error code this service sends, with the HTTP status it always goes with. */
 export const ERROR_STATUS = {
@@ -88,12 +89,14 @@ const BODY_ERRORS: Record<string, MatrixError> = {
  * The one error middleware: known errors become their Matrix error, anything else a 500.
  * `translate` turns a feature's own errors (the workflow's refusals) into Matrix errors;
  * `observe` sees every known error before it is answered (the security event log counts refused
- * tokens and callers there) and must not throw or wait.
+ * tokens and callers there) and must not throw or wait. `errors`, when given, counts every error
+ * answer by errcode and status (docs/monitoring.md).
  */
 export function errorHandler(
   log: Logger,
   translate: (err: unknown) => MatrixError | null = () => null,
   observe: (err: MatrixError, req: Request) => void = () => {},
+  errors: Counter<"errcode" | "status"> | null = null,
 ): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const bodyError =
@@ -110,10 +113,12 @@ export function errorHandler(
       }
       const retryMs = known.extra.retry_after_ms;
       if (typeof retryMs === "number") res.set("Retry-After", String(Math.ceil(retryMs / 1000)));
+      errors?.inc({ errcode: known.errcode, status: String(known.status) });
       res.status(known.status).json({ errcode: known.errcode, error: known.message, ...known.extra });
       return;
     }
     log.error({ err, path: req.path }, "unexpected error");
+    errors?.inc({ errcode: "M_UNKNOWN", status: "500" });
     if (res.headersSent) return;
     res.status(500).json({ errcode: "M_UNKNOWN", error: "Internal error; it has been logged" });
   };

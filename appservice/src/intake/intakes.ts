@@ -215,6 +215,7 @@ export async function createIntake(
     }
   });
   if ("refusal" in outcome) throw outcome.refusal;
+  if (!outcome.retry) deps.metrics.intakes.inc({ stage: "started" });
   deps.log.info({ intake: intakeId }, outcome.retry ? "intake answered again (retry)" : "intake created");
   return outcome.answer;
 }
@@ -327,7 +328,7 @@ async function synapseHasUser(deps: FeatureDeps, userId: string): Promise<boolea
  */
 export async function completeIntake(deps: FeatureDeps, intakeId: string, userId: string): Promise<CompletionAnswer> {
   const notFound = () => new MatrixError("M_NOT_FOUND", "No such intake for this user, or it has expired");
-  const enquiryId = await withTransaction(deps.pool, async (db) => {
+  const { enquiryId, retry } = await withTransaction(deps.pool, async (db) => {
     const { rows } = await db.query<IntakeRow & { id: string; expired: boolean }>(
       `SELECT id, pseudonym, topic_id, agency_id, language, age_group, completed_at, expires_at <= now() AS expired
          FROM intakes WHERE id = $1 FOR UPDATE`,
@@ -339,12 +340,12 @@ export async function completeIntake(deps: FeatureDeps, intakeId: string, userId
     if (intake.completed_at) {
       const done = await db.query<{ id: string }>("SELECT id FROM enquiries WHERE intake_id = $1", [intakeId]);
       if (!done.rows[0]) throw notFound();
-      return Number(done.rows[0].id);
+      return { enquiryId: Number(done.rows[0].id), retry: true };
     }
     if (intake.expired) throw notFound();
     // The postcode only served to find the agency.
     await db.query("UPDATE intakes SET completed_at = now(), postcode = NULL WHERE id = $1", [intakeId]);
-    return openEnquiry(db, {
+    const opened = await openEnquiry(db, {
       intakeId,
       seekerId: userId,
       agencyId: Number(intake.agency_id),
@@ -352,7 +353,10 @@ export async function completeIntake(deps: FeatureDeps, intakeId: string, userId
       language: intake.language,
       ageGroup: intake.age_group,
     });
+    return { enquiryId: opened, retry: false };
   });
+  // Counted once the enquiry is committed (a retry does not count again), room or not.
+  if (!retry) deps.metrics.intakes.inc({ stage: "completed" });
   faultPoint("intake_committed");
   try {
     await deps.steps.drain(enquiryId);

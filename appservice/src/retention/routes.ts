@@ -9,7 +9,7 @@ import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
 import { agencyPolicies, defaultPolicy, removeAgencyPolicy, setAgencyPolicy, setDefaultPolicy } from "./policies.ts";
-import { sweep } from "./sweeper.ts";
+import { countSweep, sweep } from "./sweeper.ts";
 
 const whole = (min: number, max: number) =>
   z.number().int("must be a whole number").min(min, `must be ${min}..${max}`).max(max, `must be ${min}..${max}`);
@@ -130,6 +130,11 @@ export function retentionRoutes(api: Api, deps: FeatureDeps): void {
     body: z.strictObject({ dry_run: z.boolean().default(false) }),
     response: SweepResult,
     errors: [],
-    handler: ({ body }) => sweep(deps.pool, { dryRun: body.dry_run, serverName: deps.config.serverName }),
+    handler: async ({ body }) => {
+      const result = await sweep(deps.pool, { dryRun: body.dry_run, serverName: deps.config.serverName });
+      // A real sweep schedules purges like the background one; a dry run changes nothing.
+      if (!body.dry_run) countSweep(deps.metrics, result);
+      return result;
+    },
   });
 }

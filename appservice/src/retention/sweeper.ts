@@ -16,6 +16,7 @@
 import type pg from "pg";
 import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient, withTransaction } from "../db/pool.ts";
+import type { Metrics } from "../metrics.ts";
 import { enqueueStep, type NewStep } from "../steps/steps.ts";
 
 /** Why a conversation is purged. */
@@ -206,4 +207,21 @@ export async function sweep(
       await lock.query("SELECT pg_advisory_unlock($1, 0)", [LOCK_SPACE.RETENTION_SWEEP]);
     }
   });
+}
+
+/**
+ * Counts a sweep of the background loop (main.ts) in the metrics: its outcome, and the purges it
+ * scheduled by reason (dropped intakes as `intake`). `result` is null when the sweep failed.
+ */
+export function countSweep(metrics: Pick<Metrics, "retentionSweeps" | "retentionPurges">, result: SweepResult | null) {
+  if (!result) {
+    metrics.retentionSweeps.inc({ outcome: "failed" });
+    return;
+  }
+  metrics.retentionSweeps.inc({ outcome: result.ran ? "ran" : "skipped" });
+  for (const reason of ["archived", "unfinished", "inactive"] as const) {
+    // Every reason appears (0 too), so that an alert or graph finds the series from the start.
+    metrics.retentionPurges.inc({ reason }, result.enquiries.filter((e) => e.reason === reason).length);
+  }
+  metrics.retentionPurges.inc({ reason: "intake" }, result.intakes.length);
 }

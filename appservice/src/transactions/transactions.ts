@@ -236,6 +236,19 @@ export async function processTransaction(
   });
 }
 
+/**
+ * Records how far behind Synapse we are: for each timeline event, the time from its
+ * `origin_server_ts` to `now`. Ephemeral events carry no timestamp; a clock running ahead of
+ * ours counts as no lag.
+ */
+export function observeLag(metrics: Metrics, events: MatrixEvent[], now: number): void {
+  for (const event of events) {
+    const ts = event.origin_server_ts;
+    if (typeof ts !== "number" || !Number.isFinite(ts)) continue;
+    metrics.transactionLag.observe(Math.max(0, now - ts) / 1000);
+  }
+}
+
 /** Routes of the transaction endpoint. */
 export function transactionRoutes(deps: {
   pool: pg.Pool;
@@ -263,6 +276,7 @@ export function transactionRoutes(deps: {
     const ephemeral = [...eventList(record, "de.sorunome.msc2409.ephemeral"), ...eventList(record, "ephemeral")];
     const { outcome, handled, skipped } = await processTransaction(deps.pool, txnId, events, ephemeral, deps.handle);
     deps.metrics.transactions.inc({ outcome });
+    if (outcome === "processed") observeLag(deps.metrics, events, Date.now());
     deps.metrics.eventsProcessed.inc({ kind: "timeline" }, handled.timeline);
     deps.metrics.eventsProcessed.inc({ kind: "ephemeral" }, handled.ephemeral);
     for (const { kind, eventId, roomId, type, reason } of skipped) {
