@@ -53,6 +53,19 @@ describe("renderProxyConfig", () => {
     expect(conf).not.toMatch(/proxy_pass http:\/\/(?!connecta_(client|synapse|livekit)\b)/);
   });
 
+  it("gives the default HTTPS server the same TLS versions and ciphers as ours (OpenSSL takes its)", () => {
+    const conf = renderProxyConfig(base);
+    for (const directive of ["ssl_protocols", "ssl_ciphers", "ssl_prefer_server_ciphers", "ssl_session_tickets"]) {
+      const lines = conf.match(new RegExp(`^\\s*${directive} [^;]+;`, "gm")) ?? [];
+      expect(
+        lines.map((l) => l.trim()),
+        directive,
+      ).toHaveLength(2);
+      expect(lines[0]?.trim(), directive).toBe(lines[1]?.trim());
+    }
+    expect(conf).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
+  });
+
   it("refuses values that could end an nginx directive, naming the option", () => {
     expect(() => renderProxyConfig({ ...base, serverName: "a.org; include /etc/passwd" })).toThrow("serverName");
     expect(() => renderProxyConfig({ ...base, certificate: "/x.pem;\n}" })).toThrow("certificate");

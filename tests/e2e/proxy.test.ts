@@ -131,10 +131,9 @@ beforeAll(async () => {
     [
       "req",
       "-x509",
+      // RSA, so that a cipher without forward secrecy (RSA key exchange) could be offered at all.
       "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
+      "rsa:2048",
       "-nodes",
       "-days",
       "1",
