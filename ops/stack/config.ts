@@ -60,6 +60,10 @@ export interface StackConfig {
 
   /** CONNECTA_CHROMIUM: the Chromium that tests and benchmarks drive (default Debian's). */
   chromium: string;
+  /** CONNECTA_HELM: the Helm 3 binary that lints and renders ops/helm/connecta (set by ops/connecta). */
+  helm: string | null;
+  /** CONNECTA_KUBERNETES_VALIDATE: kubernetes-validate, which checks the rendered chart (set by ops/connecta). */
+  kubernetesValidate: string | null;
   /** CONNECTA_KEEP_TEST_DATA: keep a test run's data folder and logs (any non-empty value). */
   keepTestData: boolean;
   /** CONNECTA_UPDATE_SCHEMA: tests/e2e/schema.test.ts rewrites appservice's schema.sql. */
@@ -118,6 +122,8 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     logLevel: env.CONNECTA_LOG_LEVEL || "info",
     idleLockMinutes: env.CONNECTA_IDLE_LOCK_MINUTES || null,
     chromium: env.CONNECTA_CHROMIUM || "/usr/bin/chromium",
+    helm: env.CONNECTA_HELM ? resolve(env.CONNECTA_HELM) : null,
+    kubernetesValidate: env.CONNECTA_KUBERNETES_VALIDATE ? resolve(env.CONNECTA_KUBERNETES_VALIDATE) : null,
     keepTestData: Boolean(env.CONNECTA_KEEP_TEST_DATA),
     updateSchema: Boolean(env.CONNECTA_UPDATE_SCHEMA),
     testVerbose: Boolean(env.CONNECTA_TEST_VERBOSE),
