@@ -28,7 +28,8 @@ const KUBE_VERSION = "1.33.0";
 /** The path of a tool from the stack configuration, or an error saying how to get it. */
 function tool(path: string | null, variable: string, what: string): string {
   if (!path) throw new Error(`${variable} is not set: run ops/connecta setup, which installs ${what} and sets it`);
-  if (!existsSync(path)) throw new Error(`${variable}=${path} does not exist: run ops/connecta setup to install ${what}`);
+  if (!existsSync(path))
+    throw new Error(`${variable}=${path} does not exist: run ops/connecta setup to install ${what}`);
   return path;
 }
 
@@ -235,9 +236,9 @@ describe("the Helm chart", { timeout: 60_000 }, () => {
 
   it("mounts LiveKit's key file and tells the client LiveKit's URL only when calls are set up", () => {
     const items = (rendering: Rendering): string[] =>
-      (
-        find(rendering.manifests, "Deployment", "connecta-appservice").spec.template.spec.volumes as Manifest[]
-      ).flatMap((v) => (v.secret ? (v.secret.items as Manifest[]).map((i) => i.path as string) : []));
+      (find(rendering.manifests, "Deployment", "connecta-appservice").spec.template.spec.volumes as Manifest[]).flatMap(
+        (v) => (v.secret ? (v.secret.items as Manifest[]).map((i) => i.path as string) : []),
+      );
     expect(items(defaults)).not.toContain("livekit_keys");
     expect(items(second)).toContain("livekit_keys");
     const appservice = env(find(second.manifests, "Deployment", "connecta-appservice"));
