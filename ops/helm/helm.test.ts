@@ -8,6 +8,8 @@
  * them these tests fail and say so. The rendered YAML is parsed with PyYAML from
  * kubernetes-validate's venv (Node has no YAML parser and we add no dependency for a test).
  */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return --
+   the tests walk parsed YAML (Manifest, below) */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,8 +57,11 @@ function mustRun(command: string, args: string[]): string {
   return output;
 }
 
-/** One Kubernetes object as rendered, loosely typed: the tests look into it by path. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML of many kinds; the assertions check the shape
+/**
+ * One Kubernetes object as rendered, untyped: typing every kind the chart renders would repeat
+ * Kubernetes' schemas, which kubernetes-validate checks; the assertions below check the shape.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Manifest = Record<string, any>;
 
 interface Rendering {
@@ -106,7 +111,8 @@ function render(valuesFiles: string[], sets: string[] = []): Rendering {
 
 function find(manifests: Manifest[], kind: string, name: string): Manifest {
   const found = manifests.find((m) => m.kind === kind && m.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind} ${name} among ${manifests.map((m) => `${m.kind}/${m.metadata?.name}`)}`);
+  if (!found)
+    throw new Error(`no ${kind} ${name} among ${manifests.map((m) => `${m.kind}/${m.metadata?.name}`).join(", ")}`);
   return found;
 }
 
