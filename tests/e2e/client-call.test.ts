@@ -9,8 +9,14 @@
  * received audio samples grow only when LiveKit's E2EE worker decrypted them with the sender's
  * key.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type * as LivekitClient from "livekit-client";
+import { AccessToken } from "livekit-server-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { livekitRoom, ROOM_SLOT } from "../../appservice/src/rtc/identity.ts";
+import { livekitKeys } from "../../ops/stack/secrets.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 import {
   counsellorFirstLogin,
@@ -40,9 +46,20 @@ afterAll(async () => {
 });
 
 /** A browser context whose pages keep every RTCPeerConnection they make, for getStats(). */
-async function callContext(): Promise<BrowserContext> {
+async function callContext(stopped: string[] = []): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: "de-DE", permissions: ["camera", "microphone"] });
+  // Which camera and microphone tracks the pages stopped (released), across navigations.
+  await context.exposeBinding("__trackStopped", (_source, kind: string) => void stopped.push(kind));
   await context.addInitScript(() => {
+    const prototype = MediaStreamTrack.prototype;
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, "stop");
+    const stop = descriptor?.value as (this: MediaStreamTrack) => void;
+    prototype.stop = function (this: MediaStreamTrack) {
+      if (this.readyState === "live") {
+        void (window as unknown as { __trackStopped: (kind: string) => Promise<void> }).__trackStopped(this.kind);
+      }
+      stop.call(this);
+    };
     const made: RTCPeerConnection[] = [];
     const Original = window.RTCPeerConnection;
     window.RTCPeerConnection = class extends Original {
@@ -62,19 +79,21 @@ async function callContext(): Promise<BrowserContext> {
 }
 
 /** What the page's peer connections received so far: decoded video frames, audio samples. */
-function received(page: Page): Promise<{ framesDecoded: number; samples: number }> {
+function received(page: Page): Promise<{ framesDecoded: number; samples: number; videoBytes: number }> {
   return page.evaluate(async () => {
     let framesDecoded = 0;
     let samples = 0;
+    let videoBytes = 0;
     for (const pc of (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections) {
       if (pc.connectionState === "closed") continue;
       (await pc.getStats()).forEach((report: Record<string, unknown>) => {
         if (report.type !== "inbound-rtp") return;
         if (report.kind === "video") framesDecoded += Number(report.framesDecoded ?? 0);
+        if (report.kind === "video") videoBytes += Number(report.bytesReceived ?? 0);
         if (report.kind === "audio") samples += Number(report.totalSamplesReceived ?? 0);
       });
     }
-    return { framesDecoded, samples };
+    return { framesDecoded, samples, videoBytes };
   });
 }
 
@@ -87,6 +106,42 @@ async function expectMediaFlowing(page: Page, who: string): Promise<void> {
   await expect
     .poll(() => received(page), { timeout: 20_000, message: `${who} keeps decoding` })
     .toSatisfy(({ framesDecoded, samples }) => framesDecoded > before.framesDecoded && samples > before.samples);
+}
+
+/**
+ * Someone with a valid LiveKit token for the conversation's call but no membership and no media
+ * key (what the LiveKit operator, or anyone with its API key, could make): a page with
+ * livekit-client alone, subscribed to everything, showing every video it receives.
+ */
+async function intruder(roomId: string): Promise<Page> {
+  const keys = livekitKeys(readFileSync(stack.secretFiles.livekitKeys, "utf8"));
+  const token = new AccessToken(keys.livekitApiKey, keys.livekitApiSecret, {
+    identity: `intruder-${unique()}`,
+    ttl: 600,
+  });
+  token.addGrant({ roomJoin: true, room: livekitRoom(roomId, ROOM_SLOT), canSubscribe: true, canPublish: false });
+  const jwt = await token.toJwt();
+  const page = await (await callContext()).newPage();
+  // A page of LiveKit's own origin (its "OK"): Chromium lets no page of another address space
+  // (about:blank, a page made up by the test) open a connection to a loopback address.
+  await page.goto(stack.livekitUrl);
+  const require = createRequire(import.meta.url);
+  await page.addScriptTag({
+    content: readFileSync(require.resolve("livekit-client"), "utf8"),
+  });
+  await page.evaluate(
+    async ({ url, jwt }) => {
+      const lk = (window as unknown as { LivekitClient: typeof LivekitClient }).LivekitClient;
+      const room = new lk.Room();
+      room.on(lk.RoomEvent.TrackSubscribed, (track) => {
+        document.body.append(track.attach());
+      });
+      await room.connect(url, jwt, { autoSubscribe: true });
+      (window as unknown as { intruderRoom: unknown }).intruderRoom = room;
+    },
+    { url: stack.livekitUrl.replace(/^http/, "ws"), jwt },
+  );
+  return page;
 }
 
 /** The call section's status line. */
@@ -112,7 +167,8 @@ async function videoCall(): Promise<void> {
 
   const desk = await (await callContext()).newPage();
   await counsellorFirstLogin(stack, desk, counsellor, "de");
-  const chat = await (await callContext()).newPage();
+  const stopped: string[] = [];
+  const chat = await (await callContext(stopped)).newPage();
   await seekerFirstBrowserLogin(stack, chat, seeker);
   const enquiry = `Können wir telefonieren? ${unique()}`;
   await sendMessage(chat, enquiry);
@@ -144,14 +200,48 @@ async function videoCall(): Promise<void> {
   await expectMediaFlowing(desk, "counsellor");
   await expectMediaFlowing(chat, "seeker");
 
-  // Microphone and camera off, by their buttons; then the seeker leaves.
+  // A LiveKit participant with a token but without a media key receives the encrypted video and
+  // decodes not a single frame; the conversation's pages do not show it.
+  const outsider = await intruder(seeker.roomId);
+  await expect
+    .poll(() => received(outsider), { timeout: 30_000, message: "encrypted video reaches the intruder" })
+    .toSatisfy(({ videoBytes }) => videoBytes > 50_000);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  expect((await received(outsider)).framesDecoded).toBe(0);
+  expect(await desk.getByTestId("call-remote").count()).toBe(1);
+  await outsider.evaluate(() =>
+    (window as unknown as { intruderRoom: { disconnect(): Promise<void> } }).intruderRoom.disconnect(),
+  );
+  await outsider.context().close();
+
+  // Microphone and camera off, by their buttons: the counsellor sees no picture any more.
   await chat.getByRole("button", { name: "Mikrofon stummschalten" }).click();
   await chat.getByRole("button", { name: "Mikrofon einschalten" }).waitFor();
   await chat.getByRole("button", { name: "Kamera ausschalten" }).click();
   await chat.getByRole("button", { name: "Kamera einschalten" }).waitFor();
+  await expect.poll(() => desk.getByTestId("call-remote").innerText(), { timeout: 30_000 }).toContain("Kein Bild");
+
+  // The seeker leaves (the counsellor's call goes on, the seeker's page offers to join it again)
+  // and joins again: with new keys, both decode again.
   await chat.getByRole("button", { name: "Anruf verlassen" }).click();
-  await expect.poll(() => callStatus(chat), { timeout: 30_000 }).not.toContain("Sie sind im Anruf");
   await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
+  await expect.poll(() => callStatus(chat), { timeout: 60_000 }).toBe("Ein Videoanruf läuft in diesem Gespräch.");
+  await chat.getByRole("button", { name: "Dem Anruf beitreten" }).click();
+  await expect
+    .poll(() => desk.getByTestId("call-remote").getAttribute("data-encrypted"), { timeout: 60_000 })
+    .toBe("true");
+  await expectMediaFlowing(desk, "counsellor, after the seeker joined again");
+  await expectMediaFlowing(chat, "seeker, after joining again");
+
+  // The quick exit ends the call: camera and microphone are released, the counsellor sees the
+  // seeker gone.
+  stopped.length = 0;
+  await chat.keyboard.press("Escape");
+  await chat.keyboard.press("Escape");
+  await chat.waitForURL(`${stack.clientUrl}/rezept`);
+  expect([...new Set(stopped)].sort()).toEqual(["audio", "video"]);
+  await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
+
   await desk.getByRole("button", { name: "Anruf verlassen" }).click();
   await expect.poll(() => callStatus(desk), { timeout: 30_000 }).toBe("Der Anruf ist beendet.");
 }
