@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type * as LivekitClient from "livekit-client";
 import { AccessToken } from "livekit-server-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -111,7 +112,7 @@ async function expectMediaFlowing(page: Page, who: string): Promise<void> {
 /**
  * Someone with a valid LiveKit token for the conversation's call but no membership and no media
  * key (what the LiveKit operator, or anyone with its API key, could make): a page with
- * livekit-client alone, subscribed to everything, showing every video it receives.
+ * livekit-client alone, subscribed to everything, trying to show every video it receives.
  */
 async function intruder(roomId: string): Promise<Page> {
   const keys = livekitKeys(readFileSync(stack.secretFiles.livekitKeys, "utf8"));
@@ -129,17 +130,28 @@ async function intruder(roomId: string): Promise<Page> {
   await page.addScriptTag({
     content: readFileSync(require.resolve("livekit-client"), "utf8"),
   });
+  const e2eeWorker = readFileSync(
+    join(dirname(require.resolve("livekit-client")), "livekit-client.e2ee.worker.js"),
+    "utf8",
+  );
   await page.evaluate(
-    async ({ url, jwt }) => {
+    async ({ url, jwt, e2eeWorker }) => {
       const lk = (window as unknown as { LivekitClient: typeof LivekitClient }).LivekitClient;
-      const room = new lk.Room();
+      // LiveKit's E2EE with a key of its own guessing: frames that do not decrypt are dropped
+      // before the decoder. (Without E2EE the decoder gets the ciphertext, and now and then
+      // "decodes" a frame of noise from it.)
+      const keyProvider = new lk.ExternalE2EEKeyProvider();
+      const worker = new Worker(URL.createObjectURL(new Blob([e2eeWorker], { type: "text/javascript" })));
+      const room = new lk.Room({ encryption: { keyProvider, worker } });
+      await keyProvider.setKey(crypto.getRandomValues(new Uint8Array(32)).buffer);
+      await room.setE2EEEnabled(true);
       room.on(lk.RoomEvent.TrackSubscribed, (track) => {
         document.body.append(track.attach());
       });
       await room.connect(url, jwt, { autoSubscribe: true });
       (window as unknown as { intruderRoom: unknown }).intruderRoom = room;
     },
-    { url: stack.livekitUrl.replace(/^http/, "ws"), jwt },
+    { url: stack.livekitUrl.replace(/^http/, "ws"), jwt, e2eeWorker },
   );
   return page;
 }
