@@ -254,6 +254,13 @@ async function videoCall(): Promise<void> {
   expect([...new Set(stopped)].sort()).toEqual(["audio", "video"]);
   await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
 
-  await desk.getByRole("button", { name: "Anruf verlassen" }).click();
+  await expect.poll(() => callStatus(desk), { timeout: 30_000 }).toContain("Warten auf die andere Person");
+
+  // Closing the conversation ends the call for the counsellor too (the workflow removes everybody
+  // from LiveKit's room), and no call is offered in the closed conversation.
+  await desk.getByRole("button", { name: "Gespräch beenden …" }).click();
+  await desk.getByRole("button", { name: "Ja, beenden" }).click();
+  await desk.getByText("Dieses Gespräch ist beendet.").waitFor({ timeout: 60_000 });
   await expect.poll(() => callStatus(desk), { timeout: 30_000 }).toBe("Der Anruf ist beendet.");
+  expect(await desk.getByRole("button", { name: /anruf/i }).count()).toBe(0);
 }

@@ -67,7 +67,15 @@ export class CallMedia {
   // The quick exit: camera and microphone off at once, before anything else happens.
   private readonly onLeaving = (): void => this.stop();
 
-  constructor(private readonly onChange: (view: MediaView) => void) {
+  /**
+   * @param onChange - gets the view after every change
+   * @param onEnded - called when LiveKit ends our connection without our hanging up (e.g. the
+   *   conversation was closed or handed over: the workflow removes people from its call)
+   */
+  constructor(
+    private readonly onChange: (view: MediaView) => void,
+    private readonly onEnded: () => void = () => {},
+  ) {
     const update = (): void => this.report();
     for (const event of [
       RoomEvent.ParticipantConnected,
@@ -84,6 +92,9 @@ export class CallMedia {
     ] as const) {
       this.room.on(event, update);
     }
+    this.room.on(RoomEvent.Disconnected, () => {
+      if (!this.stopped) this.onEnded();
+    });
     this.room.on(RoomEvent.EncryptionError, () => {
       this.decryptionTrouble = true;
       this.report();
