@@ -18,6 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { livekitRoom, ROOM_SLOT } from "../../appservice/src/rtc/identity.ts";
 import { livekitKeys } from "../../ops/stack/secrets.ts";
+import { a11yViolations } from "../support/a11y.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
 import {
   counsellorFirstLogin,
@@ -26,6 +27,7 @@ import {
   seekerFirstBrowserLogin,
   sendMessage,
 } from "../support/client-flows.ts";
+import { tabToText } from "../support/keyboard.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
 import { unique } from "../support/workflow.ts";
@@ -156,6 +158,10 @@ async function intruder(roomId: string): Promise<Page> {
   return page;
 }
 
+/** The text of the focused element. */
+const focusedText = (page: Page): Promise<string> =>
+  page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+
 /** The call section's status line. */
 const callStatus = (page: Page): Promise<string> => page.getByTestId("call-status").innerText();
 
@@ -192,12 +198,16 @@ async function videoCall(): Promise<void> {
 
   // The seeker cannot start a call; the counsellor can.
   expect(await chat.getByRole("button", { name: "Videoanruf starten" }).count()).toBe(0);
-  await desk.getByRole("button", { name: "Videoanruf starten" }).click();
+  await tabToText(desk, "Videoanruf starten");
+  await desk.keyboard.press("Enter");
   await expect.poll(() => callStatus(desk), { timeout: 60_000 }).toContain("Warten auf die andere Person");
 
   // The seeker's conversation shows the call running, and the seeker joins.
   await expect.poll(() => callStatus(chat), { timeout: 60_000 }).toBe("Ein Videoanruf läuft in diesem Gespräch.");
-  await chat.getByRole("button", { name: "Dem Anruf beitreten" }).click();
+  await tabToText(chat, "Dem Anruf beitreten");
+  await chat.keyboard.press("Enter");
+  // Once in the call, the focus is on the first control.
+  await expect.poll(() => focusedText(chat), { timeout: 60_000 }).toBe("Mikrofon stummschalten");
 
   // Both see the other, end-to-end encrypted (LiveKit's participant.isEncrypted).
   for (const [page, who] of [
@@ -211,6 +221,8 @@ async function videoCall(): Promise<void> {
   }
   await expectMediaFlowing(desk, "counsellor");
   await expectMediaFlowing(chat, "seeker");
+  expect(await a11yViolations(desk), "axe on the counsellor's call").toEqual([]);
+  expect(await a11yViolations(chat), "axe on the seeker's call").toEqual([]);
 
   // A LiveKit participant with a token but without a media key receives the encrypted video and
   // decodes not a single frame; the conversation's pages do not show it.
@@ -227,15 +239,17 @@ async function videoCall(): Promise<void> {
   await outsider.context().close();
 
   // Microphone and camera off, by their buttons: the counsellor sees no picture any more.
-  await chat.getByRole("button", { name: "Mikrofon stummschalten" }).click();
-  await chat.getByRole("button", { name: "Mikrofon einschalten" }).waitFor();
-  await chat.getByRole("button", { name: "Kamera ausschalten" }).click();
-  await chat.getByRole("button", { name: "Kamera einschalten" }).waitFor();
+  await chat.keyboard.press("Enter");
+  await expect.poll(() => focusedText(chat), { timeout: 10_000 }).toBe("Mikrofon einschalten");
+  await tabToText(chat, "Kamera ausschalten");
+  await chat.keyboard.press("Enter");
+  await expect.poll(() => focusedText(chat), { timeout: 10_000 }).toBe("Kamera einschalten");
   await expect.poll(() => desk.getByTestId("call-remote").innerText(), { timeout: 30_000 }).toContain("Kein Bild");
 
   // The seeker leaves (the counsellor's call goes on, the seeker's page offers to join it again)
   // and joins again: with new keys, both decode again.
-  await chat.getByRole("button", { name: "Anruf verlassen" }).click();
+  await tabToText(chat, "Anruf verlassen");
+  await chat.keyboard.press("Enter");
   await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
   await expect.poll(() => callStatus(chat), { timeout: 60_000 }).toBe("Ein Videoanruf läuft in diesem Gespräch.");
   await chat.getByRole("button", { name: "Dem Anruf beitreten" }).click();
@@ -260,7 +274,7 @@ async function videoCall(): Promise<void> {
   // from LiveKit's room), and no call is offered in the closed conversation.
   await desk.getByRole("button", { name: "Gespräch beenden …" }).click();
   await desk.getByRole("button", { name: "Ja, beenden" }).click();
-  await desk.getByText("Dieses Gespräch ist beendet.").waitFor({ timeout: 60_000 });
+  await desk.getByText("Dieses Gespräch ist beendet.", { exact: true }).waitFor({ timeout: 60_000 });
   await expect.poll(() => callStatus(desk), { timeout: 30_000 }).toBe("Der Anruf ist beendet.");
   expect(await desk.getByRole("button", { name: /anruf/i }).count()).toBe(0);
 }
