@@ -247,15 +247,34 @@ async function videoCall(): Promise<void> {
   await expect.poll(() => desk.getByTestId("call-remote").innerText(), { timeout: 30_000 }).toContain("Kein Bild");
 
   // The seeker leaves (the counsellor's call goes on, the seeker's page offers to join it again)
-  // and joins again: with new keys, both decode again.
+  // and joins again, this time with the camera refused: the page says so and what to do, and
+  // the call goes on. Once allowed, the camera comes on; with new keys, both decode again.
   await tabToText(chat, "Anruf verlassen");
   await chat.keyboard.press("Enter");
   await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
   await expect.poll(() => callStatus(chat), { timeout: 60_000 }).toBe("Ein Videoanruf läuft in diesem Gespräch.");
-  await chat.getByRole("button", { name: "Dem Anruf beitreten" }).click();
+  await chat.evaluate(() => {
+    const devices = navigator.mediaDevices;
+    const allowed = devices.getUserMedia.bind(devices);
+    (window as unknown as { allowCamera: () => void }).allowCamera = () => void (devices.getUserMedia = allowed);
+    devices.getUserMedia = (constraints) =>
+      constraints?.video
+        ? Promise.reject(new DOMException("Permission denied", "NotAllowedError"))
+        : allowed(constraints);
+  });
+  await tabToText(chat, "Dem Anruf beitreten");
+  await chat.keyboard.press("Enter");
+  await expect
+    .poll(() => chat.getByRole("alert").allInnerTexts(), { timeout: 60_000 })
+    .toContainEqual(expect.stringContaining("Der Zugriff auf die Kamera wurde nicht erlaubt."));
   await expect
     .poll(() => desk.getByTestId("call-remote").getAttribute("data-encrypted"), { timeout: 60_000 })
     .toBe("true");
+  await chat.evaluate(() => (window as unknown as { allowCamera: () => void }).allowCamera());
+  await tabToText(chat, "Kamera einschalten");
+  await chat.keyboard.press("Enter");
+  await expect.poll(() => focusedText(chat), { timeout: 10_000 }).toBe("Kamera ausschalten");
+  expect(await chat.getByRole("alert").count()).toBe(0);
   await expectMediaFlowing(desk, "counsellor, after the seeker joined again");
   await expectMediaFlowing(chat, "seeker, after joining again");
 
