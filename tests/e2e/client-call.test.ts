@@ -165,6 +165,35 @@ const focusedText = (page: Page): Promise<string> =>
 /** The call section's status line. */
 const callStatus = (page: Page): Promise<string> => page.getByTestId("call-status").innerText();
 
+/** A voice call, in English: sound both ways, encrypted, no picture. */
+async function voiceCall(): Promise<void> {
+  const { desk, chat } = await conversation("en");
+  await tabToText(desk, "Start voice call");
+  await desk.keyboard.press("Enter");
+  await expect.poll(() => callStatus(desk), { timeout: 60_000 }).toContain("Waiting for the other person");
+  await expect.poll(() => callStatus(chat), { timeout: 60_000 }).toBe("A voice call is running in this conversation.");
+  await tabToText(chat, "Join the call");
+  await chat.keyboard.press("Enter");
+  for (const page of [desk, chat]) {
+    const remote = page.getByTestId("call-remote");
+    await expect.poll(() => remote.getAttribute("data-encrypted"), { timeout: 60_000 }).toBe("true");
+    expect(await remote.innerText()).toContain("Other person: No picture");
+    await expect.poll(() => callStatus(page), { timeout: 30_000 }).toContain("end-to-end encrypted");
+    await expect.poll(() => received(page), { timeout: 60_000 }).toSatisfy(({ samples }) => samples > 0);
+    const before = await received(page);
+    await expect.poll(() => received(page), { timeout: 20_000 }).toSatisfy(({ samples }) => samples > before.samples);
+    expect((await received(page)).framesDecoded).toBe(0);
+  }
+  // The camera is not turned on in a voice call, but can be.
+  expect(await chat.getByRole("button", { name: "Turn camera on" }).count()).toBe(1);
+  await tabToText(chat, "Leave the call");
+  await chat.keyboard.press("Enter");
+  await expect.poll(() => desk.getByTestId("call-remote").count(), { timeout: 30_000 }).toBe(0);
+  await tabToText(desk, "Leave the call");
+  await desk.keyboard.press("Enter");
+  await expect.poll(() => callStatus(desk), { timeout: 30_000 }).toBe("The call has ended.");
+}
+
 describe("a call in the web app", () => {
   it("lets the counsellor start a video call that the seeker joins; each decodes the other's encrypted picture and sound", async () => {
     try {
@@ -175,19 +204,32 @@ describe("a call in the web app", () => {
       });
     }
   }, 400_000);
+
+  it("lets the counsellor start a voice call in English; each hears the other, encrypted, and no camera comes on", async () => {
+    try {
+      await voiceCall();
+    } catch (err) {
+      throw new Error(`${String(err)}\n${await pagesText(browser)}\n--- console\n${consoleLines.join("\n")}`, {
+        cause: err,
+      });
+    }
+  }, 300_000);
 });
 
-async function videoCall(): Promise<void> {
+/**
+ * A conversation in counselling, in two browsers: the seeker wrote, the counsellor took it.
+ * `stopped` collects the seeker's page's released camera and microphone tracks.
+ */
+async function conversation(lang: "de" | "en", stopped: string[] = []) {
   const agency = await seedIntakeAgency(stack, 1);
   const counsellor = agency.counsellors[0] as TestUser;
   const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
   expect((await matrixRequest(stack, "POST", "/_matrix/client/v3/logout", seeker, {})).status).toBe(200);
 
   const desk = await (await callContext()).newPage();
-  await counsellorFirstLogin(stack, desk, counsellor, "de");
-  const stopped: string[] = [];
+  await counsellorFirstLogin(stack, desk, counsellor, lang);
   const chat = await (await callContext(stopped)).newPage();
-  await seekerFirstBrowserLogin(stack, chat, seeker);
+  await seekerFirstBrowserLogin(stack, chat, seeker, lang);
   const enquiry = `Können wir telefonieren? ${unique()}`;
   await sendMessage(chat, enquiry);
   const item = desk.getByTestId("queue-item").filter({ hasText: enquiry });
@@ -195,6 +237,12 @@ async function videoCall(): Promise<void> {
   await item.getByRole("button").click();
   await desk.waitForURL(/\/beratung\/gespraech\/\d+$/);
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain(enquiry);
+  return { seeker, desk, chat };
+}
+
+async function videoCall(): Promise<void> {
+  const stopped: string[] = [];
+  const { seeker, desk, chat } = await conversation("de", stopped);
 
   // The seeker cannot start a call; the counsellor can.
   expect(await chat.getByRole("button", { name: "Videoanruf starten" }).count()).toBe(0);
