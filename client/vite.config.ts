@@ -44,11 +44,14 @@ export default defineConfig({
                 {
                   // Our shared code of the pages after the start page (session, chat, API, intake
                   // helpers): one file, not a dozen small ones. The Matrix client stays in its
-                  // worker, the password list in its own file (loaded on use).
+                  // worker, the password list in its own file (loaded on use), LiveKit and the call's
+                  // media in their own (loaded on joining a call).
                   name: "app",
                   test: (id: string) =>
                     /src[\\/]lib[\\/]/.test(id) &&
-                    !/\.txt(\?|$)|[\\/]matrix[\\/](client|conversation|worker)\./.test(id),
+                    !/\.txt(\?|$)|[\\/]matrix[\\/](client|conversation|worker)\.|[\\/]call[\\/](media|keys|rtc-session)\./.test(
+                      id,
+                    ),
                 },
               ],
             },

@@ -103,6 +103,8 @@ async function startClient(config: StackConfig): Promise<Service> {
         PORT: String(config.clientPort),
         CONNECTA_HOMESERVER_URL: serviceUrl(config, config.synapsePort),
         CONNECTA_APPSERVICE_URL: serviceUrl(config, config.appservicePort),
+        // The pages' CSP lets the call screen connect to LiveKit's WebSocket (and nothing else of it).
+        CONNECTA_LIVEKIT_URL: livekitUrl(config).replace(/^http/, "ws"),
         ...(config.idleLockMinutes ? { CONNECTA_IDLE_LOCK_MINUTES: config.idleLockMinutes } : {}),
       },
     },

@@ -7,6 +7,8 @@ import { launchChromium } from "../support/browser.ts";
 
 const stack = inject("stack");
 const homeserverOrigin = new URL(stack.synapseUrl).origin;
+/** LiveKit's WebSocket origin: the call screen connects to it (docs/calls.md). */
+const livekitOrigin = new URL(stack.livekitUrl.replace(/^http/, "ws")).origin;
 let browser: Browser;
 
 beforeAll(async () => {
@@ -39,12 +41,12 @@ function directive(csp: string, name: string): string[] {
 }
 
 describe("the web client's security headers", () => {
-  it("are on the start page, with a CSP that allows only our own origins", async () => {
+  it("are on the start page, with a CSP that allows only our own origins and LiveKit's WebSocket", async () => {
     const res = await fetch(`${stack.clientUrl}/`);
     expect(res.status).toBe(200);
     expectBaseHeaders(res.headers, "start page");
     const csp = res.headers.get("content-security-policy") ?? "";
-    expect(directive(csp, "connect-src").sort()).toEqual(["'self'", homeserverOrigin].sort());
+    expect(directive(csp, "connect-src").sort()).toEqual(["'self'", homeserverOrigin, livekitOrigin].sort());
     for (const name of ["script-src", "style-src", "img-src", "font-src", "media-src", "worker-src"]) {
       for (const source of directive(csp, name)) {
         // Only our own origin, hashes/nonces, and data:/blob: URLs the page makes itself.

@@ -83,7 +83,8 @@ function stored(): CachedToken | null {
   }
 }
 
-async function openIdToken(session: Session): Promise<string> {
+/** An OpenID token of the logged-in user (cached, see above): our API and the call token service take it. */
+export async function openIdToken(session: Session): Promise<string> {
   cached ??= stored();
   if (cached && cached.userId === session.userId && cached.validUntil > Date.now()) return cached.token;
   const res = await requestOpenIdToken(session.homeserverUrl, session.userId, session.accessToken);

@@ -37,6 +37,7 @@ import {
 import type { AcceptedType } from "./attachments.ts";
 import { collectRooms, type ExportedRoom, type ExportPhase } from "./export.ts";
 import { serve } from "./rpc.ts";
+import { joinCall, watchCall, type CallIntent, type CallState, type MediaKey } from "../call/rtc-session.ts";
 
 declare const self: {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -116,6 +117,15 @@ const api = {
   /** Watches all rooms (see watchRooms); returns the id for `unwatch`. */
   watchRooms: (onChange: () => void, onInvite: () => void): number =>
     addWatch(watchRooms(running(), onChange, onInvite)),
+  /** Watches the call of a room (see call/rtc-session.ts); returns the id for `unwatch`. */
+  watchCall: (roomId: string, onChange: (state: CallState) => void): number =>
+    addWatch(watchCall(running(), roomId, onChange)),
+  /**
+   * Joins the call of a room and forwards every media key to `onKey`; returns the id for
+   * `unwatch`, which leaves the call.
+   */
+  joinCall: async (roomId: string, intent: CallIntent, onKey: (key: MediaKey) => void): Promise<number> =>
+    addWatch(await joinCall(running(), roomId, intent, onKey)),
   unwatch(id: number): void {
     watches.get(id)?.();
     watches.delete(id);

@@ -1,0 +1,44 @@
+// The LiveKit token of a call, from the call token service on our origin (MSC4195 `get_token`,
+// appservice/src/rtc/): it checks with the homeserver, by our OpenID token, that we are the
+// seeker or the assigned counsellor of the conversation and joined to its room.
+import { openIdToken } from "../api/connecta.ts";
+import { ApiProblem, jsonRequest } from "../api/http.ts";
+import type { Session } from "../session/session.ts";
+import { ROOM_SLOT, type CallMemberId } from "./identity.ts";
+
+/** Where the token service answers (forwarded to the application service). */
+export const TOKEN_PATH = "/api/v1/rtc/get_token";
+
+/** The server name of a Matrix user id (`@name:server` → `server`). */
+export const serverNameOf = (userId: string): string => userId.slice(userId.indexOf(":") + 1);
+
+/** The body of a token request for `member` in the call of `roomId`. */
+export function tokenRequest(roomId: string, member: CallMemberId, openId: string) {
+  return {
+    room_id: roomId,
+    slot_id: ROOM_SLOT,
+    openid_token: {
+      access_token: openId,
+      token_type: "Bearer",
+      matrix_server_name: serverNameOf(member.userId),
+      expires_in: 3600,
+    },
+    member: { id: member.memberId, claimed_user_id: member.userId, claimed_device_id: member.deviceId },
+  };
+}
+
+/**
+ * LiveKit's WebSocket URL and a token for `member` in the call of `roomId`.
+ *
+ * @throws ApiProblem when the service refuses (e.g. 409 when the conversation is not in counselling)
+ */
+export async function callToken(
+  session: Session,
+  roomId: string,
+  member: CallMemberId,
+): Promise<{ url: string; jwt: string }> {
+  const res = await jsonRequest(TOKEN_PATH, "POST", tokenRequest(roomId, member, await openIdToken(session)));
+  if (res.status !== 200 || typeof res.body.url !== "string" || typeof res.body.jwt !== "string")
+    throw new ApiProblem(res);
+  return { url: res.body.url, jwt: res.body.jwt };
+}
