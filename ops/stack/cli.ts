@@ -62,6 +62,7 @@ async function start(): Promise<number> {
   say(`  web client           ${info.clientUrl}/`);
   say(`  Synapse (Matrix)     ${info.synapseUrl}/`);
   say(`  application service  ${info.appserviceUrl}/readyz`);
+  say(`  LiveKit (calls)      ${info.livekitUrl.replace(/^http/, "ws")}`);
   say(`  PostgreSQL           ${info.bindAddress}:${info.pgPort}`);
   say(`  data and logs        ${info.dataDir}`);
   say("press Ctrl-C to stop");

@@ -27,11 +27,14 @@ function portOpen(host: string, port: number): Promise<boolean> {
 }
 
 function ports(info: StackInfo): number[] {
-  return [info.pgPort, ...[info.synapseUrl, info.appserviceUrl, info.clientUrl].map((u) => Number(new URL(u).port))];
+  return [
+    info.pgPort,
+    ...[info.synapseUrl, info.appserviceUrl, info.clientUrl, info.livekitUrl].map((u) => Number(new URL(u).port)),
+  ];
 }
 
 describe("ops/connecta start", () => {
-  it("starts all four components, stops them on Ctrl-C, and keeps all data for the next start", async () => {
+  it("starts all five components, stops them on Ctrl-C, and keeps all data for the next start", async () => {
     const first = startCommand();
     const info = await first.ready;
     postgresDir = info.postgresDir;
@@ -39,9 +42,12 @@ describe("ops/connecta start", () => {
       `${info.synapseUrl}/_matrix/client/versions`,
       `${info.appserviceUrl}/readyz`,
       `${info.clientUrl}/`,
+      `${info.livekitUrl}/`,
     ]) {
       expect((await fetch(url)).status, url).toBe(200);
     }
+    // It prints where each component is, LiveKit's WebSocket for calls too.
+    expect(first.output.join("")).toContain(`LiveKit (calls)      ${info.livekitUrl.replace(/^http/, "ws")}`);
     const user = await registerUser(info, "lifecycle");
     const hsToken = readFileSync(info.secretFiles.hsToken, "utf8");
 
