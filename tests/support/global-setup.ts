@@ -4,11 +4,12 @@
  * data folder, hands its URLs to the tests, and at the end stops it with SIGINT, as Ctrl-C would,
  * failing the run if it does not stop cleanly.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { TestProject } from "vitest/node";
+import { clientBuildStale } from "../../ops/stack/client-build.ts";
 import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 
@@ -90,6 +91,10 @@ const E2E_SYNAPSE_CONFIG = `rc_login:
 `;
 
 export default async function setup(project: TestProject) {
+  // `ops/connecta test` builds the client first; a developer running single files after changing
+  // the client gets the build they are testing, not the last one.
+  if (clientBuildStale())
+    execFileSync("npm", ["run", "--silent", "-w", "client", "build"], { cwd: ROOT, stdio: "ignore" });
   const dataDir = join(ROOT, ".data", "test-runs", `${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
   const extraConfig = join(dataDir, "e2e-synapse.yaml");
