@@ -45,7 +45,18 @@ export async function testDatabase(): Promise<{ pool: pg.Pool; drop(): Promise<v
     pool,
     async drop() {
       await pool.end();
-      await asAdmin(`DROP DATABASE ${name} WITH (FORCE)`);
+      // pg's pool resolves end() while its last connections are still closing; dropping WITH
+      // (FORCE) then would terminate them, and the error they emit would reach nobody. Wait for
+      // them to go (55006: the database is still in use), and force only as a last resort.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await asAdmin(`DROP DATABASE ${name}${attempt < 50 ? "" : " WITH (FORCE)"}`);
+          return;
+        } catch (err) {
+          if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
     },
   };
 }
