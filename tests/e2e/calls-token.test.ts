@@ -158,6 +158,9 @@ describe("a call token is refused", () => {
       body: { errcode: "M_FORBIDDEN" },
     });
     expect((await getToken(c.seeker, c.roomId, { slot_id: "m.call#other" })).body.errcode).toBe("M_BAD_JSON");
+    // A device id becomes a LiveKit identity: a line break in it is refused, not passed on.
+    const device = { id: "m", claimed_user_id: c.seeker.userId, claimed_device_id: "DEV\nICE" };
+    expect((await getToken(c.seeker, c.roomId, { member: device })).body.errcode).toBe("M_BAD_JSON");
   });
 
   it("for rooms the user is not in, and to counsellors of the agency who do not counsel it", async () => {

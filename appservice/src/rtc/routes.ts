@@ -22,7 +22,12 @@ const roomId = z
   .max(255)
   // Room version 12 ids have no server name part: `!` and the hash.
   .regex(/^![!-~]{1,254}$/, "expected a Matrix room id");
-const deviceId = z.string().min(1).max(255);
+/**
+ * Device and MatrixRTC member ids become LiveKit identities (the older request's in the clear,
+ * `user:device`) and log fields: printable ASCII only, as Synapse's and the SDK's ids are.
+ */
+const deviceId = z.string().regex(/^[!-~]{1,255}$/, "expected a device id");
+const memberId = z.string().regex(/^[!-~]{1,255}$/, "expected a member id");
 const OpenIdToken = z.object({
   access_token: z.string().min(1).max(512),
   token_type: z.string().max(50).optional(),
@@ -69,7 +74,7 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
       slot_id: slotId,
       openid_token: OpenIdToken,
       member: z.object({
-        id: z.string().min(1).max(255),
+        id: memberId,
         claimed_user_id: z.string().max(255),
         claimed_device_id: deviceId,
       }),
@@ -137,7 +142,7 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
         url: z.string().max(2000),
         room_id: roomId,
         slot_id: slotId,
-        member: z.object({ id: z.string().min(1).max(255), claimed_device_id: deviceId }),
+        member: z.object({ id: memberId, claimed_device_id: deviceId }),
       }),
       response: z.object({ jwt: z.string() }),
       errors: ["M_FORBIDDEN", "M_NOT_FOUND", "M_INVALID_PARAM", "CONNECTA_WRONG_STATE"],

@@ -66,7 +66,7 @@ function scripted(script: { intake?: JsonAnswer[]; register?: JsonAnswer[]; comp
     solve: (challenge) => ({ nonce: Promise.resolve(`n-${challenge.challenge_id}`), cancel: () => {} }),
     saveSession: (session) => void saved.push(session),
   };
-  return { flow: new IntakeFlow("http://hs", () => {}, deps), calls, saved };
+  return { flow: new IntakeFlow("http://127.0.0.1:8008", () => {}, deps), calls, saved };
 }
 
 describe("the intake's checks", () => {

@@ -20,7 +20,7 @@ describe("waiting media reports", () => {
     expect(parsePending('{"enquiryId":1}')).toEqual([]);
     expect(
       parsePending(
-        JSON.stringify([a, { enquiryId: "1", mediaId: "mxc://x/y" }, { enquiryId: 3, mediaId: "https://x" }]),
+        JSON.stringify([a, { enquiryId: "1", mediaId: "mxc://x/y" }, { enquiryId: 3, mediaId: "not-an-mxc-uri" }]),
       ),
     ).toEqual([a]);
   });
