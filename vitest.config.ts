@@ -15,6 +15,9 @@ export default defineConfig({
           include: ["appservice/src/**/*.test.ts", "ops/**/*.test.ts", "client/src/**/*.test.ts"],
           exclude: [...configDefaults.exclude, "**/*.db.test.ts"],
           environment: "node",
+          // Unit tests run beside Synapse and browsers in one run on 2 cores: the default 5 s
+          // failed a promtool check there once. A timeout is not a speed assertion.
+          testTimeout: 30_000,
         },
       },
       {
