@@ -65,10 +65,38 @@ async function activeCall() {
   return { ...scene, counsellor, colleague };
 }
 
+/**
+ * A participant connected to LiveKit's signalling with `jwt`, as a client starts a call (no
+ * media: Node has no WebRTC, and the workflow acts on participants, not on their streams).
+ */
+async function connectSignal(jwt: string): Promise<{ closed: Promise<void>; close(): void }> {
+  const socket = new WebSocket(`${wsUrl}/rtc?access_token=${jwt}&protocol=15&sdk=js&version=2.15.0&auto_subscribe=1`);
+  socket.binaryType = "arraybuffer";
+  const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("message", () => resolve(), { once: true });
+    socket.addEventListener("error", () => reject(new Error("LiveKit refused the connection")), { once: true });
+  });
+  return { closed, close: () => socket.close() };
+}
+
+/** The Matrix users in the call of `roomId`, as LiveKit lists them. */
+async function inCall(roomId: string): Promise<string[]> {
+  const rooms = new RoomServiceClient(stack.livekitUrl, keys.livekitApiKey, keys.livekitApiSecret);
+  const participants = await rooms.listParticipants(livekitRoom(roomId, ROOM_SLOT)).catch(() => []);
+  return participants.map((p) => p.attributes["connecta.user_id"] ?? "").sort();
+}
+
+/** The counsellor of `c` connected to the call: the call has started, the seeker may join. */
+async function started(c: { counsellor: TestUser; roomId: string }) {
+  return connectSignal(String((await getToken(c.counsellor, c.roomId)).body.jwt));
+}
+
 describe("a call token", () => {
   it("is given to the seeker and the assigned counsellor, for exactly this call and an hour", async () => {
     const c = await activeCall();
-    for (const user of [c.seeker, c.counsellor]) {
+    const counsellorInCall = await started(c);
+    for (const user of [c.counsellor, c.seeker]) {
       const res = await getToken(user, c.roomId);
       expect(res.status, user.userId).toBe(200);
       expect(res.body.url).toBe(wsUrl);
@@ -89,10 +117,42 @@ describe("a call token", () => {
       livekitRoom(c.roomId, ROOM_SLOT),
     ]);
     expect(rooms).toHaveLength(1);
+    counsellorInCall.close();
+  });
+
+  it("is given to the seeker only once their counsellor is in the call, by every path", async () => {
+    const c = await activeCall();
+    const legacy = async () =>
+      callApi(stack.appserviceUrl, "POST", "/api/v1/rtc/sfu/get", null, {
+        room: c.roomId,
+        openid_token: await openId(c.seeker),
+        device_id: c.seeker.deviceId,
+      });
+    const proxied = () =>
+      matrixRequest(stack, "POST", "/_matrix/client/unstable/io.element.msc4195/rtc/livekit/get_token", c.seeker, {
+        url: wsUrl,
+        room_id: c.roomId,
+        slot_id: ROOM_SLOT,
+        member: { id: "m", claimed_device_id: c.seeker.deviceId },
+      });
+    for (const res of [await getToken(c.seeker, c.roomId), await legacy(), await proxied()]) {
+      expect(res).toMatchObject({ status: 409, body: { errcode: "CONNECTA_NO_CALL" } });
+    }
+    // Refused without creating the LiveKit room: a seeker cannot open a call.
+    expect(await inCall(c.roomId)).toEqual([]);
+    // A counsellor who only fetched a token has not started the call yet: connected, they have.
+    expect((await getToken(c.counsellor, c.roomId)).status).toBe(200);
+    expect((await getToken(c.seeker, c.roomId)).body.errcode).toBe("CONNECTA_NO_CALL");
+    const counsellorInCall = await started(c);
+    for (const res of [await getToken(c.seeker, c.roomId), await legacy(), await proxied()]) {
+      expect(res.status).toBe(200);
+    }
+    counsellorInCall.close();
   });
 
   it("comes through the web client's origin, where browsers and Element Call ask for it", async () => {
     const c = await activeCall();
+    const counsellorInCall = await started(c);
     const res = await fetch(`${stack.clientUrl}/api/v1/rtc/get_token`, {
       method: "POST",
       headers: { "content-type": "application/json", origin: stack.clientUrl },
@@ -105,10 +165,12 @@ describe("a call token", () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { url: string }).url).toBe(wsUrl);
+    counsellorInCall.close();
   });
 
   it("comes by the older request too, for the device", async () => {
     const c = await activeCall();
+    const counsellorInCall = await started(c);
     const res = await callApi(stack.appserviceUrl, "POST", "/api/v1/rtc/sfu/get", null, {
       room: c.roomId,
       openid_token: await openId(c.seeker),
@@ -117,10 +179,12 @@ describe("a call token", () => {
     expect(res.status).toBe(200);
     const claims = await new TokenVerifier(keys.livekitApiKey, keys.livekitApiSecret).verify(String(res.body.jwt));
     expect(claims.sub).toBe(legacyIdentity(c.seeker.userId, c.seeker.deviceId));
+    counsellorInCall.close();
   });
 
   it("comes from the homeserver's own endpoint, which Synapse forwards to us with the same checks", async () => {
     const c = await activeCall();
+    const counsellorInCall = await started(c);
     const body = {
       url: wsUrl,
       room_id: c.roomId,
@@ -137,6 +201,7 @@ describe("a call token", () => {
     // Only Synapse may call that path of ours.
     const direct = await callApi(stack.appserviceUrl, "POST", path, null, body);
     expect(direct.status).toBe(403);
+    counsellorInCall.close();
   });
 });
 
@@ -218,7 +283,9 @@ describe("the homeserver", () => {
 describe("the logs", () => {
   it("never hold a call token", async () => {
     const c = await activeCall();
+    const counsellorInCall = await started(c);
     const { body } = await getToken(c.seeker, c.roomId);
+    counsellorInCall.close();
     const jwt = String(body.jwt);
     const signature = jwt.split(".")[2] ?? jwt;
     const logs = join(stack.dataDir, "logs");
@@ -228,33 +295,11 @@ describe("the logs", () => {
   });
 });
 
-/**
- * A participant connected to LiveKit's signalling with `jwt`, as a client starts a call (no
- * media: Node has no WebRTC, and the workflow acts on participants, not on their streams).
- */
-async function connectSignal(jwt: string): Promise<{ closed: Promise<void>; close(): void }> {
-  const socket = new WebSocket(`${wsUrl}/rtc?access_token=${jwt}&protocol=15&sdk=js&version=2.15.0&auto_subscribe=1`);
-  socket.binaryType = "arraybuffer";
-  const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener("message", () => resolve(), { once: true });
-    socket.addEventListener("error", () => reject(new Error("LiveKit refused the connection")), { once: true });
-  });
-  return { closed, close: () => socket.close() };
-}
-
-/** The Matrix users in the call of `roomId`, as LiveKit lists them. */
-async function inCall(roomId: string): Promise<string[]> {
-  const rooms = new RoomServiceClient(stack.livekitUrl, keys.livekitApiKey, keys.livekitApiSecret);
-  const participants = await rooms.listParticipants(livekitRoom(roomId, ROOM_SLOT)).catch(() => []);
-  return participants.map((p) => p.attributes["connecta.user_id"] ?? "").sort();
-}
-
 describe("a running call", () => {
   it("loses the counsellor who hands over, at once, and everybody when the conversation is closed", async () => {
     const c = await activeCall();
+    const counsellor = await started(c);
     const seeker = await connectSignal(String((await getToken(c.seeker, c.roomId)).body.jwt));
-    const counsellor = await connectSignal(String((await getToken(c.counsellor, c.roomId)).body.jwt));
     expect(await inCall(c.roomId)).toEqual([c.counsellor.userId, c.seeker.userId].sort());
 
     const handover = await callApi(

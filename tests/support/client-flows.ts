@@ -209,7 +209,9 @@ export async function recordUnreadable(context: BrowserContext, who: string, see
         if (reported.has(element)) continue;
         reported.add(element);
         const message = element.closest('[data-testid="message"], [data-testid="queue-item"]') ?? element;
-        void report((message.textContent ?? "").replace(/\s+/g, " ").trim());
+        // The reason (missingKey, untrustedSender) tells a flaky key delivery from a trust change.
+        const reason = element.getAttribute("data-reason") ?? "?";
+        void report(`[${reason}] ${(message.textContent ?? "").replace(/\s+/g, " ").trim()}`);
       }
     };
     new MutationObserver(check).observe(document, { childList: true, subtree: true });

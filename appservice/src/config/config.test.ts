@@ -104,6 +104,11 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
     { CONNECTA_LIVEKIT_URL: "ws://127.0.0.1:7880", CONNECTA_LIVEKIT_KEY_FILE: tokenFile },
     "CONNECTA_LIVEKIT_KEY_FILE: ",
   ],
+  [
+    "a yes-or-no setting that is neither",
+    { CONNECTA_CALLS_SEEKERS_START: "yes" },
+    "CONNECTA_CALLS_SEEKERS_START: expected true or false",
+  ],
   ["an unknown log level", { CONNECTA_LOG_LEVEL: "loud" }, "CONNECTA_LOG_LEVEL: "],
   ["a bind address that is no address", { CONNECTA_AS_BIND_ADDRESS: "everywhere" }, "CONNECTA_AS_BIND_ADDRESS: "],
 ];
@@ -134,7 +139,14 @@ describe("loadConfig", () => {
       apiUrl: "https://calls.example.org",
       apiKey: "connecta",
       apiSecret: "s".repeat(43),
+      seekersStart: false,
     });
+    const seekersStart = {
+      ...valid,
+      CONNECTA_LIVEKIT_URL: "ws://127.0.0.1:7880",
+      CONNECTA_LIVEKIT_KEY_FILE: livekitKeyFile,
+    };
+    expect(loadConfig({ ...seekersStart, CONNECTA_CALLS_SEEKERS_START: "true" }).livekit?.seekersStart).toBe(true);
   });
 
   it("reads the trusted proxies as a list of addresses", () => {

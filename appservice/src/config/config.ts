@@ -48,9 +48,10 @@ export interface Config {
   auditWebhookUrl: string | null;
   /**
    * CONNECTA_LIVEKIT_URL, CONNECTA_LIVEKIT_API_URL, CONNECTA_LIVEKIT_KEY_FILE: the LiveKit server
-   * of calls (docs/calls.md); null when calls are not set up.
+   * of calls (docs/calls.md); null when calls are not set up. CONNECTA_CALLS_SEEKERS_START:
+   * whether seekers may start a call, or only join one their counsellor started (default).
    */
-  livekit: { url: string; apiUrl: string; apiKey: string; apiSecret: string } | null;
+  livekit: { url: string; apiUrl: string; apiKey: string; apiSecret: string; seekersStart: boolean } | null;
   /** CONNECTA_LOG_LEVEL: pino level (default info). */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }
@@ -199,6 +200,13 @@ const schema = z.object({
     })
     .optional()
     .describe("File holding LiveKit's API key and secret as one line \"<key>: <secret>\" (LiveKit's key_file)."),
+  CONNECTA_CALLS_SEEKERS_START: z
+    .enum(["true", "false"], { message: "expected true or false" })
+    .default("false")
+    .transform((v) => v === "true")
+    .describe(
+      "Whether seekers may start a call (true) or only join one their counsellor started (false). Default: false.",
+    ),
   CONNECTA_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info")
@@ -210,13 +218,14 @@ function livekitConfig(
   url: string | undefined,
   apiUrl: string | undefined,
   keys: { key: string; secret: string } | undefined,
+  seekersStart: boolean,
 ): Config["livekit"] {
   if (!url) {
     if (keys || apiUrl) throw new ConfigError("CONNECTA_LIVEKIT_URL: missing (the other LiveKit settings need it)");
     return null;
   }
   if (!keys) throw new ConfigError("CONNECTA_LIVEKIT_KEY_FILE: missing (CONNECTA_LIVEKIT_URL needs it)");
-  return { url, apiUrl: apiUrl ?? url.replace(/^ws/, "http"), apiKey: keys.key, apiSecret: keys.secret };
+  return { url, apiUrl: apiUrl ?? url.replace(/^ws/, "http"), apiKey: keys.key, apiSecret: keys.secret, seekersStart };
 }
 
 /** Reads and validates the configuration. Throws {@link ConfigError} naming the first bad key. */
@@ -248,7 +257,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
     auditWebhookUrl: v.CONNECTA_AUDIT_WEBHOOK_URL ?? null,
-    livekit: livekitConfig(v.CONNECTA_LIVEKIT_URL, v.CONNECTA_LIVEKIT_API_URL, v.CONNECTA_LIVEKIT_KEY_FILE),
+    livekit: livekitConfig(
+      v.CONNECTA_LIVEKIT_URL,
+      v.CONNECTA_LIVEKIT_API_URL,
+      v.CONNECTA_LIVEKIT_KEY_FILE,
+      v.CONNECTA_CALLS_SEEKERS_START,
+    ),
     logLevel: v.CONNECTA_LOG_LEVEL,
   };
 }

@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   CONNECTA_ALREADY_TAKEN: 409,
   /** The enquiry is not in a state that allows this action. */
   CONNECTA_WRONG_STATE: 409,
+  /** The call has not started: the counsellor starts it (CONNECTA_CALLS_SEEKERS_START is off). */
+  CONNECTA_NO_CALL: 409,
   /** A topic or agency with this id or name exists already, or another agency is the fallback. */
   CONNECTA_ALREADY_EXISTS: 409,
   /** Enquiries still need the agency or counsellor; the action would leave them without one. */

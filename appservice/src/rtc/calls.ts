@@ -5,7 +5,8 @@
  * over or was removed gets none. A token grants the least a participant needs (join this one
  * room, publish and subscribe media) for an hour; the room is created by us on the first token.
  * Every participant carries its Matrix user id as an attribute, so that the workflow can take
- * people out of a running call when they lose the conversation (`removeFromCall`).
+ * people out of a running call when they lose the conversation (`removeFromCall`), and so that a
+ * seeker joins only a call their counsellor is in, unless the operator lets seekers start calls.
  */
 import { AccessToken, RoomServiceClient } from "livekit-server-sdk";
 import type pg from "pg";
@@ -19,6 +20,8 @@ export interface Livekit {
   apiUrl: string;
   apiKey: string;
   apiSecret: string;
+  /** Whether seekers may start a call (CONNECTA_CALLS_SEEKERS_START); otherwise they join one. */
+  seekersStart: boolean;
 }
 
 /** Seconds a call token is valid: joining, and rejoining after a lost connection. */
@@ -26,8 +29,16 @@ export const TOKEN_TTL_SECONDS = 3600;
 /** The participant attribute holding the Matrix user id. */
 export const USER_ATTRIBUTE = "connecta.user_id";
 
-/** Refuses unless `userId` may take part in the call of Matrix room `roomId` now. */
-export async function checkCaller(db: pg.Pool, hs: Homeserver, userId: string, roomId: string): Promise<void> {
+/**
+ * Refuses unless `userId` may take part in the call of Matrix room `roomId` now; answers the
+ * assigned counsellor.
+ */
+export async function checkCaller(
+  db: pg.Pool,
+  hs: Homeserver,
+  userId: string,
+  roomId: string,
+): Promise<{ counsellorId: string }> {
   const { rows } = await db.query<{ state: string; seeker_id: string | null; counsellor_id: string | null }>(
     `SELECT e.state, e.seeker_id, e.counsellor_id FROM enquiries e
       WHERE e.room_id = $1 AND NOT EXISTS (SELECT 1 FROM purges p WHERE p.enquiry_id = e.id)`,
@@ -43,6 +54,35 @@ export async function checkCaller(db: pg.Pool, hs: Homeserver, userId: string, r
   }
   if ((await hs.members(roomId)).get(userId) !== "join") {
     throw new MatrixError("M_FORBIDDEN", "Join the conversation's room first");
+  }
+  return { counsellorId: enquiry.counsellor_id ?? "" };
+}
+
+/** The Matrix user ids of the people in LiveKit room `room` now (none when it does not exist). */
+async function inCall(rooms: RoomServiceClient, room: string): Promise<string[]> {
+  try {
+    return (await rooms.listParticipants(room)).map((p) => p.attributes[USER_ATTRIBUTE] ?? "");
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return [];
+    throw err;
+  }
+}
+
+/**
+ * Refuses a seeker's token while their counsellor is not in the call, unless seekers may start
+ * calls (`livekit.seekersStart`). Asked of LiveKit, which knows who is connected, rather than of
+ * call memberships in the room, which a client writes before it connects and may leave behind.
+ */
+export async function checkStarted(
+  livekit: Livekit,
+  room: string,
+  caller: string,
+  counsellorId: string,
+): Promise<void> {
+  if (caller === counsellorId || livekit.seekersStart) return;
+  const rooms = new RoomServiceClient(livekit.apiUrl, livekit.apiKey, livekit.apiSecret);
+  if (!(await inCall(rooms, room)).includes(counsellorId)) {
+    throw new MatrixError("CONNECTA_NO_CALL", "Your counsellor starts the call; it has not started yet");
   }
 }
 

@@ -13,7 +13,7 @@ import { createOpenIdVerifier } from "../auth/authenticate.ts";
 import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
-import { callToken, checkCaller, type Livekit } from "./calls.ts";
+import { callToken, checkCaller, checkStarted, type Livekit } from "./calls.ts";
 import { legacyIdentity, livekitIdentity, livekitRoom, ROOM_SLOT } from "./identity.ts";
 
 const TAG = "calls";
@@ -54,6 +54,11 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
     if (!deps.config.livekit) throw new MatrixError("M_NOT_FOUND", "Calls are not set up on this server");
     return deps.config.livekit;
   };
+  /** Refuses unless `userId` may join the call of Matrix room `roomId` (LiveKit room `room`) now. */
+  const mayJoin = async (config: Livekit, userId: string, roomId: string, room: string): Promise<void> => {
+    const { counsellorId } = await checkCaller(deps.pool, deps.homeserver, userId, roomId);
+    await checkStarted(config, room, userId, counsellorId);
+  };
   /** The user an OpenID token of our server belongs to. */
   const openIdUser = async (token: z.infer<typeof OpenIdToken>): Promise<string> => {
     if (token.matrix_server_name !== deps.config.serverName) {
@@ -62,6 +67,25 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
     verify ??= createOpenIdVerifier(deps.config.homeserverUrl);
     return verify(token.access_token);
   };
+
+  api.add({
+    method: "get",
+    path: "/api/v1/rtc/settings",
+    summary: "Whether this server has calls, and whether seekers may start one or only join their counsellor's",
+    tag: TAG,
+    auth: "none",
+    query: z.strictObject({}),
+    response: z.object({
+      calls: z.boolean().describe("Whether calls are set up"),
+      seekers_start: z.boolean().describe("Whether seekers may start a call (CONNECTA_CALLS_SEEKERS_START)"),
+    }),
+    errors: [],
+    handler: () =>
+      Promise.resolve({
+        calls: deps.config.livekit !== null,
+        seekers_start: deps.config.livekit?.seekersStart ?? false,
+      }),
+  });
 
   api.add({
     method: "post",
@@ -80,16 +104,24 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
       }),
     }),
     response: CallAccess,
-    errors: ["M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND", "CONNECTA_WRONG_STATE", "M_UNAVAILABLE"],
+    errors: [
+      "M_UNKNOWN_TOKEN",
+      "M_FORBIDDEN",
+      "M_NOT_FOUND",
+      "CONNECTA_WRONG_STATE",
+      "CONNECTA_NO_CALL",
+      "M_UNAVAILABLE",
+    ],
     handler: async ({ body }) => {
       const config = livekit();
       const userId = await openIdUser(body.openid_token);
       if (body.member.claimed_user_id !== userId) {
         throw new MatrixError("M_FORBIDDEN", "The claimed user is not the OpenID token's");
       }
-      await checkCaller(deps.pool, deps.homeserver, userId, body.room_id);
+      const room = livekitRoom(body.room_id, body.slot_id);
+      await mayJoin(config, userId, body.room_id, room);
       return callToken(config, {
-        room: livekitRoom(body.room_id, body.slot_id),
+        room,
         identity: livekitIdentity(userId, body.member.claimed_device_id, body.member.id),
         userId,
       });
@@ -104,13 +136,21 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
     auth: "none",
     body: z.object({ room: roomId, openid_token: OpenIdToken, device_id: deviceId }),
     response: CallAccess,
-    errors: ["M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_NOT_FOUND", "CONNECTA_WRONG_STATE", "M_UNAVAILABLE"],
+    errors: [
+      "M_UNKNOWN_TOKEN",
+      "M_FORBIDDEN",
+      "M_NOT_FOUND",
+      "CONNECTA_WRONG_STATE",
+      "CONNECTA_NO_CALL",
+      "M_UNAVAILABLE",
+    ],
     handler: async ({ body }) => {
       const config = livekit();
       const userId = await openIdUser(body.openid_token);
-      await checkCaller(deps.pool, deps.homeserver, userId, body.room);
+      const room = livekitRoom(body.room, ROOM_SLOT);
+      await mayJoin(config, userId, body.room, room);
       return callToken(config, {
-        room: livekitRoom(body.room, ROOM_SLOT),
+        room,
         identity: legacyIdentity(userId, body.device_id),
         userId,
       });
@@ -145,14 +185,15 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
         member: z.object({ id: memberId, claimed_device_id: deviceId }),
       }),
       response: z.object({ jwt: z.string() }),
-      errors: ["M_FORBIDDEN", "M_NOT_FOUND", "M_INVALID_PARAM", "CONNECTA_WRONG_STATE"],
+      errors: ["M_FORBIDDEN", "M_NOT_FOUND", "M_INVALID_PARAM", "CONNECTA_WRONG_STATE", "CONNECTA_NO_CALL"],
       handler: async ({ body, req }) => {
         const config = livekit();
         const userId = forwardedUser(req);
         if (body.url !== config.url) throw new MatrixError("M_INVALID_PARAM", "Not this server's LiveKit");
-        await checkCaller(deps.pool, deps.homeserver, userId, body.room_id);
+        const room = livekitRoom(body.room_id, body.slot_id);
+        await mayJoin(config, userId, body.room_id, room);
         const { jwt } = await callToken(config, {
-          room: livekitRoom(body.room_id, body.slot_id),
+          room,
           identity: livekitIdentity(userId, body.member.claimed_device_id, body.member.id),
           userId,
         });

@@ -472,6 +472,18 @@ export interface Operations {
     body: Record<string, never>;
     response: Schemas["Erasure"];
   };
+  /** Whether this server has calls, and whether seekers may start one or only join their counsellor's */
+  "GET /api/v1/rtc/settings": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: never;
+    response: {
+      /** Whether calls are set up */
+      calls: boolean;
+      /** Whether seekers may start a call (CONNECTA_CALLS_SEEKERS_START) */
+      seekers_start: boolean;
+    };
+  };
   /** A LiveKit token for the caller's MatrixRTC membership in an enquiry's call (MSC4195) */
   "POST /api/v1/rtc/get_token": {
     params: Record<string, never>;

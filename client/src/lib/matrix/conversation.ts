@@ -262,12 +262,13 @@ function toMessage(room: Room, event: MatrixEvent, me: string, readUpTo: number,
 /** Computes the chat's state from the room's live timeline. */
 export function conversationState(client: MatrixClient, room: Room): ConversationState {
   const me = client.getSafeUserId();
-  // What the server gave us by /messages (see loadOlder) and the live timeline, once each, in
-  // server order; then what is still being sent.
+  // What the server gave us by /messages (see loadOlder) and the live timeline, once each (the
+  // copy that could be decrypted, when only one could), in server order; then what is still
+  // being sent.
   const byId = new Map<string, MatrixEvent>();
   for (const event of [...(history.get(room.roomId) ?? []), ...room.getLiveTimeline().getEvents()]) {
     const id = event.getId();
-    if (id && !byId.has(id)) byId.set(id, event);
+    if (id && (byId.get(id)?.isDecryptionFailure() ?? true)) byId.set(id, event);
   }
   const events = [...byId.values()].sort((a, b) => a.getTs() - b.getTs());
   const pending = room.getPendingEvents();
