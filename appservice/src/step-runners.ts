@@ -10,5 +10,5 @@ import type { StepRunners } from "./steps/steps.ts";
 
 /** The runners, acting on `hs` (of `serverName`) and the calls of `livekit` (none: null). */
 export function stepRunners(hs: Homeserver, serverName: string, livekit: Livekit | null): StepRunners {
-  return { ...roomStepRunners(hs, callControl(livekit)), ...purgeStepRunners(hs, serverName) };
+  return { ...roomStepRunners(hs, callControl(livekit, hs)), ...purgeStepRunners(hs, serverName) };
 }

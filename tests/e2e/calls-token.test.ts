@@ -295,12 +295,40 @@ describe("the logs", () => {
   });
 });
 
+/** Announces `user`'s call membership in `roomId`, as a MatrixRTC client does on joining. */
+async function announce(user: TestUser, roomId: string): Promise<string> {
+  const stateKey = `_${user.userId}_${user.deviceId}_m.call`;
+  const content = {
+    application: "m.call",
+    call_id: "",
+    scope: "m.room",
+    device_id: user.deviceId,
+    focus_active: { type: "livekit", focus_selection: "oldest_membership" },
+    foci_preferred: [{ type: "livekit", livekit_service_url: stack.clientUrl }],
+  };
+  const path = `/_matrix/client/v3/rooms/${enc(roomId)}/state/org.matrix.msc3401.call.member/${enc(stateKey)}`;
+  expect((await matrixRequest(stack, "PUT", path, user, content)).status).toBe(200);
+  return stateKey;
+}
+
+/** The call memberships of `roomId` that are still announced (non-empty), by state key. */
+async function announced(roomId: string, reader: TestUser): Promise<string[]> {
+  const res = await matrixRequest(stack, "GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`, reader);
+  const events = res.body as unknown as { type: string; state_key: string; content: object }[];
+  return events
+    .filter((e) => e.type === "org.matrix.msc3401.call.member" && Object.keys(e.content).length > 0)
+    .map((e) => e.state_key)
+    .sort();
+}
+
 describe("a running call", () => {
   it("loses the counsellor who hands over, at once, and everybody when the conversation is closed", async () => {
     const c = await activeCall();
     const counsellor = await started(c);
     const seeker = await connectSignal(String((await getToken(c.seeker, c.roomId)).body.jwt));
     expect(await inCall(c.roomId)).toEqual([c.counsellor.userId, c.seeker.userId].sort());
+    const counsellorKey = await announce(c.counsellor, c.roomId);
+    const seekerKey = await announce(c.seeker, c.roomId);
 
     const handover = await callApi(
       stack.appserviceUrl,
@@ -312,6 +340,9 @@ describe("a running call", () => {
     expect(handover.status).toBe(200);
     // "Handed over" is true when we say it: the counsellor is out of the call already.
     expect(await inCall(c.roomId)).toEqual([c.seeker.userId]);
+    // ... and no longer announced as in it: the seeker's client does not ring for them.
+    expect(await announced(c.roomId, c.seeker)).toEqual([seekerKey]);
+    expect(counsellorKey).not.toBe(seekerKey);
     await counsellor.closed;
 
     await joinRoom(c.colleague, c.roomId);
@@ -326,6 +357,8 @@ describe("a running call", () => {
     );
     expect(close.status).toBe(200);
     expect(await inCall(c.roomId)).toEqual([]);
+    // The closed room (read-only: their clients cannot leave it themselves) shows no call.
+    expect(await announced(c.roomId, c.seeker)).toEqual([]);
     await Promise.all([seeker.closed, colleague.closed]);
   });
 });

@@ -106,18 +106,40 @@ export async function callToken(
 export interface CallControl {
   /**
    * Takes everyone out of the call of Matrix room `roomId` who `leaves` (by Matrix user id),
-   * every device of theirs. Their media keys are rotated by the others' clients as they leave the
-   * Matrix room, so a token they still hold shows them nothing new.
+   * every device of theirs, and ends their call memberships in the room. Their media keys are
+   * rotated by the others' clients as they leave the Matrix room, so a token they still hold
+   * shows them nothing new.
    */
   remove(roomId: string, leaves: (userId: string) => boolean): Promise<void>;
 }
 
+/** The state event of a MatrixRTC call membership (MSC3401/MSC4143); empty content: left. */
+export const CALL_MEMBER_EVENT = "org.matrix.msc3401.call.member";
+
+/**
+ * Ends the call memberships in `roomId` of everyone who `leaves`, as the bot (it may: the state
+ * keys start with `_`, and it holds the room's highest power level). Their own clients cannot:
+ * a closed room is read-only and a removed member no longer in it, so without this others see
+ * the call running until the memberships expire, hours later.
+ */
+async function endMemberships(hs: Homeserver, roomId: string, leaves: (userId: string) => boolean): Promise<void> {
+  const state = await hs.request<{ type: string; state_key: string; sender: string; content: object }[]>(
+    "GET",
+    `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`,
+  );
+  for (const event of state) {
+    if (event.type !== CALL_MEMBER_EVENT || Object.keys(event.content).length === 0 || !leaves(event.sender)) continue;
+    await hs.setState(roomId, CALL_MEMBER_EVENT, event.state_key, {});
+  }
+}
+
 /** The calls of `livekit`; without LiveKit there are none to change. */
-export function callControl(livekit: Livekit | null): CallControl {
+export function callControl(livekit: Livekit | null, hs: Homeserver): CallControl {
   if (!livekit) return { remove: () => Promise.resolve() };
   const rooms = new RoomServiceClient(livekit.apiUrl, livekit.apiKey, livekit.apiSecret);
   return {
     async remove(roomId, leaves) {
+      await endMemberships(hs, roomId, leaves);
       const room = livekitRoom(roomId, ROOM_SLOT);
       let participants;
       try {
