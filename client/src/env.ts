@@ -22,6 +22,11 @@ export const variables = defineEnvVars({
     description: "ws:// or wss:// URL of the LiveKit server; added to connect-src. Optional.",
     schema: optionalString,
   },
+  CONNECTA_SITE_FILE: {
+    description:
+      "JSON file with the operator's Impressum, privacy notice and crisis lines (ops/site.sample.json). Optional: without it, those pages say that the operator has not given them yet.",
+    schema: optionalString,
+  },
   CONNECTA_IDLE_LOCK_MINUTES: {
     description:
       "Minutes without input after which a logged-in tab locks (logs this device out), 1 to 1440. Optional, default 15.",

@@ -55,6 +55,11 @@ export interface StackConfig {
    * leaves the client's default (the client validates the value).
    */
   idleLockMinutes: string | null;
+  /**
+   * CONNECTA_SITE_FILE: the operator's Impressum, privacy notice and crisis lines for the web
+   * client (ops/site.sample.json); null: the client shows placeholders.
+   */
+  siteFile: string | null;
 
   // Settings of the test harness and the benchmarks (tests/support, bench/).
 
@@ -121,6 +126,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     synapsePython,
     logLevel: env.CONNECTA_LOG_LEVEL || "info",
     idleLockMinutes: env.CONNECTA_IDLE_LOCK_MINUTES || null,
+    siteFile: env.CONNECTA_SITE_FILE ? resolve(env.CONNECTA_SITE_FILE) : null,
     chromium: env.CONNECTA_CHROMIUM || "/usr/bin/chromium",
     helm: env.CONNECTA_HELM ? resolve(env.CONNECTA_HELM) : null,
     kubernetesValidate: env.CONNECTA_KUBERNETES_VALIDATE ? resolve(env.CONNECTA_KUBERNETES_VALIDATE) : null,

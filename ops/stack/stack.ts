@@ -106,6 +106,7 @@ async function startClient(config: StackConfig): Promise<Service> {
         // The pages' CSP lets the call screen connect to LiveKit's WebSocket (and nothing else of it).
         CONNECTA_LIVEKIT_URL: livekitUrl(config).replace(/^http/, "ws"),
         ...(config.idleLockMinutes ? { CONNECTA_IDLE_LOCK_MINUTES: config.idleLockMinutes } : {}),
+        ...(config.siteFile ? { CONNECTA_SITE_FILE: config.siteFile } : {}),
       },
     },
   );

@@ -166,6 +166,10 @@ describe("the intake in Chromium", () => {
     await page.getByRole("button", { name: "Send request" }).click();
     await expect.poll(() => summary.innerText(), { timeout: 30_000 }).toContain("already taken");
     expect(await page.getAttribute("#pseudonym", "aria-invalid")).toBe("true");
+    // A way back in for whoever has written before under that pseudonym.
+    expect(
+      await page.getByRole("link", { name: "Is it your own pseudonym? Then log in here." }).getAttribute("href"),
+    ).toBe("/anmelden");
     expect(await a11yViolations(page), "step 2 with errors, en").toEqual([]);
 
     await page.fill("#pseudonym", freshPseudonym("browser"));

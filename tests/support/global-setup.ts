@@ -102,6 +102,8 @@ export default async function setup(project: TestProject) {
   const stack = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], {
     ...freshStackEnv(dataDir),
     CONNECTA_SYNAPSE_EXTRA_CONFIG: extraConfig,
+    // An Impressum and a crisis line, and no privacy notice: the trust pages show both cases.
+    CONNECTA_SITE_FILE: join(ROOT, "tests", "support", "site.json"),
   });
   const info = await stack.ready;
   project.provide("stack", info);

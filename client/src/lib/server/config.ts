@@ -6,7 +6,9 @@ import {
   CONNECTA_HOMESERVER_URL,
   CONNECTA_IDLE_LOCK_MINUTES,
   CONNECTA_LIVEKIT_URL,
+  CONNECTA_SITE_FILE,
 } from "$app/env/private";
+import { loadSite } from "./site.ts";
 import { parseAppserviceUrl, parseHomeserverUrl, parseIdleLockMinutes, parseLivekitUrl } from "./parse-env.ts";
 
 /** Validated run-time configuration. */
@@ -19,6 +21,8 @@ export const config = {
   livekitUrl: parseLivekitUrl(CONNECTA_LIVEKIT_URL),
   /** Minutes without input after which a logged-in tab locks. */
   idleLockMinutes: parseIdleLockMinutes(CONNECTA_IDLE_LOCK_MINUTES),
+  /** The operator's Impressum, privacy notice and crisis lines. */
+  site: loadSite(CONNECTA_SITE_FILE),
 };
 
 /**
