@@ -4,7 +4,7 @@
 // mistake in the file cannot inject anything into our pages. Until a text is given, its page
 // says so plainly instead of answering 404. Free of SvelteKit modules so unit tests can run it.
 import { readFileSync } from "node:fs";
-import type { CrisisLine, Localized, Site } from "../site.ts";
+import type { Localized, Site } from "../site.ts";
 
 /** The site when no file is given: placeholders for both pages and no crisis line but 112. */
 export const NO_SITE: Site = { imprint: null, privacy: null, crisis: [] };
@@ -80,6 +80,6 @@ export function loadSite(path: string | undefined): Site {
   } catch (err) {
     const reason =
       err instanceof SiteError ? err.message : `cannot read (${(err as NodeJS.ErrnoException).code ?? "error"})`;
-    throw new Error(`CONNECTA_SITE_FILE ${path}: ${reason}`);
+    throw new Error(`CONNECTA_SITE_FILE ${path}: ${reason}`, { cause: err });
   }
 }
