@@ -322,6 +322,7 @@ export function renderUnits(o: {
     NODE: o.node,
     PG_BIN: o.pgBin,
     PG_PORT: PORTS.postgres,
+    SYNAPSE_PORT: PORTS.synapse,
     SYNAPSE_PYTHON: o.synapsePython,
     LIVEKIT_SERVER: o.livekitServer,
     HARDENING: hardening,
