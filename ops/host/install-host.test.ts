@@ -5,13 +5,23 @@
  * reads the signing key, every credential a unit loads exists).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../appservice/src/config/config.ts";
 import { hostOptions, readYaml } from "./host-test-options.ts";
-import { HOST_PATHS, installHost, UNITS, USERS, type InstallReport } from "./install-host.ts";
+import { hiddenFromServices, HOST_PATHS, installHost, UNITS, USERS, type InstallReport } from "./install-host.ts";
 
 const root = mkdtempSync(join(tmpdir(), "connecta-host-"));
 const options = hostOptions(root);
@@ -231,6 +241,43 @@ describe("install-host a second time", () => {
     expect(again.changes).toEqual([{ path: `${HOST_PATHS.secrets}/postgres.synapse`, what: "mode" }]);
     expect(mode(`${HOST_PATHS.secrets}/postgres.synapse`)).toBe(0o600);
     expect(read(`${HOST_PATHS.secrets}/postgres.synapse`)).toBe(secretsAfterFirst["postgres.synapse"]);
+  });
+});
+
+describe("hiddenFromServices", () => {
+  it("finds programs that resolve into /root or /home, and venvs made from a Python there", () => {
+    const dir = mkdtempSync(join(tmpdir(), "connecta-hidden-"));
+    try {
+      // A link into /root (which exists; nothing in it is read) and a venv like pyenv's.
+      symlinkSync("/root", join(dir, "livekit-server"));
+      mkdirSync(join(dir, "venv", "bin"), { recursive: true });
+      symlinkSync("/usr/bin/env", join(dir, "venv", "bin", "python"));
+      writeFileSync(join(dir, "venv", "pyvenv.cfg"), "home = /home/someone/.pyenv/versions/3.11.7/bin\n");
+      const o = hostOptions(root);
+      const problems = hiddenFromServices({
+        ...o,
+        appDir: process.cwd(),
+        node: process.execPath,
+        livekitServer: join(dir, "livekit-server"),
+        synapsePython: join(dir, "venv", "bin", "python"),
+      });
+      expect(problems).toEqual([
+        `livekitServer: ${dir}/livekit-server is /root, which ProtectHome=yes hides from the services`,
+        "synapsePython: its venv was made from the Python in /home/someone/.pyenv/versions/3.11.7/bin, which ProtectHome=yes hides from the services",
+      ]);
+      expect(
+        hiddenFromServices({
+          ...o,
+          appDir: "/usr",
+          node: "/usr/bin/env",
+          synapsePython: "/usr/bin/env",
+          livekitServer: "/usr/bin/env",
+          pgBin: o.pgBin,
+        }),
+      ).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -15,7 +15,16 @@
  */
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../stack/config.ts";
@@ -58,6 +67,8 @@ export interface InstallReport {
   newUsers: string[];
   /** Whether users were created and data folders given to them (only as root). */
   usersCreated: boolean;
+  /** What the services will not find ({@link hiddenFromServices}); on `/` install-host refuses instead. */
+  hidden: string[];
   changes: Change[];
 }
 
@@ -159,13 +170,43 @@ function escapeRegex(text: string): string {
 }
 
 /** `/home`, `/root` and `/run/user` are hidden from every service (ProtectHome=yes). */
+const HIDDEN = /^\/(home|root|run\/user)(\/|$)/;
+
 function checkServedPath(name: string, path: string): string {
   if (!isAbsolute(path)) throw new Error(`${name}: expected an absolute path, got ${JSON.stringify(path)}`);
-  if (/^\/(home|root|run\/user)(\/|$)/.test(path)) {
+  if (HIDDEN.test(path)) {
     throw new Error(`${name}: ${path} is hidden from the services (ProtectHome=yes); put it under /opt or /srv`);
   }
   if (!existsSync(path)) throw new Error(`${name}: ${path} does not exist`);
   return path;
+}
+
+/**
+ * What the services would not see although the paths given look fine: a program that resolves
+ * (symbolic links) into /home or /root, or a Python venv made from a Python there (pyenv). One
+ * line each; empty when all is well.
+ */
+export function hiddenFromServices(
+  o: Pick<HostOptions, "pgBin" | "synapsePython" | "livekitServer"> & { appDir: string; node: string },
+): string[] {
+  const problems: string[] = [];
+  const check = (name: string, path: string) => {
+    const real = realpathSync(path);
+    if (HIDDEN.test(real)) problems.push(`${name}: ${path} is ${real}, which ProtectHome=yes hides from the services`);
+  };
+  check("appDir", o.appDir);
+  check("node", o.node);
+  check("pgBin", join(o.pgBin, "postgres"));
+  check("synapsePython", o.synapsePython);
+  check("livekitServer", o.livekitServer);
+  const venv = join(dirname(dirname(o.synapsePython)), "pyvenv.cfg");
+  const home = existsSync(venv) ? /^home\s*=\s*(.+)$/m.exec(readFileSync(venv, "utf8"))?.[1]?.trim() : undefined;
+  if (home && HIDDEN.test(home)) {
+    problems.push(
+      `synapsePython: its venv was made from the Python in ${home}, which ProtectHome=yes hides from the services`,
+    );
+  }
+  return problems;
 }
 
 /** The users' `name → [uid, gid]` in `<root>/etc/passwd`. */
@@ -376,6 +417,8 @@ export function installHost(options: HostOptions): InstallReport {
   if (!existsSync(join(o.appDir, "client", "build"))) {
     throw new Error(`appDir: ${o.appDir}/client/build is missing (ops/connecta setup builds it)`);
   }
+  const hidden = hiddenFromServices(o);
+  if (root === "/" && hidden.length) throw new Error(hidden.join("; "));
 
   const isRoot = process.getuid?.() === 0;
   const changes: Change[] = [];
@@ -469,7 +512,7 @@ export function installHost(options: HostOptions): InstallReport {
       0o644,
     );
   }
-  return { newUsers, usersCreated: isRoot, changes };
+  return { newUsers, usersCreated: isRoot, hidden, changes };
 }
 
 /** Command line: `--root DIR --server-name NAME [...]`, the report on standard output. */
@@ -507,6 +550,7 @@ function main(argv: string[]): void {
     ...(values["certificate-key"] ? { certificateKey: values["certificate-key"] } : {}),
   });
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  for (const problem of report.hidden) console.error(`install-host: warning: ${problem}`);
   if (report.newUsers.length) {
     out(`${report.usersCreated ? "created users" : "users to create (as root)"}: ${report.newUsers.join(", ")}`);
   }
