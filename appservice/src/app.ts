@@ -14,6 +14,7 @@ import type { Workflow } from "./enquiries/workflow.ts";
 import { healthRoutes } from "./health/health.ts";
 import { Api, noStore } from "./http/api.ts";
 import { errorHandler, notFound } from "./http/errors.ts";
+import { trustedProxies } from "./intake/client-address.ts";
 import { intakeRoutes } from "./intake/routes.ts";
 import { mediaRoutes } from "./retention/media.ts";
 import { privacyRoutes } from "./retention/privacy.ts";
@@ -76,13 +77,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(api.router);
 
   app.use(notFound);
-  const { trustedProxies } = deps.config;
+  const isTrustedProxy = trustedProxies(deps.config.trustedProxies);
   app.use(
     errorHandler(
       deps.log,
       refusalError,
       (err, req) => {
-        const refusal = refusalOf(err, req, trustedProxies);
+        const refusal = refusalOf(err, req, isTrustedProxy);
         if (refusal) deps.refusals.note(refusal);
       },
       deps.metrics.apiErrors,

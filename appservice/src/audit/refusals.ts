@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import { callerOf } from "../auth/authenticate.ts";
 import { withTransaction } from "../db/pool.ts";
 import type { MatrixError } from "../http/errors.ts";
-import { clientAddress, normaliseAddress } from "../intake/client-address.ts";
+import { clientAddress, type ProxyCheck } from "../intake/client-address.ts";
 import type { AuditAction, AuditActor } from "./actions.ts";
 import { recordEvent, type AuditEvent } from "./audit.ts";
 
@@ -138,7 +138,7 @@ export class RefusalLog {
  * authenticated) with the client address, a refused authenticated caller with the caller and
  * path. Other errors are no security events.
  */
-export function refusalOf(err: MatrixError, req: Request, trustedProxies: readonly string[]): Refusal | null {
+export function refusalOf(err: MatrixError, req: Request, isTrustedProxy: ProxyCheck): Refusal | null {
   const caller = callerOf(req);
   if (caller !== null) {
     if (err.errcode !== "M_FORBIDDEN") return null;
@@ -150,7 +150,6 @@ export function refusalOf(err: MatrixError, req: Request, trustedProxies: readon
     // Nobody authenticated and refused: the operator token (our API) or the homeserver's token.
     action = req.path.startsWith("/api/") ? "auth.operator_token_refused" : "auth.hs_token_refused";
   } else return null;
-  const trusted = new Set(trustedProxies.map(normaliseAddress));
-  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), trusted);
+  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), isTrustedProxy);
   return { action, actor: "anonymous", target: null, clientAddress: address?.slice(0, 64) ?? null };
 }

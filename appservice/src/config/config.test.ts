@@ -82,7 +82,17 @@ const invalid: [string, NodeJS.ProcessEnv, string][] = [
   [
     "a trusted proxy that is no address",
     { CONNECTA_TRUSTED_PROXIES: "127.0.0.1, proxy.example" },
-    "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses",
+    "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses or ranges like 10.0.0.0/8",
+  ],
+  [
+    "a trusted proxy range with a prefix too long for IPv4",
+    { CONNECTA_TRUSTED_PROXIES: "10.0.0.0/33" },
+    "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses or ranges",
+  ],
+  [
+    "a trusted proxy range of everyone",
+    { CONNECTA_TRUSTED_PROXIES: "::/0" },
+    "CONNECTA_TRUSTED_PROXIES: expected comma-separated IP addresses or ranges",
   ],
   [
     "an audit webhook that is no http(s) URL",
@@ -149,9 +159,9 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...seekersStart, CONNECTA_CALLS_SEEKERS_START: "true" }).livekit?.seekersStart).toBe(true);
   });
 
-  it("reads the trusted proxies as a list of addresses", () => {
-    const config = loadConfig({ ...valid, CONNECTA_TRUSTED_PROXIES: " 127.0.0.1,::1 ,," });
-    expect(config.trustedProxies).toEqual(["127.0.0.1", "::1"]);
+  it("reads the trusted proxies as a list of addresses and ranges", () => {
+    const config = loadConfig({ ...valid, CONNECTA_TRUSTED_PROXIES: " 127.0.0.1,::1 ,, 10.0.0.0/8,fd00::/8" });
+    expect(config.trustedProxies).toEqual(["127.0.0.1", "::1", "10.0.0.0/8", "fd00::/8"]);
   });
 
   it.each(invalid)("names the key for %s", (_, change, message) => {

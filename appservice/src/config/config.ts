@@ -3,8 +3,8 @@
  * validated. A missing or malformed value stops the process with one line naming the variable.
  */
 import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import { z } from "zod";
+import { parseAddressRange } from "../intake/client-address.ts";
 
 /** Validated configuration of one application service process. */
 export interface Config {
@@ -37,8 +37,9 @@ export interface Config {
   /** CONNECTA_INTAKE_POW_DIFFICULTY: proof-of-work difficulty of the intake in bits (default 18). */
   intakeDifficulty: number;
   /**
-   * CONNECTA_TRUSTED_PROXIES: comma-separated IP addresses of reverse proxies whose
-   * `X-Forwarded-For` header names the client address (default none: the TCP peer counts).
+   * CONNECTA_TRUSTED_PROXIES: comma-separated IP addresses or CIDR ranges (`10.0.0.0/8`,
+   * `fd00::/8`) of reverse proxies whose `X-Forwarded-For` header names the client address
+   * (default none: the TCP peer counts).
    */
   trustedProxies: string[];
   /**
@@ -157,9 +158,14 @@ const schema = z.object({
         .map((a) => a.trim())
         .filter((a) => a !== ""),
     )
-    .refine((list) => list.every((a) => isIP(a) !== 0), "expected comma-separated IP addresses")
+    .refine(
+      (list) => list.every((a) => parseAddressRange(a) !== null),
+      "expected comma-separated IP addresses or ranges like 10.0.0.0/8 or fd00::/8 (prefix 1..32, IPv6 1..128)",
+    )
     .default([])
-    .describe("Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the client."),
+    .describe(
+      "Comma-separated IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8) of reverse proxies whose X-Forwarded-For names the client.",
+    ),
   CONNECTA_AUDIT_WEBHOOK_URL: httpUrl
     .optional()
     .describe(

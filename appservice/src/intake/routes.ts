@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { FeatureDeps } from "../deps.ts";
 import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
 import type { Api } from "../http/api.ts";
-import { clientAddress, normaliseAddress } from "./client-address.ts";
+import { clientAddress, trustedProxies, type ProxyCheck } from "./client-address.ts";
 import { CHALLENGE_LENGTH, challengeKey } from "./challenge.ts";
 import { completeIntake, createChallenge, createIntake } from "./intakes.ts";
 import { NONCE_PATTERN, POW_ALGORITHM } from "./pow.ts";
@@ -64,10 +64,15 @@ const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({
  * counts here, failed ones too; a budget all clients share is spent by solved intakes only
  * (see createIntake), so that nobody can use it up without doing the work.
  */
-async function limitPerAddress(deps: FeatureDeps, s: IntakeSettings, kind: "challenge" | "intake", req: Request) {
+async function limitPerAddress(
+  deps: FeatureDeps,
+  s: IntakeSettings,
+  isTrustedProxy: ProxyCheck,
+  kind: "challenge" | "intake",
+  req: Request,
+) {
   const r = s.rateLimits;
-  const trusted = new Set(deps.config.trustedProxies.map(normaliseAddress));
-  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), trusted);
+  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), isTrustedProxy);
   const perAddress = kind === "challenge" ? r.challengePerAddress : r.intakePerAddress;
   await hit(deps.pool, `${kind}:addr:${addressKey(address)}`, perAddress, r.windowSeconds);
 }
@@ -78,9 +83,13 @@ async function limitPerAddress(deps: FeatureDeps, s: IntakeSettings, kind: "chal
  * without a configuration.
  */
 export function intakeRoutes(api: Api, deps: FeatureDeps, given?: IntakeSettings): void {
-  let ready: { key: Buffer; settings: IntakeSettings } | undefined;
+  let ready: { key: Buffer; settings: IntakeSettings; isTrustedProxy: ProxyCheck } | undefined;
   const setup = () =>
-    (ready ??= { key: challengeKey(deps.config.hsToken), settings: given ?? intakeSettings(deps.config) });
+    (ready ??= {
+      key: challengeKey(deps.config.hsToken),
+      settings: given ?? intakeSettings(deps.config),
+      isTrustedProxy: trustedProxies(deps.config.trustedProxies),
+    });
   api.add({
     method: "get",
     path: "/api/v1/topics",
@@ -109,8 +118,8 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, given?: IntakeSettings
     response: Challenge,
     errors: [],
     handler: async ({ req }) => {
-      const { key, settings } = setup();
-      await limitPerAddress(deps, settings, "challenge", req);
+      const { key, settings, isTrustedProxy } = setup();
+      await limitPerAddress(deps, settings, isTrustedProxy, "challenge", req);
       return createChallenge(key, settings);
     },
   });
@@ -125,8 +134,8 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, given?: IntakeSettings
     response: Intake,
     errors: ["M_TOO_LARGE", "M_INVALID_USERNAME", "M_USER_IN_USE", "CONNECTA_CHALLENGE_FAILED", "M_NOT_FOUND"],
     handler: async ({ body, req }) => {
-      const { key, settings } = setup();
-      await limitPerAddress(deps, settings, "intake", req);
+      const { key, settings, isTrustedProxy } = setup();
+      await limitPerAddress(deps, settings, isTrustedProxy, "intake", req);
       return createIntake(deps, settings, key, {
         challengeId: body.challenge_id,
         nonce: body.nonce,
