@@ -30,7 +30,7 @@
  * - plain, E2EE on: the same pages with LiveKit's E2EE worker and one shared key
  *   (ExternalE2EEKeyProvider): the price of encryption without the rest of the web app.
  *
- *   npm run -w client build && node bench/calls.ts [rounds, default 5] [window s, default 20]
+ *   npm run -w client build && node bench/calls.ts [rounds, default 4] [window s, default 20]
  *   (in the environment ops/connecta sets up; CONNECTA_CHROMIUM overrides /usr/bin/chromium)
  */
 import { readFileSync, readdirSync } from "node:fs";
@@ -48,7 +48,7 @@ import { intakeSeeker, seedIntakeAgency } from "../tests/support/seeker.ts";
 import { unique } from "../tests/support/workflow.ts";
 import { benchDataDir, benchStack, requireClientBuild } from "./support.ts";
 
-const ROUNDS = Number(process.argv[2] ?? 5);
+const ROUNDS = Number(process.argv[2] ?? 4);
 const WINDOW = Number(process.argv[3] ?? 20) * 1000;
 const SETTLE = 5_000;
 const QUIET = 10_000;
@@ -250,6 +250,8 @@ interface MediaStats {
   framesDecoded: number;
   /** Audio samples decoded (not concealment). */
   samples: number;
+  /** Frames the own camera delivered to the track so far (media-source `frames`). */
+  capturedFrames: number;
   /** The largest remote video being received, e.g. "1280x720". */
   received: string;
   /** The own camera as captured (media-source), e.g. "1280x720@30". */
@@ -266,6 +268,7 @@ function mediaStats(page: Page): Promise<MediaStats> {
       at: performance.now(),
       framesDecoded: 0,
       samples: 0,
+      capturedFrames: 0,
       received: "",
       captured: "",
       sent: "",
@@ -286,6 +289,7 @@ function mediaStats(page: Page): Promise<MediaStats> {
         }
         if (r.type === "inbound-rtp" && r.kind === "audio")
           stats.samples += Number(r.totalSamplesReceived ?? 0) - Number(r.concealedSamples ?? 0);
+        if (r.type === "media-source" && r.kind === "video") stats.capturedFrames += Number(r.frames ?? 0);
         if (r.type === "media-source" && r.kind === "video")
           stats.captured = `${w}x${h}@${Number(r.framesPerSecond ?? 0).toFixed(0)}`;
         if (r.type === "outbound-rtp" && r.kind === "video") {
@@ -466,7 +470,10 @@ interface Sample {
   firstFrames: Record<string, number>;
   cost: Cost;
   /** Per participant: received fps and audio samples/s over the window, resolutions at its end. */
-  media: Record<string, { fps: number; audio: number; end: MediaStats; start: MediaStats }>;
+  media: Record<
+    string,
+    { fps: number; capturedFps: number; audio: number; msPerFrame: number; end: MediaStats; start: MediaStats }
+  >;
 }
 
 try {
@@ -528,9 +535,13 @@ try {
     active.forEach((p, i) => {
       const [a, b] = [startStats[i] as MediaStats, endStats[i] as MediaStats];
       const seconds = (b.at - a.at) / 1000;
+      const capturedFps = (b.capturedFrames - a.capturedFrames) / seconds;
       media[p.name] = {
         fps: (b.framesDecoded - a.framesDecoded) / seconds,
+        capturedFps,
         audio: (b.samples - a.samples) / seconds,
+        // CPU ms per second (% of one core × 10) per frame the camera delivered.
+        msPerFrame: ((cost.browsers[p.name]?.cpu ?? NaN) * 10) / capturedFps,
         start: a,
         end: b,
       };
@@ -542,7 +553,7 @@ try {
           .map((p) => {
             const m = media[p.name] as Sample["media"][string];
             const c = cost.browsers[p.name] as Cost["browsers"][string];
-            return `${p.name} ${fixed(c.cpu)}% CPU (renderer ${fixed(c.renderer)}%), ${fixed(c.pss)} MB, recv ${m.end.received} ${fixed(m.fps, 1)} fps, captured ${m.end.captured}, sent [${m.end.sent}] (${m.end.limitation})`;
+            return `${p.name} ${fixed(c.cpu)}% CPU (renderer ${fixed(c.renderer)}%), ${fixed(c.pss)} MB, recv ${m.end.received} ${fixed(m.fps, 1)} fps, ${fixed(m.msPerFrame, 1)} CPU ms per captured frame (${fixed(m.capturedFps, 1)} fps), captured ${m.end.captured}, sent [${m.end.sent}] (${m.end.limitation})`;
           })
           .join("; ") +
         `; LiveKit ${fixed(cost.livekit, 1)}%; machine ${fixed(cost.machine)}%`,
@@ -674,9 +685,9 @@ try {
   }
   console.log("");
   console.log(
-    `| per participant, ${WINDOW / 1000} s window (medians) | samples | CPU % of one core | of which renderer | PSS MB | received video | fps | sent layers | limited by | LiveKit CPU % | machine busy % |`,
+    `| per participant, ${WINDOW / 1000} s window (medians) | samples | CPU % of one core | of which renderer | PSS MB | camera fps | CPU ms per camera frame | received video | received fps | sent layers | limited by | LiveKit CPU % | machine busy % |`,
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const kind of KINDS) {
     const rows = of(kind);
     const names = Object.keys(rows[0]?.media ?? {});
@@ -686,11 +697,13 @@ try {
     const renderer = pick((s, n) => s.cost.browsers[n]?.renderer ?? NaN);
     const memory = pick((s, n) => s.cost.browsers[n]?.pss ?? NaN);
     const fps = pick((s, n) => s.media[n]?.fps ?? NaN);
+    const capturedFps = pick((s, n) => s.media[n]?.capturedFps ?? NaN);
+    const msPerFrame = pick((s, n) => s.media[n]?.msPerFrame ?? NaN);
     const seen = (f: (m: MediaStats) => string) =>
       [...new Set(rows.flatMap((s) => names.map((n) => f(s.media[n]?.end as MediaStats))))].join("; ");
     console.log(
       `| ${LABEL[kind]} | ${rows.length * names.length} | ${fixed(cpu)} | ${fixed(renderer)} | ${fixed(memory)} | ` +
-        `${seen((m) => m.received)} | ${fixed(fps, 1)} | ${seen((m) => m.sent)} | ${seen((m) => m.limitation)} | ` +
+        `${fixed(capturedFps, 1)} | ${fixed(msPerFrame, 1)} | ${seen((m) => m.received)} | ${fixed(fps, 1)} | ${seen((m) => m.sent)} | ${seen((m) => m.limitation)} | ` +
         `${fixed(median(rows.map((s) => s.cost.livekit)), 1)} | ${fixed(median(rows.map((s) => s.cost.machine)))} |`,
     );
   }
@@ -699,7 +712,7 @@ try {
   console.log(
     `| quiet: nobody in a call (web app pages open; plain pages at LiveKit's origin) | ${quiet.length} | ` +
       `web app ${fixed(idle(["counsellor", "seeker"]), 1)}, plain ${fixed(idle(["plain A", "plain B"]), 1)} | | ` +
-      `web app ${fixed(idleMemory(["counsellor", "seeker"]))}, plain ${fixed(idleMemory(["plain A", "plain B"]))} | | | | | ` +
+      `web app ${fixed(idleMemory(["counsellor", "seeker"]))}, plain ${fixed(idleMemory(["plain A", "plain B"]))} | | | | | | | ` +
       `${fixed(median(quiet.map((q) => q.livekit)), 1)} | ${fixed(median(quiet.map((q) => q.machine)))} |`,
   );
   console.log("");
