@@ -52,6 +52,7 @@ const ROUNDS = Number(process.argv[2] ?? 4);
 const WINDOW = Number(process.argv[3] ?? 20) * 1000;
 const SETTLE = 5_000;
 const QUIET = 10_000;
+const FIRST_FRAME_TIMEOUT = 60_000;
 const TICK = 100; // getconf CLK_TCK on Linux
 
 const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -327,7 +328,9 @@ interface Participant {
 }
 
 const JOIN = "Dem Anruf beitreten";
+/** The pages' console errors and warnings (LiveKit's "missing key" errors counted, not kept). */
 const consoleLines: string[] = [];
+const missingKeys: Record<string, number> = {};
 
 async function participant(name: string): Promise<Participant> {
   const server = await chromium.launchServer({
@@ -340,7 +343,9 @@ async function participant(name: string): Promise<Participant> {
   await context.addInitScript(pageProbe, JOIN);
   const page = await context.newPage();
   page.on("console", (message) => {
-    if (message.type() === "error") consoleLines.push(`${name}: ${message.text().slice(0, 300)}`);
+    if (message.type() !== "error" && message.type() !== "warning") return;
+    if (message.text().startsWith("MissingKey")) missingKeys[name] = (missingKeys[name] ?? 0) + 1;
+    else consoleLines.push(`${new Date().toISOString().slice(11, 23)} ${name}: ${message.text().slice(0, 300)}`);
   });
   page.on("pageerror", (error) => consoleLines.push(`${name}: page error ${String(error)}`));
   return { name, server, browser, pid: server.process().pid as number, page };
@@ -561,18 +566,57 @@ try {
     return sample;
   }
 
-  async function appRound(): Promise<Sample> {
+  /** The call's memberships in the room's state (user, device, expiry), as Synapse has them. */
+  async function memberships(): Promise<string> {
+    const session = await desk.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as object);
+    const state = await matrixRequest(
+      info,
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(seeker.roomId)}/state`,
+      session as { accessToken: string },
+    );
+    const events = (Array.isArray(state.body) ? state.body : []) as {
+      type: string;
+      state_key: string;
+      content: object;
+    }[];
+    return JSON.stringify(
+      events.filter((e) => e.type.includes("call.member")).map((e) => ({ key: e.state_key, content: e.content })),
+    );
+  }
+
+  const leave = async () => {
+    for (const page of [chat, desk]) {
+      const button = page.getByRole("button", { name: "Anruf verlassen" });
+      if ((await button.count()) > 0) await button.click();
+    }
+    await until("the counsellor's call ended", async () =>
+      (await desk.getByTestId("call-status").innerText()).includes("Der Anruf ist beendet."),
+    );
+  };
+
+  /** One call in the web app; null (and the reason in `failures`) if a side decoded nothing. */
+  async function appRound(): Promise<Sample | null> {
     await Promise.all([desk.reload(), chat.reload()]);
     const startButton = desk.getByRole("button", { name: "Videoanruf starten" });
     await startButton.waitFor({ timeout: 90_000 });
     await chat.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 90_000 });
     await Promise.all([watch(desk), watch(chat)]);
+    const linesBefore = consoleLines.length;
+    const missingBefore = { ...missingKeys };
     await startButton.click();
     await chat.getByRole("button", { name: JOIN }).click({ timeout: 90_000 });
-    await until("both decode the other's video", async () => {
-      const [d, c] = await Promise.all([marks(desk), marks(chat)]);
-      return Boolean(d.firstFrame && c.firstFrame);
-    });
+    const decoding = await until(
+      "both decode the other's video",
+      async () => {
+        const [d, c] = await Promise.all([marks(desk), marks(chat)]);
+        return Boolean(d.firstFrame && c.firstFrame);
+      },
+      FIRST_FRAME_TIMEOUT,
+    ).then(
+      () => true,
+      () => false,
+    );
     const [d, c] = await Promise.all([marks(desk), marks(chat)]);
     const t0 = d["click:Videoanruf starten"] as number;
     const at = (m: Record<string, number>, name: string) => (m[name] ?? NaN) - t0;
@@ -588,16 +632,23 @@ try {
       counsellorBytes: at(d, "firstBytes"),
       counsellor: at(d, "firstFrame"),
     };
+    if (!decoding) {
+      const missing = Object.entries(missingKeys).map(([who, n]) => `${who} ${n - (missingBefore[who] ?? 0)}`);
+      const failure =
+        `no decoded frame within ${FIRST_FRAME_TIMEOUT / 1000} s: ${JSON.stringify(firstFrames)}; ` +
+        `LiveKit "MissingKey" errors: ${missing.join(", ")}; memberships: ${await memberships()}; ` +
+        `console: ${consoleLines.slice(linesBefore, linesBefore + 15).join(" | ")}`;
+      log(failure);
+      failures.push(failure);
+      await leave();
+      return null;
+    }
     for (const page of [desk, chat]) {
       const encrypted = await page.getByTestId("call-remote").getAttribute("data-encrypted");
       if (encrypted !== "true") throw new Error(`the call is not shown as encrypted (${encrypted})`);
     }
     const sample = await measure("app", [counsellorP, seekerP], firstFrames);
-    await chat.getByRole("button", { name: "Anruf verlassen" }).click();
-    await desk.getByRole("button", { name: "Anruf verlassen" }).click();
-    await until("the counsellor's call ended", async () =>
-      (await desk.getByTestId("call-status").innerText()).includes("Der Anruf ist beendet."),
-    );
+    await leave();
     return sample;
   }
 
@@ -629,6 +680,7 @@ try {
   }
 
   const samples: Sample[] = [];
+  const failures: string[] = [];
   const quiet: Cost[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     log(`round ${round + 1} of ${ROUNDS}: quiet`);
@@ -639,7 +691,8 @@ try {
     for (let k = 0; k < KINDS.length; k++) {
       const kind = KINDS[(round + k) % KINDS.length] as Kind;
       log(`round ${round + 1}: ${kind}`);
-      samples.push(kind === "app" ? await appRound() : await plainRound(kind, round));
+      const sample = kind === "app" ? await appRound() : await plainRound(kind, round);
+      if (sample) samples.push(sample);
     }
   }
   const loadAfter = loadavg();
@@ -727,6 +780,11 @@ try {
       `CPU by process kind, ${LABEL[kind]} (medians, % of one core): ${kinds.map((k) => `${k} ${fixed(pick(k), 1)}`).join(", ")}`,
     );
   }
+  console.log("");
+  console.log(
+    `web app calls in which a side decoded no frame within ${FIRST_FRAME_TIMEOUT / 1000} s: ${failures.length} of ${ROUNDS}`,
+  );
+  for (const failure of failures) console.log(`- ${failure}`);
   console.log("");
   console.log("per sample:");
   for (const s of samples) console.log(JSON.stringify(s));
