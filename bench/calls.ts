@@ -738,7 +738,7 @@ try {
   }
   console.log("");
   console.log(
-    `| per participant, ${WINDOW / 1000} s window (medians) | samples | CPU % of one core | of which renderer | PSS MB | camera fps | CPU ms per camera frame | received video | received fps | sent layers | limited by | LiveKit CPU % | machine busy % |`,
+    `| per participant, ${WINDOW / 1000} s window (medians) | samples | CPU % of one core | of which renderer | PSS MB | camera fps | CPU ms per camera frame | received video (end of window) | received fps | largest layer sent | sender limited by | LiveKit CPU % | machine busy % |`,
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const kind of KINDS) {
@@ -752,11 +752,19 @@ try {
     const fps = pick((s, n) => s.media[n]?.fps ?? NaN);
     const capturedFps = pick((s, n) => s.media[n]?.capturedFps ?? NaN);
     const msPerFrame = pick((s, n) => s.media[n]?.msPerFrame ?? NaN);
-    const seen = (f: (m: MediaStats) => string) =>
-      [...new Set(rows.flatMap((s) => names.map((n) => f(s.media[n]?.end as MediaStats))))].join("; ");
+    // How often each value was seen at the end of a window, e.g. "1280x720 ×3, 320x180 ×5".
+    const seen = (f: (m: MediaStats) => string) => {
+      const counts = new Map<string, number>();
+      for (const value of rows.flatMap((s) => names.map((n) => f(s.media[n]?.end as MediaStats))))
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+      return [...counts].map(([value, n]) => `${value} ×${n}`).join(", ");
+    };
+    // The largest layer sent ("f 1280x720@11" → "1280x720").
+    const largest = (m: MediaStats) =>
+      /(\d+x\d+)@/.exec(m.sent.split(", ").find((l) => l.startsWith("f ")) ?? m.sent)?.[1] ?? "–";
     console.log(
       `| ${LABEL[kind]} | ${rows.length * names.length} | ${fixed(cpu)} | ${fixed(renderer)} | ${fixed(memory)} | ` +
-        `${fixed(capturedFps, 1)} | ${fixed(msPerFrame, 1)} | ${seen((m) => m.received)} | ${fixed(fps, 1)} | ${seen((m) => m.sent)} | ${seen((m) => m.limitation)} | ` +
+        `${fixed(capturedFps, 1)} | ${fixed(msPerFrame, 1)} | ${seen((m) => m.received)} | ${fixed(fps, 1)} | ${seen(largest)} | ${seen((m) => m.limitation)} | ` +
         `${fixed(median(rows.map((s) => s.cost.livekit)), 1)} | ${fixed(median(rows.map((s) => s.cost.machine)))} |`,
     );
   }
