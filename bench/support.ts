@@ -2,7 +2,7 @@
  * What the browser benchmarks share: the client build check and a fresh stack that is stopped
  * and removed however the run ends.
  */
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../ops/stack/config.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
@@ -14,8 +14,11 @@ export function requireClientBuild(): Date {
   return built.mtime;
 }
 
-/** A new data folder for a benchmark's stack, under .data/. */
-export const benchDataDir = (name: string): string => mkdtempSync(join(ROOT, ".data", `bench-${name}-`));
+/** A new data folder for a benchmark's stack, under .data/ (made if missing, as in a fresh clone). */
+export function benchDataDir(name: string): string {
+  mkdirSync(join(ROOT, ".data"), { recursive: true });
+  return mkdtempSync(join(ROOT, ".data", `bench-${name}-`));
+}
 
 /**
  * Starts a fresh stack in `dataDir` (with `env` on top of a fresh stack's environment). The
