@@ -20,6 +20,32 @@ afterAll(async () => {
   await browser?.close();
 });
 
+describe("the quick exit", () => {
+  it("leaves no page of the service behind Back: the service took one history entry, now the neutral page's", async () => {
+    const context = await browser.newContext({ locale: "de-DE" });
+    const page = await context.newPage();
+    // Where the person was before: a page of another origin.
+    const before = `${stack.synapseUrl}/_matrix/client/versions`;
+    await page.goto(before);
+    await page.goto(`${stack.clientUrl}/`, { waitUntil: "networkidle" });
+    // Around the service: the footer's pages, the language, the intake form, the login.
+    await page.getByRole("contentinfo").getByRole("link", { name: "Impressum" }).click();
+    await page.waitForURL(/\/impressum$/);
+    await page.getByRole("link", { name: "English" }).click();
+    await page.waitForURL(/\?lang=en$/);
+    await page.getByRole("link", { name: "To the start page" }).click();
+    await page.getByRole("link", { name: "I have written before – Log in" }).click();
+    await page.waitForURL(/\/anmelden$/);
+    await page.locator("h1").waitFor();
+
+    await page.getByRole("link", { name: /Leave this page quickly/ }).click();
+    await page.waitForURL(`${stack.clientUrl}/rezept`);
+    await page.goBack();
+    expect(page.url()).toBe(before);
+    await context.close();
+  });
+});
+
 describe("the quick exit from a logged-in conversation", () => {
   it("ends the login at the homeserver: the old access token answers 401 and the device is gone", async () => {
     const agency = await seedIntakeAgency(stack, 1);
