@@ -28,12 +28,7 @@ import {
 import { tabToText } from "../support/keyboard.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
-import {
-  openElementCall,
-  serveStaticFiles,
-  type ElementCall,
-  type StaticFiles,
-} from "../support/widget-host/element-call.ts";
+import { openElementCall, serveStaticFiles, type ElementCall } from "../support/widget-host/element-call.ts";
 import { unique } from "../support/workflow.ts";
 
 const stack = inject("stack");
@@ -187,7 +182,8 @@ async function interop(): Promise<ElementCall> {
   const frame = await elementCallFrame(hostPage);
   const join = hostPage.frameLocator("iframe").getByRole("button", { name: /^join/i });
   await join.waitFor({ timeout: 90_000 });
-  await join.click();
+  // Not waiting for navigations: Element Call keeps its frame busy while it joins.
+  await join.click({ noWaitAfter: true });
 
   // Element Call decodes both web-app participants, both decode Element Call.
   await expectDecoding(frame, "Element Call", 2, 2);
