@@ -35,6 +35,8 @@ const stack = inject("stack");
 let browser: Browser;
 /** The pages' console warnings and errors, shown when the test fails. */
 const consoleLines: string[] = [];
+/** The Element Calls opened, whose Matrix clients stop with the test. */
+const opened: ElementCall[] = [];
 /** Requests any page made to an address that is not loopback (there must be none). */
 const outside: string[] = [];
 
@@ -46,6 +48,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  for (const element of opened) element.stop();
   await browser?.close();
 });
 
@@ -155,7 +158,7 @@ async function conversation() {
   return { counsellor, seeker, desk, chat };
 }
 
-async function interop(): Promise<ElementCall> {
+async function interop(): Promise<void> {
   const { counsellor, seeker, desk, chat } = await conversation();
 
   // Our web app starts the call; the seeker joins it in the web app.
@@ -175,10 +178,11 @@ async function interop(): Promise<ElementCall> {
   const files = await serveStaticFiles(elementContext, stack.clientUrl);
   const tokenRequests: string[] = [];
   elementContext.on("request", (request) => {
-    if (request.url().includes("/rtc/")) tokenRequests.push(`${request.method()} ${request.url()}`);
+    if (/\/(sfu\/get|get_token)$/.test(new URL(request.url()).pathname))
+      tokenRequests.push(`${request.method()} ${request.url()}`);
   });
   const hostPage = await elementContext.newPage();
-  const element = await openElementCall(stack, files, hostPage, counsellor, seeker.roomId);
+  opened.push(await openElementCall(stack, files, hostPage, counsellor, seeker.roomId));
   const frame = await elementCallFrame(hostPage);
   const join = hostPage.frameLocator("iframe").getByRole("button", { name: /^join/i });
   await join.waitFor({ timeout: 90_000 });
@@ -207,20 +211,16 @@ async function interop(): Promise<ElementCall> {
   expect(tokenRequests.length).toBeGreaterThan(0);
   for (const request of tokenRequests) expect(request).toMatch(new RegExp(`^POST ${stack.clientUrl}/api/v1/rtc/`));
   expect(outside).toEqual([]);
-  return element;
 }
 
 describe("Element Call", () => {
   it("served from our origin in a widget host, joins a call our web app started; all decode each other's encrypted media", async () => {
-    let element: ElementCall | undefined;
     try {
-      element = await interop();
+      await interop();
     } catch (err) {
       throw new Error(`${String(err)}\n${await pagesText(browser)}\n--- console\n${consoleLines.join("\n")}`, {
         cause: err,
       });
-    } finally {
-      element?.stop();
     }
   }, 600_000);
 });
