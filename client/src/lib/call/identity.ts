@@ -3,9 +3,6 @@
 // appservice/src/rtc/identity.ts), and the media keys are bound to it: a key set for the wrong
 // identity decrypts nothing.
 
-/** The call of a conversation: the room's own call (MatrixRTC slot `m.call#ROOM`). */
-export const ROOM_SLOT = "m.call#ROOM";
-
 /** One device's membership in a call, as MatrixRTC describes it. */
 export interface CallMemberId {
   userId: string;
@@ -21,18 +18,11 @@ export interface CallMemberId {
  */
 export const ownMemberId = (userId: string, deviceId: string): string => `${userId}:${deviceId}`;
 
-/** Unpadded standard base64 of `bytes`. */
-function unpaddedBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/=+$/, "");
-}
-
 /**
- * The LiveKit identity of a membership: unpadded base64 of SHA-256 over the JSON array
- * `[user_id, device_id, member_id]` (MSC4195), as the token service derives it.
+ * The LiveKit identity of a membership: `<user id>:<device id>`. Our memberships are the SDK's
+ * legacy `m.call.member` state events, and for those every MatrixRTC client (matrix-js-sdk's
+ * `rtcBackendIdentity`, Element Call) expects exactly this identity in LiveKit and binds the
+ * member's media key to it; the token service's older request (`/sfu/get`) signs it so. (The
+ * hashed identity of MSC4195's `get_token` belongs to sticky-event memberships, MSC4354.)
  */
-export async function livekitIdentity({ userId, deviceId, memberId }: CallMemberId): Promise<string> {
-  const data = new TextEncoder().encode(JSON.stringify([userId, deviceId, memberId]));
-  return unpaddedBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
-}
+export const livekitIdentity = ({ userId, deviceId }: CallMemberId): string => `${userId}:${deviceId}`;

@@ -102,7 +102,7 @@ export async function joinCall(
     member: Pick<CallMembership, "userId" | "deviceId" | "memberId">,
   ): void => {
     chain = chain
-      .then(async () => onKey({ key, index, identity: await livekitIdentity(member) }))
+      .then(() => onKey({ key, index, identity: livekitIdentity(member) }))
       .catch((err: unknown) => console.warn("call: a media key was not forwarded", err));
   };
   session.on(MatrixRTCSessionEvent.EncryptionKeyChanged, forward);

@@ -1,19 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { serverNameOf, tokenRequest } from "./token.ts";
+import { serverNameOf, tokenRequest, TOKEN_PATH } from "./token.ts";
 
 describe("tokenRequest", () => {
-  it("asks for the room's own call as the membership's member, with the OpenID token of our server", () => {
+  it("asks the older endpoint for the room's call as our device, with the OpenID token of our server", () => {
     const member = { userId: "@berater:connecta.test", deviceId: "DEV", memberId: "@berater:connecta.test:DEV" };
+    expect(TOKEN_PATH).toBe("/api/v1/rtc/sfu/get");
     expect(tokenRequest("!raum:connecta.test", member, "oidc")).toEqual({
-      room_id: "!raum:connecta.test",
-      slot_id: "m.call#ROOM",
+      room: "!raum:connecta.test",
       openid_token: {
         access_token: "oidc",
         token_type: "Bearer",
         matrix_server_name: "connecta.test",
         expires_in: 3600,
       },
-      member: { id: "@berater:connecta.test:DEV", claimed_user_id: "@berater:connecta.test", claimed_device_id: "DEV" },
+      device_id: "DEV",
     });
   });
 

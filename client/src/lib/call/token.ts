@@ -1,29 +1,31 @@
-// The LiveKit token of a call, from the call token service on our origin (MSC4195 `get_token`,
-// appservice/src/rtc/): it checks with the homeserver, by our OpenID token, that we are the
-// seeker or the assigned counsellor of the conversation and joined to its room.
+// The LiveKit token of a call, from the call token service on our origin (appservice/src/rtc/):
+// it checks with the homeserver, by our OpenID token, that we are the seeker or the assigned
+// counsellor of the conversation and joined to its room. We ask with the request that goes with
+// our kind of membership (legacy `m.call.member` state): `/sfu/get`, whose LiveKit identity is
+// `<user id>:<device id>`, the one Element Call and matrix-js-sdk bind our media key to
+// (identity.ts). MSC4195's `get_token` signs a hashed identity nobody else would look for.
 import { openIdToken, send, type Answer } from "../api/connecta.ts";
 import { ApiProblem, jsonRequest } from "../api/http.ts";
 import type { Session } from "../session/session.ts";
-import { ROOM_SLOT, type CallMemberId } from "./identity.ts";
+import type { CallMemberId } from "./identity.ts";
 
 /** Where the token service answers (forwarded to the application service). */
-export const TOKEN_PATH = "/api/v1/rtc/get_token";
+export const TOKEN_PATH = "/api/v1/rtc/sfu/get";
 
 /** The server name of a Matrix user id (`@name:server` → `server`). */
 export const serverNameOf = (userId: string): string => userId.slice(userId.indexOf(":") + 1);
 
-/** The body of a token request for `member` in the call of `roomId`. */
+/** The body of a token request for `member` in the call of `roomId` (the room's own call). */
 export function tokenRequest(roomId: string, member: CallMemberId, openId: string) {
   return {
-    room_id: roomId,
-    slot_id: ROOM_SLOT,
+    room: roomId,
     openid_token: {
       access_token: openId,
       token_type: "Bearer",
       matrix_server_name: serverNameOf(member.userId),
       expires_in: 3600,
     },
-    member: { id: member.memberId, claimed_user_id: member.userId, claimed_device_id: member.deviceId },
+    device_id: member.deviceId,
   };
 }
 
