@@ -10,15 +10,16 @@ import { join } from "node:path";
 import pg from "pg";
 import type { StackConfig } from "./config.ts";
 import type { Secrets } from "./secrets.ts";
+import { archiveSettings, ensureStanza } from "../backup/pgbackrest.ts";
 import { startService, waitUntil, type Service } from "./processes.ts";
 
-interface Owner {
+export interface Owner {
   uid: number;
   gid: number;
 }
 
 /** The user PostgreSQL runs as: ourselves, or `postgres` when we are root. */
-function clusterOwner(): Owner | null {
+export function clusterOwner(): Owner | null {
   if (process.getuid?.() !== 0) return null;
   const line = readFileSync("/etc/passwd", "utf8")
     .split("\n")
@@ -115,6 +116,8 @@ export async function startPostgres(config: StackConfig, secrets: Secrets): Prom
       `unix_socket_directories=${socketDir}`,
       "-c",
       "max_connections=200",
+      // Continuous WAL archiving through pgBackRest when backups are configured (ops/backup/).
+      ...archiveSettings(config, secrets),
     ],
     join(config.dataDir, "logs", "postgres.log"),
     { ...asOwner, cwd: socketDir },
@@ -149,5 +152,6 @@ export async function startPostgres(config: StackConfig, secrets: Secrets): Prom
   } finally {
     await client.end();
   }
+  ensureStanza(config, secrets);
   return service;
 }

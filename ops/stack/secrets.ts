@@ -45,6 +45,8 @@ const SECRET_FILE_NAMES = {
   synapseOperatorToken: "synapse.operator_token",
   /** LiveKit's API key and secret, as LiveKit's `key_file` reads them (`<key>: <secret>`). */
   livekitKeys: "livekit.keys",
+  /** Passphrase of pgBackRest's repository cipher (ops/backup/pgbackrest.ts; only with backups). */
+  backupCipherPass: "pgbackrest.cipher_pass",
 } as const;
 
 /** A secret of the stack, by what it holds. */

@@ -1,0 +1,145 @@
+/**
+ * pgBackRest (Debian's package) for the stack's PostgreSQL: continuous WAL archiving from
+ * PostgreSQL's `archive_command`, full backups, retention and restores, into one repository per
+ * stack that pgBackRest encrypts itself (`repo1-cipher-type=aes-256-cbc`, a generated passphrase in
+ * the secrets folder). It runs as the user that owns the cluster, as pgBackRest requires.
+ *
+ * Its configuration file lives beside the cluster (only that user can read it: it holds the
+ * cipher passphrase) and is written at every start, so it always names the current port.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { StackConfig } from "../stack/config.ts";
+import { clusterDir, clusterOwner } from "../stack/postgres.ts";
+import type { Secrets } from "../stack/secrets.ts";
+import { loadBackupConfig, type BackupConfig } from "./config.ts";
+
+/** pgBackRest's name for the stack's cluster. */
+export const STANZA = "connecta";
+
+/**
+ * Seconds after which PostgreSQL archives a partly filled WAL segment: the worst-case recovery
+ * point of a lost disk when little is written (PROMISES.md §4.4 promises at most 5 minutes).
+ */
+export const ARCHIVE_TIMEOUT_SECONDS = 60;
+
+/** Path of pgBackRest's configuration file of the stack. */
+export function pgbackrestConf(config: StackConfig): string {
+  return join(clusterDir(config), "pgbackrest.conf");
+}
+
+/** pgBackRest's repository of the stack. */
+export function repositoryDir(backup: BackupConfig): string {
+  return join(backup.backupDir, "pgbackrest");
+}
+
+/** Owned by the cluster's user (when we are root), mode `mode`. */
+function ownedByCluster(path: string, mode: number): void {
+  const owner = clusterOwner();
+  if (owner) chownSync(path, owner.uid, owner.gid);
+  chmodSync(path, mode);
+}
+
+/** The repository's cipher passphrase from the secrets folder, created on first use. */
+export function cipherPass(secretFile: string): string {
+  if (!existsSync(secretFile))
+    writeFileSync(secretFile, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
+  return readFileSync(secretFile, "utf8").trim();
+}
+
+/**
+ * Writes pgBackRest's configuration for the stack and makes its repository folder. The backup
+ * folder itself is passable (not listable) for the cluster's user, who owns the repository.
+ */
+export function writePgbackrestConf(config: StackConfig, backup: BackupConfig, passFile: string): string {
+  const home = clusterDir(config);
+  mkdirSync(backup.backupDir, { recursive: true, mode: 0o711 });
+  chmodSync(backup.backupDir, 0o711);
+  const repo = repositoryDir(backup);
+  mkdirSync(repo, { recursive: true, mode: 0o700 });
+  ownedByCluster(repo, 0o700);
+  const lockDir = join(home, "run", "pgbackrest");
+  mkdirSync(lockDir, { recursive: true, mode: 0o700 });
+  ownedByCluster(lockDir, 0o700);
+  const path = pgbackrestConf(config);
+  writeFileSync(
+    path,
+    [
+      "[global]",
+      `repo1-path=${repo}`,
+      "repo1-cipher-type=aes-256-cbc",
+      `repo1-cipher-pass=${cipherPass(passFile)}`,
+      // Every full backup of the last keepDays days stays, with the WAL to replay it to any
+      // moment since; pgBackRest expires older ones after each backup.
+      "repo1-retention-full-type=time",
+      `repo1-retention-full=${backup.keepDays}`,
+      "start-fast=y",
+      "log-level-console=warn",
+      "log-level-stderr=warn",
+      "log-level-file=off",
+      `lock-path=${lockDir}`,
+      "",
+      `[${STANZA}]`,
+      `pg1-path=${join(home, "data")}`,
+      `pg1-port=${config.pgPort}`,
+      `pg1-socket-path=${join(home, "run")}`,
+      "pg1-user=connecta_admin",
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  ownedByCluster(path, 0o600);
+  return path;
+}
+
+/**
+ * PostgreSQL settings (`-c` arguments) for continuous archiving through pgBackRest, and its
+ * configuration written, when backups are configured; none otherwise.
+ */
+export function archiveSettings(config: StackConfig, secrets: Secrets): string[] {
+  const backup = loadBackupConfig(config);
+  if (!backup.ageRecipient) return [];
+  const conf = writePgbackrestConf(config, backup, secrets.files.backupCipherPass);
+  return [
+    "-c",
+    "archive_mode=on",
+    "-c",
+    `archive_command=pgbackrest --config='${conf}' --stanza=${STANZA} archive-push %p`,
+    "-c",
+    `archive_timeout=${ARCHIVE_TIMEOUT_SECONDS}`,
+  ];
+}
+
+/** A pgBackRest command failed; its message is pgBackRest's own. */
+export class PgbackrestError extends Error {}
+
+/**
+ * Runs `pgbackrest <args>` for the stack as the cluster's user and returns its output. The
+ * superuser's password reaches libpq through PGPASSWORD (pgBackRest connects for backups).
+ */
+export function pgbackrest(config: StackConfig, adminPassword: string | null, args: string[]): string {
+  const owner = clusterOwner();
+  const res = spawnSync("pgbackrest", [`--config=${pgbackrestConf(config)}`, `--stanza=${STANZA}`, ...args], {
+    ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+    cwd: "/",
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, ...(adminPassword ? { PGPASSWORD: adminPassword } : {}) },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.error)
+    throw new PgbackrestError(`pgbackrest ${args[0]}: ${res.error.message} (is Debian's pgbackrest installed?)`);
+  if (res.status !== 0) {
+    throw new PgbackrestError(
+      `pgbackrest ${args[0]} failed (exit ${res.status}): ${(res.stderr || res.stdout).trim()}`,
+    );
+  }
+  return res.stdout;
+}
+
+/** Creates pgBackRest's stanza of a running cluster when backups are configured (idempotent). */
+export function ensureStanza(config: StackConfig, secrets: Secrets): void {
+  if (!loadBackupConfig(config).ageRecipient) return;
+  pgbackrest(config, secrets.pgAdminPassword, ["stanza-create"]);
+}
