@@ -60,6 +60,14 @@ export function writePgbackrestConf(config: StackConfig, backup: BackupConfig, p
   const repo = repositoryDir(backup);
   mkdirSync(repo, { recursive: true, mode: 0o700 });
   ownedByCluster(repo, 0o700);
+  const owner = clusterOwner();
+  const reachable = !owner || spawnSync("test", ["-w", repo], { uid: owner.uid, gid: owner.gid }).status === 0;
+  if (!reachable) {
+    throw new Error(
+      `PostgreSQL's user cannot reach the backup repository ${repo}: make the folders above it passable ` +
+        "(chmod o+x) or set CONNECTA_BACKUP_DIR to a folder it can reach",
+    );
+  }
   const lockDir = join(home, "run", "pgbackrest");
   mkdirSync(lockDir, { recursive: true, mode: 0o700 });
   ownedByCluster(lockDir, 0o700);
