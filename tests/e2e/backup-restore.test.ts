@@ -17,6 +17,7 @@ import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -348,6 +349,24 @@ describe("backups and restores", () => {
     expect(readdirSync(root).filter((n) => n.startsWith("scratch"))).toEqual([]);
     // The key that fits opens it: the refusal was about the key.
     expect(execFileSync("age", ["-d", "-i", otherKey, foreign], { maxBuffer: 1 << 30 }).equals(tar)).toBe(true);
+
+    // One byte changed in pgBackRest's repository: its verify finds it before anything is restored.
+    const set = join(backupDir, "pgbackrest", "backup", "connecta", newest.replace(".tar.age", ""), "pg_data");
+    const victim = join(set, "PG_VERSION.gz");
+    const original = readFileSync(victim);
+    const flipped = Buffer.from(original);
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 0x01;
+    writeFileSync(victim, flipped);
+    try {
+      const repoRun = await connecta(["restore"], { CONNECTA_DATA_DIR: scratch });
+      expect(repoRun.code).toBe(1);
+      expect(repoRun.stderr).toContain("pgBackRest's verify found damaged or missing files in the repository");
+      expect(repoRun.stderr).toMatch(/checksum invalid: 1/);
+      expect(existsSync(join(scratch, "postgres", "data", "PG_VERSION"))).toBe(false);
+    } finally {
+      writeFileSync(victim, original);
+      removeStackData({ dataDir: scratch, postgresDir: join(scratch, "postgres") });
+    }
 
     // Nothing readable in the backup folder: not the conversation's canary, not a secret, not
     // even what the database keeps unencrypted (an agency's name); pgBackRest's files are all
