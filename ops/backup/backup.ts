@@ -101,9 +101,16 @@ export function backup(config: StackConfig, settings: BackupConfig): BackupResul
   try {
     verifyRepository(config, label);
   } catch (err) {
-    // A backup that fails verification must not be taken for a good one.
-    pgbackrest(config, null, ["expire", `--set=${label}`]);
-    throw err;
+    // A backup that fails verification must not be taken for a good one: remove it, and say so.
+    try {
+      // Retention at its maximum for this run, as pgBackRest's help asks for an ad hoc expiry.
+      pgbackrest(config, null, ["expire", `--set=${label}`, "--repo1-retention-full=9999999"]);
+    } catch (expireErr) {
+      throw new BackupRefused(
+        `${(err as Error).message}\nbackup ${label} is damaged and could not be removed: ${(expireErr as Error).message}`,
+      );
+    }
+    throw new BackupRefused(`${(err as Error).message}\nbackup ${label} was removed`);
   }
   const archive = writeFilesArchive(config.dataDir, settings, label);
   // Files archives go with pgBackRest's backups: those of expired backups go too.
