@@ -314,7 +314,7 @@ describe("backups and restores", () => {
     expect(rows.map((r) => r.event_id)).toEqual([first]);
   }, 900_000);
 
-  it("refuses a backup file changed by one byte or encrypted to another key; backups hold no plaintext and no secret in clear", async () => {
+  it("refuses a backup file changed by one byte or encrypted to another key; the restore check passes; backups hold no plaintext and no secret in clear", async () => {
     const files = join(backupDir, "files");
     const newest = readdirSync(files)
       .filter((n) => n.endsWith(".tar.age"))
@@ -367,6 +367,19 @@ describe("backups and restores", () => {
       writeFileSync(victim, original);
       removeStackData({ dataDir: scratch, postgresDir: join(scratch, "postgres") });
     }
+
+    // The monthly restore check on the untouched backups: a restore into a scratch folder, both
+    // databases looked into, the folder deleted, the metric written.
+    const check = await connectaOk(["restore-check", join(root, "check")]);
+    expect(check).toMatchObject({ enquiries: 2 });
+    expect(Number(check.users)).toBeGreaterThan(3);
+    expect(existsSync(join(root, "check"))).toBe(false);
+    expect(
+      readFileSync(
+        join(backupDir, "metrics", "connecta_backup_restore_check_last_success_timestamp_seconds.prom"),
+        "utf8",
+      ),
+    ).toMatch(/^connecta_backup_restore_check_last_success_timestamp_seconds \d+$/m);
 
     // Nothing readable in the backup folder: not the conversation's canary, not a secret, not
     // even what the database keeps unencrypted (an agency's name); pgBackRest's files are all
