@@ -5,7 +5,9 @@
  * the secrets folder). It runs as the user that owns the cluster, as pgBackRest requires.
  *
  * Its configuration file lives beside the cluster (only that user can read it: it holds the
- * cipher passphrase) and is written at every start, so it always names the current port.
+ * cipher passphrase) and is written at every start, so it always names the current port. On a
+ * host installed by ops/host/install-host.ts, install-host writes it (/etc/connecta/pgbackrest.conf,
+ * from {@link pgbackrestConfText} too) and pgBackRest runs as that host's cluster user.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
