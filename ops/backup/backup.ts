@@ -24,7 +24,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import pg from "pg";
 import type { StackConfig } from "../stack/config.ts";
 import { clusterDir, clusterOwner } from "../stack/postgres.ts";
@@ -40,7 +40,14 @@ import {
   removeFilesArchive,
   writeFilesArchive,
 } from "./files.ts";
-import { archiveSettings, pgbackrest, writePgbackrestConf } from "./pgbackrest.ts";
+import {
+  archiveSettings,
+  hostCluster,
+  pgbackrest,
+  stackCluster,
+  writePgbackrestConf,
+  type Cluster,
+} from "./pgbackrest.ts";
 
 /** What a backup made. */
 export interface BackupResult {
@@ -56,9 +63,9 @@ interface InfoBackup {
   timestamp: { start: number; stop: number };
 }
 
-/** pgBackRest's backups of the stack, oldest first. */
-function pgbackrestBackups(config: StackConfig): InfoBackup[] {
-  const info = JSON.parse(pgbackrest(config, null, ["info", "--output=json"])) as { backup?: InfoBackup[] }[];
+/** pgBackRest's backups of the cluster, oldest first. */
+function pgbackrestBackups(cluster: Cluster): InfoBackup[] {
+  const info = JSON.parse(pgbackrest(cluster, ["info", "--output=json"])) as { backup?: InfoBackup[] }[];
   return info[0]?.backup ?? [];
 }
 
@@ -66,8 +73,8 @@ function pgbackrestBackups(config: StackConfig): InfoBackup[] {
  * Throws {@link BackupRefused} unless pgBackRest's verify finds every file of the repository's
  * backup `label` (or all of them) and the archived WAL whole.
  */
-function verifyRepository(config: StackConfig, label?: string): void {
-  const out = pgbackrest(config, null, ["verify", "--output=text", "--verbose", ...(label ? [`--set=${label}`] : [])]);
+function verifyRepository(cluster: Cluster, label?: string): void {
+  const out = pgbackrest(cluster, ["verify", "--output=text", "--verbose", ...(label ? [`--set=${label}`] : [])]);
   if (!/^status: ok$/m.test(out)) {
     throw new BackupRefused(`pgBackRest's verify found damaged or missing files in the repository:\n${out.trim()}`);
   }
@@ -88,23 +95,35 @@ function writeMetric(backup: BackupConfig, name: string, help: string): void {
 export function backup(config: StackConfig, settings: BackupConfig): BackupResult {
   if (!settings.ageRecipient) {
     throw new BackupRefused(
-      "backups are off: set CONNECTA_BACKUP_AGE_RECIPIENT to the operator's age public key and restart the stack " +
-        "(PostgreSQL archives its WAL from then on)",
+      settings.host
+        ? "backups are off: CONNECTA_BACKUP_AGE_RECIPIENT is empty; set it to the operator's age public key " +
+            "in /etc/connecta/backup.env (docs/runbooks/restore.md)"
+        : "backups are off: set CONNECTA_BACKUP_AGE_RECIPIENT to the operator's age public key and restart the stack " +
+            "(PostgreSQL archives its WAL from then on)",
     );
   }
   const started = Date.now();
-  const files = secretFiles(config.dataDir);
-  const adminPassword = readFileSync(files.pgAdminPassword, "utf8").trim();
-  pgbackrest(config, adminPassword, ["backup", "--type=full"]);
-  const label = pgbackrestBackups(config).at(-1)?.label;
+  const cluster = settings.host
+    ? hostCluster(settings.host)
+    : stackCluster(config, readFileSync(secretFiles(config.dataDir).pgAdminPassword, "utf8").trim());
+  // A host's stanza is made when its PostgreSQL starts; again here (idempotent) in case the
+  // backup folder was not there then.
+  if (settings.host) pgbackrest(cluster, ["stanza-create"]);
+  // A host's retention is the setting's, over install-host's configuration (30 days).
+  pgbackrest(cluster, [
+    "backup",
+    "--type=full",
+    ...(settings.host ? [`--repo1-retention-full=${settings.keepDays}`] : []),
+  ]);
+  const label = pgbackrestBackups(cluster).at(-1)?.label;
   if (!label) throw new BackupRefused("pgBackRest reported no backup after backing up");
   try {
-    verifyRepository(config, label);
+    verifyRepository(cluster, label);
   } catch (err) {
     // A backup that fails verification must not be taken for a good one: remove it, and say so.
     try {
       // Retention at its maximum for this run, as pgBackRest's help asks for an ad hoc expiry.
-      pgbackrest(config, null, ["expire", `--set=${label}`, "--repo1-retention-full=9999999"]);
+      pgbackrest(cluster, ["expire", `--set=${label}`, "--repo1-retention-full=9999999"]);
     } catch (expireErr) {
       throw new BackupRefused(
         `${(err as Error).message}\nbackup ${label} is damaged and could not be removed: ${(expireErr as Error).message}`,
@@ -112,9 +131,17 @@ export function backup(config: StackConfig, settings: BackupConfig): BackupResul
     }
     throw new BackupRefused(`${(err as Error).message}\nbackup ${label} was removed`);
   }
-  const archive = writeFilesArchive(config.dataDir, settings, label);
+  // On a host the folders are absolute, kept in the archive relative to /.
+  const archive = settings.host
+    ? writeFilesArchive(
+        "/",
+        settings,
+        label,
+        settings.host.files.map((path) => relative("/", path)),
+      )
+    : writeFilesArchive(config.dataDir, settings, label);
   // Files archives go with pgBackRest's backups: those of expired backups go too.
-  const kept = pgbackrestBackups(config).map((b) => b.label);
+  const kept = pgbackrestBackups(cluster).map((b) => b.label);
   for (const old of archiveLabels(settings)) if (!kept.includes(old)) removeFilesArchive(settings, old);
   writeMetric(settings, "connecta_backup_last_success_timestamp_seconds", "When the last backup succeeded.");
   return { label, filesArchive: archive, kept, seconds: (Date.now() - started) / 1000 };
@@ -151,6 +178,11 @@ export async function restore(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const started = Date.now();
+  if (settings.host) {
+    throw new BackupRefused(
+      'on a host installed by install-host, restore by the steps of docs/runbooks/restore.md ("On a host")',
+    );
+  }
   if (!settings.ageIdentity) {
     throw new BackupRefused(
       "CONNECTA_BACKUP_AGE_IDENTITY is not set: the operator's age private key is needed to restore",
@@ -187,9 +219,9 @@ export async function restore(
   const port = config.pgPort || 5433;
   const local = { ...config, pgPort: port };
   writePgbackrestConf(local, settings, secrets.files.backupCipherPass);
-  verifyRepository(local);
+  verifyRepository(stackCluster(local));
   const target = options.time ? ["--type=time", `--target=${options.time}`, "--target-action=promote"] : [];
-  pgbackrest(local, null, ["restore", ...target]);
+  pgbackrest(stackCluster(local), ["restore", ...target]);
 
   const oneTimeKeysDeleted = await whileRecovered(local, secrets, options.archive ?? true, async (query) => {
     const keys = await query("synapse", "SELECT count(*) AS n FROM e2e_one_time_keys_json");

@@ -1,7 +1,9 @@
 /**
  * `node ops/backup/cli.ts <command>`, used through `ops/connecta backup|restore|restore-check`
  * (which installs pgBackRest and age first). Settings: the stack's (ops/stack/config.ts) and
- * the backups' (ops/backup/config.ts) environment variables.
+ * the backups' (ops/backup/config.ts) environment variables; on a host installed by
+ * ops/host/install-host.ts, those of /etc/connecta/backup.env (connecta-backup.service), which
+ * name the host's layout (there, `backup` only: restores follow docs/runbooks/restore.md).
  *
  *   backup                       full backup of the running stack, verified; old ones pruned
  *   restore [--time <moment>] [--files <file.tar.age>]

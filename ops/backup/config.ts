@@ -4,7 +4,7 @@
  * key is configured: then PostgreSQL archives its write-ahead log continuously through pgBackRest
  * (ops/backup/pgbackrest.ts) and `ops/connecta backup` can run.
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { StackConfigError, type StackConfig } from "../stack/config.ts";
 
 /** The backup settings, after defaults and validation. */
@@ -31,6 +31,26 @@ export interface BackupConfig {
    * node_exporter's textfile collector (default `<backup dir>/metrics`).
    */
   metricsDir: string;
+  /**
+   * Where the cluster and the files are on a host installed by ops/host/install-host.ts (its
+   * /etc/connecta/backup.env sets these); null: the local stack's layout, found from the data folder.
+   */
+  host: HostLayout | null;
+}
+
+/** A host's layout (ops/host/): PostgreSQL under its own unit, user and configuration. */
+export interface HostLayout {
+  /** CONNECTA_BACKUP_PGBACKREST_CONF: pgBackRest's configuration (stanza, repository, cipher), install-host's. */
+  pgbackrestConf: string;
+  /** CONNECTA_BACKUP_PG_USER: the OS user that runs the cluster; pgBackRest runs as it. */
+  pgUser: string;
+  /** CONNECTA_BACKUP_PG_DATA: the cluster's data folder (a restore fills it; it must be empty then). */
+  pgData: string;
+  /**
+   * CONNECTA_BACKUP_FILES: the absolute folders the files archive holds, separated by spaces:
+   * configuration with the secrets folder, Synapse's folder with its media store.
+   */
+  files: string[];
 }
 
 /** Reads the backup settings for the stack `stack` from the environment. */
@@ -54,6 +74,28 @@ export function loadBackupConfig(stack: Pick<StackConfig, "dataDir">, env = proc
     backupDir,
     keepDays,
     metricsDir: resolve(env.CONNECTA_BACKUP_METRICS_DIR || join(backupDir, "metrics")),
+    host: hostLayout(env),
+  };
+}
+
+/** The host's layout when CONNECTA_BACKUP_PGBACKREST_CONF is set; then every part must be. */
+function hostLayout(env: NodeJS.ProcessEnv): HostLayout | null {
+  const conf = env.CONNECTA_BACKUP_PGBACKREST_CONF;
+  if (!conf) return null;
+  const need = (key: string) => {
+    const value = env[key]?.trim();
+    if (!value) throw new StackConfigError(`${key}: not set (needed with CONNECTA_BACKUP_PGBACKREST_CONF)`);
+    return value;
+  };
+  const files = need("CONNECTA_BACKUP_FILES").split(/\s+/);
+  for (const path of [conf, need("CONNECTA_BACKUP_PG_DATA"), ...files]) {
+    if (!isAbsolute(path)) throw new StackConfigError(`backup settings: expected an absolute path, got "${path}"`);
+  }
+  return {
+    pgbackrestConf: conf,
+    pgUser: need("CONNECTA_BACKUP_PG_USER"),
+    pgData: need("CONNECTA_BACKUP_PG_DATA"),
+    files,
   };
 }
 

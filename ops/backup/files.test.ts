@@ -73,4 +73,26 @@ describe("backup settings", () => {
     );
     expect(() => loadBackupConfig({ dataDir: "/d" }, { CONNECTA_BACKUP_KEEP_DAYS: "0" })).toThrow("KEEP_DAYS");
   });
+
+  it("take a host's layout when pgBackRest's configuration is named, and refuse one given in part", () => {
+    expect(loadBackupConfig({ dataDir: "/d" }, {}).host).toBeNull();
+    const host = {
+      CONNECTA_BACKUP_PGBACKREST_CONF: "/etc/connecta/pgbackrest.conf",
+      CONNECTA_BACKUP_PG_USER: "connecta-postgres",
+      CONNECTA_BACKUP_PG_DATA: "/var/lib/connecta/postgresql",
+      CONNECTA_BACKUP_FILES: "/etc/connecta  /var/lib/connecta/synapse",
+    };
+    expect(loadBackupConfig({ dataDir: "/d" }, host).host).toEqual({
+      pgbackrestConf: "/etc/connecta/pgbackrest.conf",
+      pgUser: "connecta-postgres",
+      pgData: "/var/lib/connecta/postgresql",
+      files: ["/etc/connecta", "/var/lib/connecta/synapse"],
+    });
+    expect(() => loadBackupConfig({ dataDir: "/d" }, { ...host, CONNECTA_BACKUP_PG_USER: "" })).toThrow(
+      "CONNECTA_BACKUP_PG_USER: not set",
+    );
+    expect(() => loadBackupConfig({ dataDir: "/d" }, { ...host, CONNECTA_BACKUP_FILES: "etc/connecta" })).toThrow(
+      'expected an absolute path, got "etc/connecta"',
+    );
+  });
 });

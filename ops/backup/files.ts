@@ -71,15 +71,20 @@ function recipientArgs(recipient: string): string[] {
 }
 
 /**
- * Writes the files archive for `label` from `dataDir` and verifies what was written: the
+ * Writes the files archive for `label` from `names` in `dataDir` (those that exist) and verifies what was written: the
  * checksum read back, and an age header. A file that fails is deleted and reported (thrown).
  */
-export function writeFilesArchive(dataDir: string, backup: BackupConfig, label: string): string {
+export function writeFilesArchive(
+  dataDir: string,
+  backup: BackupConfig,
+  label: string,
+  names: readonly string[] = FILE_ENTRIES,
+): string {
   if (!backup.ageRecipient) throw new BackupRefused("CONNECTA_BACKUP_AGE_RECIPIENT is not set: nothing to encrypt to");
   mkdirSync(filesDir(backup), { recursive: true, mode: 0o700 });
   const target = filesArchive(backup, label);
   const partial = `${target}.partial`;
-  const entries = FILE_ENTRIES.filter((e) => existsSync(join(dataDir, e)));
+  const entries = names.filter((e) => existsSync(join(dataDir, e)));
   const [flag, recipient] = recipientArgs(backup.ageRecipient);
   const written = pipeline(
     'tar -C "$1" -cf - "${@:5}" | age "$2" "$3" -o "$4"',

@@ -20,8 +20,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../appservice/src/config/config.ts";
+import { ROOT } from "../stack/config.ts";
 import { hostOptions, readYaml } from "./host-test-options.ts";
-import { hiddenFromServices, HOST_PATHS, installHost, UNITS, USERS, type InstallReport } from "./install-host.ts";
+import {
+  BACKUP_UNITS,
+  hiddenFromServices,
+  HOST_PATHS,
+  installHost,
+  UNITS,
+  USERS,
+  type InstallReport,
+} from "./install-host.ts";
 
 const root = mkdtempSync(join(tmpdir(), "connecta-host-"));
 const options = hostOptions(root);
@@ -114,8 +123,45 @@ describe("install-host into an empty root", () => {
         if (!value.includes("\n") && value.length > 16) expect(read(path), path).not.toContain(value);
       }
     }
-    expect(readdirSync(at(HOST_PATHS.units)).sort()).toEqual([...UNITS].sort());
-    for (const unit of UNITS) expect(mode(`${HOST_PATHS.units}/${unit}`)).toBe(0o644);
+    expect(readdirSync(at(HOST_PATHS.units)).sort()).toEqual([...UNITS, ...BACKUP_UNITS].sort());
+    for (const unit of [...UNITS, ...BACKUP_UNITS]) expect(mode(`${HOST_PATHS.units}/${unit}`)).toBe(0o644);
+  });
+
+  it("sets up backups: archiving in postgresql.conf, pgBackRest's configuration, the backup folder", () => {
+    const conf = read(`${HOST_PATHS.config}/postgresql.conf`);
+    expect(conf).toContain("archive_mode = on\n");
+    expect(conf).toContain(
+      "archive_command = 'pgbackrest --config=/etc/connecta/pgbackrest.conf --stanza=connecta archive-push %p'\n",
+    );
+    expect(conf).toContain("archive_timeout = 60\n");
+    // The repository's passphrase: generated in the secrets folder, readable by root and the cluster's user only.
+    const pgbackrest = read(`${HOST_PATHS.config}/pgbackrest.conf`);
+    expect(pgbackrest).toContain(`repo1-cipher-pass=${secretsAfterFirst["pgbackrest.cipher_pass"]}\n`);
+    expect(pgbackrest).toContain("repo1-cipher-type=aes-256-cbc\n");
+    expect(pgbackrest).toContain("repo1-path=/var/lib/connecta-backups/pgbackrest\n");
+    expect(pgbackrest).toContain("pg1-path=/var/lib/connecta/postgresql\n");
+    expect(pgbackrest).toContain("pg1-socket-path=/run/connecta-postgresql\n");
+    expect(pgbackrest).toContain("pg1-port=5433\n");
+    expect(mode(`${HOST_PATHS.config}/pgbackrest.conf`)).toBe(0o640);
+    for (const name of ["", "/pgbackrest", "/lock", "/files"]) expect(mode(`${HOST_PATHS.backups}${name}`)).toBe(0o700);
+    if (asRoot) {
+      const pgUid = users().get(USERS.postgres);
+      expect(statSync(at(`${HOST_PATHS.config}/pgbackrest.conf`)).uid).toBe(0);
+      expect(statSync(at(`${HOST_PATHS.config}/pgbackrest.conf`)).gid).toBe(
+        statSync(at(`${HOST_PATHS.data}/postgresql`)).gid,
+      );
+      for (const name of ["", "/pgbackrest", "/lock"])
+        expect(statSync(at(`${HOST_PATHS.backups}${name}`)).uid).toBe(pgUid);
+      expect(statSync(at(`${HOST_PATHS.backups}/files`)).uid).toBe(0);
+    }
+    const unit = read(`${HOST_PATHS.units}/connecta-postgresql.service`);
+    expect(unit).toMatch(/^ReadWritePaths=-\/var\/lib\/connecta-backups$/m);
+    // The backup unit runs this checkout's ops/connecta with backup.env, which leaves the key to the operator.
+    expect(read(`${HOST_PATHS.units}/connecta-backup.service`)).toContain(
+      `ExecStart=/bin/bash ${ROOT}/ops/connecta backup\n`,
+    );
+    expect(read(`${HOST_PATHS.config}/backup.env`)).toMatch(/^CONNECTA_BACKUP_AGE_RECIPIENT=$/m);
+    expect(mode(`${HOST_PATHS.config}/backup.env`)).toBe(0o600);
   });
 
   it("makes the data folders under /var/lib/connecta, each its service's (as root)", () => {
@@ -233,6 +279,17 @@ describe("install-host a second time", () => {
     for (const [name, content] of Object.entries(secretsAfterFirst)) {
       expect(read(`${HOST_PATHS.secrets}/${name}`), name).toBe(content);
     }
+  });
+
+  it("keeps the age key the operator set in backup.env", () => {
+    const env = `${HOST_PATHS.config}/backup.env`;
+    const key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    writeFileSync(
+      at(env),
+      read(env).replace(/^CONNECTA_BACKUP_AGE_RECIPIENT=$/m, `CONNECTA_BACKUP_AGE_RECIPIENT=${key}`),
+    );
+    expect(installHost(options).changes).toEqual([]);
+    expect(read(env)).toContain(`\nCONNECTA_BACKUP_AGE_RECIPIENT=${key}\n`);
   });
 
   it("puts back a mode someone loosened, and only that", () => {

@@ -30,6 +30,7 @@ import { parseArgs } from "node:util";
 import { ROOT } from "../stack/config.ts";
 import { livekitKeys, secretFiles, type SecretName } from "../stack/secrets.ts";
 import { renderTemplate } from "../stack/template.ts";
+import { ARCHIVE_TIMEOUT_SECONDS, archiveCommand, pgbackrestConfText } from "../backup/pgbackrest.ts";
 import { renderProxyConfig } from "./render-proxy.ts";
 
 /** What differs from one host to the next. */
@@ -91,6 +92,9 @@ export const UNITS = [
   "connecta.target",
 ] as const;
 
+/** The backup units install-host writes too, from ops/backup/systemd/ (enabled by the operator). */
+export const BACKUP_UNITS = ["connecta-backup.service", "connecta-backup.timer"] as const;
+
 /** Fixed paths on the host (inside the root). */
 export const HOST_PATHS = {
   config: "/etc/connecta",
@@ -99,6 +103,10 @@ export const HOST_PATHS = {
   units: "/etc/systemd/system",
   sysusers: "/etc/sysusers.d/connecta.conf",
   nginxSite: "/etc/nginx/sites-available/connecta",
+  /** pgBackRest's repository (`pgbackrest/`) and lock folder, and the age-encrypted files (`files/`). */
+  backups: "/var/lib/connecta-backups",
+  /** node_exporter's textfile folder (Debian's prometheus-node-exporter), for the backup metrics. */
+  metrics: "/var/lib/prometheus/node-exporter",
 } as const;
 
 /** Ports on loopback (as the local stack's defaults; render-proxy.ts's upstreams match). */
@@ -132,6 +140,7 @@ const GENERATED = [
   "synapseMacaroon",
   "synapseForm",
   "livekitKeys",
+  "backupCipherPass",
 ] as const satisfies readonly SecretName[];
 
 const token = () => randomBytes(32).toString("base64url");
@@ -160,6 +169,7 @@ const MAKE: Record<(typeof GENERATED)[number], () => string> = {
   synapseMacaroon: token,
   synapseForm: token,
   livekitKeys: () => `${LIVEKIT_API_KEY}: ${token()}\n`,
+  backupCipherPass: token,
 };
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -328,7 +338,11 @@ function configFiles(
 
   return {
     config: {
-      "postgresql.conf": renderTemplate(template("postgresql.conf"), { PG_PORT: PORTS.postgres }),
+      "postgresql.conf": renderTemplate(template("postgresql.conf"), {
+        PG_PORT: PORTS.postgres,
+        ARCHIVE_COMMAND: archiveCommand(`${HOST_PATHS.config}/pgbackrest.conf`).replaceAll("'", ""),
+        ARCHIVE_TIMEOUT: ARCHIVE_TIMEOUT_SECONDS,
+      }),
       "pg_hba.conf": template("pg_hba.conf"),
       "pg_ident.conf": template("pg_ident.conf"),
       "postgresql-bootstrap.sql": template("postgresql-bootstrap.sql"),
@@ -339,6 +353,16 @@ function configFiles(
       "appservice.env": appserviceEnv,
       "client.env": clientEnv,
     },
+    /** Readable by PostgreSQL's user too (its archive_command): it holds the repository's passphrase. */
+    pgbackrest: pgbackrestConfText({
+      repo: `${HOST_PATHS.backups}/pgbackrest`,
+      cipherPass: secret("backupCipherPass"),
+      keepDays: 30,
+      lockDir: `${HOST_PATHS.backups}/lock`,
+      pgData: `${HOST_PATHS.data}/postgresql`,
+      pgPort: PORTS.postgres,
+      pgSocketDir: "/run/connecta-postgresql",
+    }),
     secrets: {
       pgpass: `127.0.0.1:${PORTS.postgres}:synapse:synapse:${secret("pgSynapsePassword")}\n`,
       "appservice-registration.yaml": registration,
@@ -376,6 +400,30 @@ export function renderUnits(o: {
       return [name, renderTemplate(text, used)];
     }),
   ) as Record<(typeof UNITS)[number], string>;
+}
+
+/**
+ * /etc/connecta/backup.env, the settings of connecta-backup.service: the host's layout for
+ * ops/backup/config.ts, and the operator's age public key (`recipient`, empty until set: the
+ * backup then refuses, saying so).
+ */
+export function backupEnv(pgBin: string, recipient: string): string {
+  return [
+    "# Settings of connecta-backup.service (ops/backup/config.ts, docs/runbooks/restore.md), written by",
+    "# install-host. Set CONNECTA_BACKUP_AGE_RECIPIENT to your age public key (age1…); until then every",
+    "# backup refuses. The private key never belongs on this host. install-host keeps the value.",
+    `CONNECTA_BACKUP_AGE_RECIPIENT=${recipient}`,
+    `CONNECTA_BACKUP_DIR=${HOST_PATHS.backups}`,
+    `CONNECTA_BACKUP_METRICS_DIR=${HOST_PATHS.metrics}`,
+    `CONNECTA_BACKUP_PGBACKREST_CONF=${HOST_PATHS.config}/pgbackrest.conf`,
+    `CONNECTA_BACKUP_PG_USER=${USERS.postgres}`,
+    `CONNECTA_BACKUP_PG_DATA=${HOST_PATHS.data}/postgresql`,
+    "# Configuration with the secrets folder; Synapse's folder with its media store.",
+    `CONNECTA_BACKUP_FILES="${HOST_PATHS.config} ${HOST_PATHS.data}/synapse"`,
+    `CONNECTA_DATA_DIR=${HOST_PATHS.data}`,
+    `CONNECTA_PG_BIN=${pgBin}`,
+    "",
+  ].join("\n");
 }
 
 /** The sysusers.d file: one system user and group per service, no login, no home. */
@@ -494,8 +542,38 @@ export function installHost(options: HostOptions): InstallReport {
   dir(`${HOST_PATHS.data}/postgresql`, 0o700, users.get(USERS.postgres));
   dir(`${HOST_PATHS.data}/synapse`, 0o700, users.get(USERS.synapse));
 
+  // Backups (ops/backup/, docs/runbooks/restore.md): the repository is the cluster's user's, the
+  // files archives root's; pgBackRest's configuration holds the repository's passphrase, so only
+  // root and the cluster's user read it.
+  const pgOwner = users.get(USERS.postgres);
+  dir(HOST_PATHS.backups, 0o700, pgOwner);
+  dir(`${HOST_PATHS.backups}/pgbackrest`, 0o700, pgOwner);
+  dir(`${HOST_PATHS.backups}/lock`, 0o700, pgOwner);
+  dir(`${HOST_PATHS.backups}/files`, 0o700);
+  dir(HOST_PATHS.metrics, 0o755);
+  file(`${HOST_PATHS.config}/pgbackrest.conf`, rendered.pgbackrest, 0o640);
+  if (pgOwner && isRoot) {
+    const path = at(`${HOST_PATHS.config}/pgbackrest.conf`);
+    const s = statSync(path);
+    if (s.uid !== 0 || s.gid !== pgOwner[1]) {
+      chownSync(path, 0, pgOwner[1]);
+      changes.push({ path: `${HOST_PATHS.config}/pgbackrest.conf`, what: "owner" });
+    }
+  }
+  // The operator's age public key, once set, stays through later runs.
+  const envPath = at(`${HOST_PATHS.config}/backup.env`);
+  const recipient = existsSync(envPath)
+    ? (/^CONNECTA_BACKUP_AGE_RECIPIENT=(.*)$/m.exec(readFileSync(envPath, "utf8"))?.[1] ?? "")
+    : "";
+  file(`${HOST_PATHS.config}/backup.env`, backupEnv(o.pgBin, recipient), 0o600);
+
   dir(HOST_PATHS.units, 0o755);
   for (const [name, content] of Object.entries(renderUnits(o))) file(`${HOST_PATHS.units}/${name}`, content, 0o644);
+  for (const name of BACKUP_UNITS) {
+    // The units name the checkout as /opt/connecta (docs/deploy.md); this host's may be elsewhere.
+    const text = readFileSync(join(HERE, "..", "backup", "systemd", name), "utf8");
+    file(`${HOST_PATHS.units}/${name}`, text.replaceAll("/opt/connecta/", `${o.appDir}/`), 0o644);
+  }
 
   if (o.certificate && o.certificateKey) {
     dir(dirname(HOST_PATHS.nginxSite), 0o755);
