@@ -3,7 +3,7 @@
  * order. Nothing here knows about a particular service.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { createWriteStream, fchmodSync, openSync } from "node:fs";
+import { createWriteStream, fchmodSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -107,6 +107,34 @@ export async function freePorts(host: string, count: number): Promise<number[]> 
     return address.port;
   });
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/**
+ * `count` TCP ports free on `host` now, below the kernel's ephemeral range: a stack that must
+ * come back on the same ports after a stop (a restore) keeps them free meanwhile, because the
+ * kernel hands out ports for port-0 listeners and outgoing connections only from that range.
+ * (freePorts' ports come from it, and under load another process takes one within minutes.)
+ */
+export async function stablePorts(host: string, count: number): Promise<number[]> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: Linux's default.
+  }
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < count && tries < 1000; tries++) {
+    const port = Math.max(1024, low - 12_000) + Math.floor(Math.random() * Math.min(12_000, low - 1024));
+    if (ports.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
+  if (ports.length < count) throw new Error(`no ${count} free ports below ${low} on ${host}`);
   return ports;
 }
 

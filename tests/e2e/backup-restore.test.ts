@@ -30,7 +30,7 @@ import type { Browser, Page } from "playwright-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
-import { freePorts } from "../../ops/stack/processes.ts";
+import { stablePorts } from "../../ops/stack/processes.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { launchChromium } from "../support/browser.ts";
 import {
@@ -70,8 +70,9 @@ let browser: Browser;
 let running: ReturnType<typeof launchStack> | null = null;
 
 beforeAll(async () => {
-  // Fixed ports, as on a host: the restored stack answers where the old one did.
-  const ports = await freePorts("127.0.0.1", 8);
+  // Fixed ports, as on a host: the restored stack answers where the old one did (below the
+  // ephemeral range, so that no other process of the test run takes one meanwhile).
+  const ports = await stablePorts("127.0.0.1", 8);
   const keys = [
     "CONNECTA_PG_PORT",
     "CONNECTA_SYNAPSE_PORT",

@@ -33,7 +33,7 @@ import {
 import { ROOT } from "../../ops/stack/config.ts";
 import {
   answers200,
-  freePorts,
+  stablePorts,
   startService,
   stopService,
   waitUntil,
@@ -102,7 +102,7 @@ function firing(alertname: string, labels: Record<string, string>) {
 beforeAll(async () => {
   db = await connectaDb(stack);
   const host = stack.bindAddress;
-  const [replicaPort, webhookPort, alertmanagerPort, prometheusPort] = await freePorts(host, 4);
+  const [replicaPort, webhookPort, alertmanagerPort, prometheusPort] = await stablePorts(host, 4);
   if (!replicaPort || !webhookPort || !alertmanagerPort || !prometheusPort) throw new Error("no free ports");
 
   replica = await startAppservice(stack, replicaPort, "appservice-monitoring");
