@@ -5,8 +5,11 @@
  * (archiving WAL through pgBackRest) and make pgBackRest's stanza; connecta-backup.service's
  * ExecStart, with /etc/connecta/backup.env as its environment, refuses while the operator's age
  * key is not set, then takes an encrypted full backup that `pgbackrest verify` accepts and an
- * age-encrypted files archive. Then the cluster is restored into an empty data folder from the
- * repository, with a row written after the backup (it came from the archived WAL).
+ * age-encrypted files archive. connecta-restore-check.service's ExecStart (backup.env too) then
+ * restores that backup into a scratch folder beside the running cluster, with rows written after
+ * the backup, and archives nothing from it. Then the cluster is restored into an empty data
+ * folder from the repository, with a row written after the backup (it came from the archived
+ * WAL). Last, the restore check fails, saying why, on a damaged repository.
  *
  * What differs from the host, and only that (as in postgresql.test.ts): paths point into the
  * temporary root, the port is a free one, systemd's credentials folder is a copy of the secrets,
