@@ -103,11 +103,13 @@ export async function hostRestoreCheck(
     // Until the restored cluster has replayed the archived WAL and accepts connections.
     for (let i = 0; ; i += 1) {
       if (started.exitCode !== null) throw new BackupRefused(`the restored PostgreSQL stopped:\n${log.trim()}`);
+      let why = "still in recovery";
       try {
         if (sql("postgres", "SELECT pg_is_in_recovery()") === "f") break;
       } catch (err) {
-        if (i > 3600) throw new BackupRefused(`recovery did not finish in 30 minutes: ${(err as Error).message}`);
+        why = (err as Error).message;
       }
+      if (i > 3600) throw new BackupRefused(`recovery did not finish in 30 minutes: ${why}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     const users = Number(sql("synapse", "SELECT count(*) FROM users"));
