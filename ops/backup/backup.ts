@@ -11,8 +11,8 @@
  *   one-time keys are deleted before Synapse starts (a key handed out after the backup would be
  *   handed out twice). `ops/connecta start` then starts everything, the application service's
  *   durable steps resuming where the database says they are.
- * - {@link restoreCheck}: the monthly drill on the host: a restore into a scratch folder and a
- *   look into both databases.
+ * - {@link restoreCheck}: the monthly drill: a restore into a scratch folder and a look into both
+ *   databases; on a host installed by install-host, host-restore-check.ts's.
  */
 import {
   chownSync,
@@ -40,6 +40,7 @@ import {
   removeFilesArchive,
   writeFilesArchive,
 } from "./files.ts";
+import { hostRestoreCheck } from "./host-restore-check.ts";
 import {
   archiveSettings,
   hostCluster,
@@ -313,6 +314,17 @@ export async function restoreCheck(
   scratch: string,
 ): Promise<{ users: number; enquiries: number; seconds: number }> {
   const started = Date.now();
+  if (settings.host) {
+    const counts = await hostRestoreCheck(config, settings, settings.host, scratch).catch((err: unknown) => {
+      throw new BackupRefused(`restore check failed: ${(err as Error).message}`);
+    });
+    writeMetric(
+      settings,
+      "connecta_backup_restore_check_last_success_timestamp_seconds",
+      "When the last restore check succeeded.",
+    );
+    return { ...counts, seconds: (Date.now() - started) / 1000 };
+  }
   const local: StackConfig = { ...config, dataDir: scratch, pgPort: config.pgPort || 5433 };
   rmSync(scratch, { recursive: true, force: true });
   try {

@@ -3,7 +3,8 @@
  * (which installs pgBackRest and age first). Settings: the stack's (ops/stack/config.ts) and
  * the backups' (ops/backup/config.ts) environment variables; on a host installed by
  * ops/host/install-host.ts, those of /etc/connecta/backup.env (connecta-backup.service), which
- * name the host's layout (there, `backup` only: restores follow docs/runbooks/restore.md).
+ * name the host's layout (there, `backup` and `restore-check`: restores follow
+ * docs/runbooks/restore.md).
  *
  *   backup                       full backup of the running stack, verified; old ones pruned
  *   restore [--time <moment>] [--files <file.tar.age>]

@@ -5,8 +5,11 @@
  * (archiving WAL through pgBackRest) and make pgBackRest's stanza; connecta-backup.service's
  * ExecStart, with /etc/connecta/backup.env as its environment, refuses while the operator's age
  * key is not set, then takes an encrypted full backup that `pgbackrest verify` accepts and an
- * age-encrypted files archive. Then the cluster is restored into an empty data folder from the
- * repository, with a row written after the backup (it came from the archived WAL).
+ * age-encrypted files archive. connecta-restore-check.service's ExecStart (backup.env too) then
+ * restores that backup into a scratch folder beside the running cluster, with rows written after
+ * the backup, and archives nothing from it. Then the cluster is restored into an empty data
+ * folder from the repository, with a row written after the backup (it came from the archived
+ * WAL). Last, the restore check fails, saying why, on a damaged repository.
  *
  * What differs from the host, and only that (as in postgresql.test.ts): paths point into the
  * temporary root, the port is a free one, systemd's credentials folder is a copy of the secrets,
@@ -22,13 +25,14 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePorts } from "../stack/processes.ts";
@@ -101,9 +105,9 @@ function backupEnv(): Record<string, string> {
   return env;
 }
 
-/** connecta-backup.service's ExecStart, as root, with backup.env and what ops/connecta needs to find its tools. */
-function runBackupUnit() {
-  const [command = ""] = unitCommands("connecta-backup.service", "ExecStart");
+/** A backup unit's ExecStart, as root, with backup.env and what ops/connecta needs to find its tools. */
+function runBackupUnit(unit = "connecta-backup.service") {
+  const [command = ""] = unitCommands(unit, "ExecStart");
   return run(command, {
     uid: 0,
     gid: 0,
@@ -156,6 +160,18 @@ async function appDb<T>(work: (client: pg.Client) => Promise<T>, superuser = fal
     return await work(client);
   } finally {
     await client.end();
+  }
+}
+
+/** Switches to the next WAL segment and waits until the one with what was written is in the repository. */
+async function archiveNow(db: pg.Client): Promise<void> {
+  const { rows } = await db.query<{ wal: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS wal");
+  const wal = rows[0]?.wal ?? "";
+  for (let i = 0; ; i++) {
+    const archived = await db.query<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver");
+    if ((archived.rows[0]?.last ?? "") >= wal) return;
+    if (i > 1200) throw new Error(`WAL ${wal} was not archived`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -289,20 +305,56 @@ describe("backups on a host installed by install-host", () => {
     expect(existsSync(at(`${HOST_PATHS.metrics}/connecta_backup_last_success_timestamp_seconds.prom`))).toBe(true);
   }, 300_000);
 
+  it("pass the monthly restore check (connecta-restore-check.service), beside the running cluster", async () => {
+    // Stand-ins for Synapse's users and the application service's enquiries (neither runs here),
+    // written after the backup: the check sees them only from the archived WAL.
+    await appDb(async (db) => {
+      await db.query("CREATE TABLE enquiries (id int)");
+      await db.query("INSERT INTO enquiries VALUES (1), (2), (3)");
+    }, true);
+    const synapse = new pg.Client({
+      host: at("/run/connecta-postgresql"),
+      port,
+      user: "connecta_admin",
+      database: "synapse",
+    });
+    await synapse.connect();
+    try {
+      await synapse.query("CREATE TABLE users (name text)");
+      await synapse.query("INSERT INTO users VALUES ('@connecta-bot:example.org'), ('@ratsuchende:example.org')");
+      await archiveNow(synapse);
+    } finally {
+      await synapse.end();
+    }
+
+    const result = runBackupUnit("connecta-restore-check.service");
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("restore check passed");
+    const report = JSON.parse(/^CONNECTA_BACKUP (.+)$/m.exec(result.stdout)?.[1] ?? "null") as {
+      users: number;
+      enquiries: number;
+      archiveMode: string;
+    };
+    expect([report.users, report.enquiries, report.archiveMode]).toEqual([2, 3, "off"]);
+    expect(existsSync(at(`${HOST_PATHS.backups}/restore-check`))).toBe(false);
+    expect(
+      existsSync(at(`${HOST_PATHS.metrics}/connecta_backup_restore_check_last_success_timestamp_seconds.prom`)),
+    ).toBe(true);
+    // The throwaway cluster archived nothing (no timeline 2, not even its history file), and
+    // the real cluster still archives into the repository.
+    const archived = readdirSync(at(`${HOST_PATHS.backups}/pgbackrest/archive/connecta`), { recursive: true }).map(
+      (path) => basename(String(path)),
+    );
+    expect(archived.filter((name) => name.startsWith("00000002"))).toEqual([]);
+    expect(archived.filter((name) => name.startsWith("00000001")).length).toBeGreaterThan(0);
+    expect(pgbackrest("check").status).toBe(0);
+  }, 300_000);
+
   it("restore the cluster into an empty data folder, to the end of the archived WAL", async () => {
     await appDb(async (db) => {
       await db.query("INSERT INTO drill VALUES ('after the backup')");
       // The segment with the row goes to the repository now rather than after archive_timeout.
-      const { rows } = await db.query<{ wal: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS wal");
-      const wal = rows[0]?.wal ?? "";
-      for (let i = 0; ; i++) {
-        const archived = await db.query<{ last: string | null }>(
-          "SELECT last_archived_wal AS last FROM pg_stat_archiver",
-        );
-        if ((archived.rows[0]?.last ?? "") >= wal) break;
-        if (i > 1200) throw new Error(`WAL ${wal} was not archived`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await archiveNow(db);
     }, true);
     await stop();
     renameSync(pgData, `${pgData}.lost`);
@@ -325,5 +377,19 @@ describe("backups on a host installed by install-host", () => {
     expect(notes).toEqual(["after the backup", "before the backup"]);
     // The restored cluster archives its new timeline into the same repository.
     expect(pgbackrest("check").status).toBe(0);
+  }, 300_000);
+
+  it("fail the restore check, saying why, when the repository is damaged", () => {
+    const [info] = JSON.parse(pgbackrest("info", "--output=json").stdout) as { backup: { label: string }[] }[];
+    const set = at(`${HOST_PATHS.backups}/pgbackrest/backup/connecta/${info?.backup[0]?.label}/pg_data/global`);
+    const control = readdirSync(set).find((name) => name.startsWith("pg_control"));
+    expect(control).toBeDefined();
+    const file = join(set, control ?? "");
+    writeFileSync(file, Buffer.alloc(readFileSync(file).length, 0x55));
+
+    const result = runBackupUnit("connecta-restore-check.service");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("restore check failed: pgBackRest's verify found damaged or missing files");
+    expect(existsSync(at(`${HOST_PATHS.backups}/restore-check`))).toBe(false);
   }, 300_000);
 });

@@ -93,7 +93,12 @@ export const UNITS = [
 ] as const;
 
 /** The backup units install-host writes too, from ops/backup/systemd/ (enabled by the operator). */
-export const BACKUP_UNITS = ["connecta-backup.service", "connecta-backup.timer"] as const;
+export const BACKUP_UNITS = [
+  "connecta-backup.service",
+  "connecta-backup.timer",
+  "connecta-restore-check.service",
+  "connecta-restore-check.timer",
+] as const;
 
 /** Fixed paths on the host (inside the root). */
 export const HOST_PATHS = {
