@@ -13,7 +13,7 @@ import { livekitUrl } from "./livekit.ts";
 import { adminConnection } from "./postgres.ts";
 import { privateDir, type Secrets } from "./secrets.ts";
 import { renderTemplate } from "./template.ts";
-import { answers200, startService, waitUntil, type Service } from "./processes.ts";
+import { answers200, startService, stopService, waitUntil, type Service } from "./processes.ts";
 
 /** Local part of the application service's bot user. */
 export const BOT_LOCALPART = "connecta-bot";
@@ -97,9 +97,16 @@ export async function startSynapse(config: StackConfig, secrets: Secrets): Promi
     { cwd: join(config.dataDir, "synapse"), env: synapseEnv() },
   );
   const url = serviceUrl(config, config.synapsePort);
-  await waitUntil(service, "its client API answers", () => answers200(`${url}/_matrix/client/versions`), 300_000);
-  await makeBotAdmin(config, secrets);
-  await operatorToken(config, secrets);
+  try {
+    await waitUntil(service, "its client API answers", () => answers200(`${url}/_matrix/client/versions`), 300_000);
+    await makeBotAdmin(config, secrets);
+    await operatorToken(config, secrets);
+  } catch (err) {
+    // Not yet one of the stack's services, which a failed start stops: stopped here, or it
+    // would keep running (and answering on its port) after the start failed.
+    await stopService(service);
+    throw err;
+  }
   return service;
 }
 
