@@ -94,7 +94,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await running?.stop();
+  await stopRunning();
   if (!loadStackConfig().keepTestData) {
     removeStackData({ dataDir, postgresDir });
     removeStackData({ dataDir: root, postgresDir: join(root, "scratch", "postgres") });
@@ -102,6 +102,21 @@ afterAll(async () => {
 });
 
 /** Starts this file's stack with `ops/connecta start`'s CLI. */
+/**
+ * Stops the running stack, and then any process of this test's data folder that outlived it: a
+ * stack whose PostgreSQL was killed can take longer to stop than its launcher waits, and a
+ * Synapse left behind would answer on the fixed ports in place of the next (restored) one.
+ */
+async function stopRunning(): Promise<void> {
+  await running?.stop();
+  running = null;
+  try {
+    execFileSync("pkill", ["-KILL", "-f", root]);
+  } catch {
+    // Exit status 1: nothing was left.
+  }
+}
+
 async function startStack(): Promise<StackInfo> {
   running = launchStack(process.execPath, [join(ROOT, "ops", "stack", "cli.ts"), "start"], env);
   const info = await running.ready;
@@ -204,8 +219,7 @@ async function archivedUpToNow(stack: StackInfo, switchNow = false): Promise<voi
 async function disaster(info: StackInfo): Promise<void> {
   const pid = Number(readFileSync(join(info.postgresDir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
   process.kill(pid, "SIGKILL");
-  await running?.stop();
-  running = null;
+  await stopRunning();
   removeStackData(info);
 }
 
@@ -522,7 +536,6 @@ async function restoreDrill(unreadable: string[]): Promise<void> {
     await dbAgain.end();
   }
   for (const context of browser.contexts()) await context.close();
-  await running?.stop();
-  running = null;
+  await stopRunning();
   expect(again.dataDir).toBe(dataDir);
 }
