@@ -37,4 +37,8 @@ export const EnquirySummary = z.object({
       "When the conversation will be deleted under its agency's retention periods, as things stand " +
         "(later activity moves it; ISO 8601)",
     ),
+  reopen_until: z
+    .string()
+    .nullable()
+    .describe("While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null"),
 });

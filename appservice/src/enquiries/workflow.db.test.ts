@@ -147,6 +147,18 @@ describe("close and reopen", () => {
     expect(h.hs.powerLevels(roomId).users).toEqual({ [a]: 50 });
   });
 
+  it("tells until when a closed enquiry can be reopened, and nothing while it is open", async () => {
+    const { enquiryId, seeker, a } = await activeEnquiry();
+    expect((await h.workflow.mine(seeker)).enquiries.find((e) => e.enquiry_id === enquiryId)?.reopen_until).toBeNull();
+    const closed = await h.workflow.close(a, enquiryId);
+    const { rows } = await h.pool.query<{ closed_at: Date }>("SELECT closed_at FROM enquiries WHERE id = $1", [
+      enquiryId,
+    ]);
+    // The harness's window is 30 days.
+    expect(closed.reopen_until).toBe(new Date((rows[0]?.closed_at.getTime() ?? 0) + 30 * 86_400_000).toISOString());
+    expect((await h.workflow.reopen(seeker, enquiryId)).reopen_until).toBeNull();
+  });
+
   it("answers a repeated close only to whoever may close", async () => {
     const { enquiryId, a, b, lead } = await activeEnquiry();
     await h.workflow.close(a, enquiryId);

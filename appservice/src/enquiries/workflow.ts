@@ -351,7 +351,8 @@ const SELECT_SUMMARIES = `
   SELECT e.id, e.room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
          c.absence_message AS counsellor_absence_message,
-         ${deletionAt("e", "$2")} AS deletion_at
+         ${deletionAt("e", "$2")} AS deletion_at,
+         CASE WHEN e.state = 'closed' THEN e.closed_at + $2::int * interval '1 day' END AS reopen_until
     FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
@@ -364,6 +365,7 @@ interface SummaryRow {
   counsellor_absent: boolean;
   counsellor_absence_message: string | null;
   deletion_at: Date;
+  reopen_until: Date | null;
 }
 
 function toSummary(r: SummaryRow): EnquirySummary {
@@ -376,6 +378,7 @@ function toSummary(r: SummaryRow): EnquirySummary {
     counsellor_id: r.counsellor_id,
     counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
     deletion_at: r.deletion_at.toISOString(),
+    reopen_until: r.reopen_until?.toISOString() ?? null,
   };
 }
 

@@ -5,7 +5,9 @@
 import type { Request } from "express";
 import { z } from "zod";
 import type { FeatureDeps } from "../deps.ts";
+import { coverage } from "../agencies/match.ts";
 import { AGE_GROUPS, LANGUAGES } from "../domain.ts";
+import { MatrixError } from "../http/errors.ts";
 import type { Api } from "../http/api.ts";
 import { clientAddress, trustedProxies, type ProxyCheck } from "./client-address.ts";
 import { CHALLENGE_LENGTH, challengeKey } from "./challenge.ts";
@@ -55,6 +57,17 @@ const Intake = z
   .meta({ id: "Intake" });
 
 const PublicTopic = z.object({ id: z.string(), name_de: z.string(), name_en: z.string() }).meta({ id: "PublicTopic" });
+
+const TopicCoverage = z
+  .object({
+    coverage: z
+      .enum(["local", "general", "none"])
+      .describe(
+        "local: an agency offering the topic covers the postcode; general: the fallback agency would take the " +
+          "enquiry (no postcode given, or none covers it); none: no agency would take it",
+      ),
+  })
+  .meta({ id: "TopicCoverage" });
 
 const Completion = z.object({ enquiry_id: z.int(), room_id: z.string() }).meta({ id: "IntakeCompletion" });
 
@@ -106,6 +119,28 @@ export function intakeRoutes(api: Api, deps: FeatureDeps, given?: IntakeSettings
          ORDER BY t.name_de, t.id`,
       );
       return { topics: rows };
+    },
+  });
+
+  api.add({
+    method: "get",
+    path: "/api/v1/topics/{topicId}/coverage",
+    summary: "Whether an agency near the postcode, the fallback agency or nobody would take an enquiry on the topic",
+    tag: TAG,
+    auth: "none",
+    params: z.object({ topicId: z.string().regex(/^[a-z0-9-]{1,40}$/, "expected a topic id") }),
+    query: z.strictObject({
+      postcode: z
+        .string()
+        .regex(/^[0-9]{5}$/, "expected five digits")
+        .optional(),
+    }),
+    response: TopicCoverage,
+    errors: ["M_NOT_FOUND"],
+    handler: async ({ params, query }) => {
+      const found = await coverage(deps.pool, params.topicId, query.postcode ?? null);
+      if (found === null) throw new MatrixError("M_NOT_FOUND", `No topic with id ${params.topicId}`);
+      return { coverage: found };
     },
   });
 

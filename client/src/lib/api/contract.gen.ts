@@ -244,6 +244,10 @@ export interface Schemas {
     user_id: string;
     role: "seeker";
   };
+  TopicCoverage: {
+    /** local: an agency offering the topic covers the postcode; general: the fallback agency would take the enquiry (no postcode given, or none covers it); none: no agency would take it */
+    coverage: "local" | "general" | "none";
+  };
 }
 
 /** Every operation, by method and path: its parameters, body and 200 answer. */
@@ -256,6 +260,17 @@ export interface Operations {
     response: {
       topics: Schemas["PublicTopic"][];
     };
+  };
+  /** Whether an agency near the postcode, the fallback agency or nobody would take an enquiry on the topic */
+  "GET /api/v1/topics/{topicId}/coverage": {
+    params: {
+      topicId: string;
+    };
+    query: {
+      postcode?: string;
+    };
+    body: never;
+    response: Schemas["TopicCoverage"];
   };
   /** A proof-of-work challenge for one intake */
   "GET /api/v1/intake/challenge": {
@@ -332,6 +347,8 @@ export interface Operations {
         } | null;
         /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
         deletion_at: string;
+        /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
+        reopen_until: string | null;
       }[];
     };
   };
@@ -356,6 +373,8 @@ export interface Operations {
       } | null;
       /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
       deletion_at: string;
+      /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
+      reopen_until: string | null;
     };
   };
   /** Hand an active enquiry to another counsellor of the agency (by the assigned counsellor or a team lead). The handing-over counsellor's client first invites the new counsellor and shares the room-key history (MSC4268); this call then makes the new counsellor responsible and removes the old one from the room. */
@@ -381,6 +400,8 @@ export interface Operations {
       } | null;
       /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
       deletion_at: string;
+      /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
+      reopen_until: string | null;
     };
   };
   /** Close an active enquiry (assigned counsellor or team lead); the room becomes read-only */
@@ -404,6 +425,8 @@ export interface Operations {
       } | null;
       /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
       deletion_at: string;
+      /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
+      reopen_until: string | null;
     };
   };
   /** The seeker reopens their closed enquiry within the reopening window */
@@ -427,6 +450,8 @@ export interface Operations {
       } | null;
       /** When the conversation will be deleted under its agency's retention periods, as things stand (later activity moves it; ISO 8601) */
       deletion_at: string;
+      /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
+      reopen_until: string | null;
     };
   };
   /** Report a file sent in the enquiry's room (its mxc URI), so that it is deleted with the conversation. Seeker and assigned counsellor only. */
