@@ -41,4 +41,8 @@ export const EnquirySummary = z.object({
     .string()
     .nullable()
     .describe("While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null"),
+  reopen_window_days: z
+    .number()
+    .int()
+    .describe("For how many days after a close the seeker may reopen (the same for all)"),
 });

@@ -155,6 +155,7 @@ describe("close and reopen", () => {
       enquiryId,
     ]);
     // The harness's window is 30 days.
+    expect(closed.reopen_window_days).toBe(30);
     expect(closed.reopen_until).toBe(new Date((rows[0]?.closed_at.getTime() ?? 0) + 30 * 86_400_000).toISOString());
     expect((await h.workflow.reopen(seeker, enquiryId)).reopen_until).toBeNull();
   });

@@ -352,7 +352,8 @@ const SELECT_SUMMARIES = `
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
          c.absence_message AS counsellor_absence_message,
          ${deletionAt("e", "$2")} AS deletion_at,
-         CASE WHEN e.state = 'closed' THEN e.closed_at + $2::int * interval '1 day' END AS reopen_until
+         CASE WHEN e.state = 'closed' THEN e.closed_at + $2::int * interval '1 day' END AS reopen_until,
+         $2::int AS reopen_window_days
     FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
@@ -366,6 +367,7 @@ interface SummaryRow {
   counsellor_absence_message: string | null;
   deletion_at: Date;
   reopen_until: Date | null;
+  reopen_window_days: number;
 }
 
 function toSummary(r: SummaryRow): EnquirySummary {
@@ -379,6 +381,7 @@ function toSummary(r: SummaryRow): EnquirySummary {
     counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
     deletion_at: r.deletion_at.toISOString(),
     reopen_until: r.reopen_until?.toISOString() ?? null,
+    reopen_window_days: r.reopen_window_days,
   };
 }
 

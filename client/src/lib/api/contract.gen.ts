@@ -349,6 +349,8 @@ export interface Operations {
         deletion_at: string;
         /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
         reopen_until: string | null;
+        /** For how many days after a close the seeker may reopen (the same for all) */
+        reopen_window_days: number;
       }[];
     };
   };
@@ -375,6 +377,8 @@ export interface Operations {
       deletion_at: string;
       /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
       reopen_until: string | null;
+      /** For how many days after a close the seeker may reopen (the same for all) */
+      reopen_window_days: number;
     };
   };
   /** Hand an active enquiry to another counsellor of the agency (by the assigned counsellor or a team lead). The handing-over counsellor's client first invites the new counsellor and shares the room-key history (MSC4268); this call then makes the new counsellor responsible and removes the old one from the room. */
@@ -402,6 +406,8 @@ export interface Operations {
       deletion_at: string;
       /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
       reopen_until: string | null;
+      /** For how many days after a close the seeker may reopen (the same for all) */
+      reopen_window_days: number;
     };
   };
   /** Close an active enquiry (assigned counsellor or team lead); the room becomes read-only */
@@ -427,6 +433,8 @@ export interface Operations {
       deletion_at: string;
       /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
       reopen_until: string | null;
+      /** For how many days after a close the seeker may reopen (the same for all) */
+      reopen_window_days: number;
     };
   };
   /** The seeker reopens their closed enquiry within the reopening window */
@@ -452,6 +460,8 @@ export interface Operations {
       deletion_at: string;
       /** While closed: until when the seeker may reopen it (CONNECTA_REOPEN_WINDOW_DAYS; ISO 8601), else null */
       reopen_until: string | null;
+      /** For how many days after a close the seeker may reopen (the same for all) */
+      reopen_window_days: number;
     };
   };
   /** Report a file sent in the enquiry's room (its mxc URI), so that it is deleted with the conversation. Seeker and assigned counsellor only. */

@@ -66,6 +66,40 @@ describe("translator", () => {
   });
 });
 
+describe("counts", () => {
+  /** Nouns after a number, in the plural: wrong after 1 ("1 Minuten"). */
+  const PLURAL_NOUN =
+    /\b1 (Minuten|Stunden|Tagen|Tage|Schlüsseln|Nachrichten|Anhänge|Gespräche|minutes|hours|days|keys|messages|files)\b/;
+
+  it("say 1 in the singular and 2 in the plural in every message, through ICU plural rules", () => {
+    for (const [language, messages] of [
+      ["de", de],
+      ["en", en],
+    ] as const) {
+      for (const key of keys(messages)) {
+        const message = lookup(messages, key) ?? "";
+        const names = [...message.matchAll(/\{\s*(\w+)/g)].map(([, name]) => name as string);
+        const one = formatMessage(message, language, Object.fromEntries(names.map((name) => [name, 1])));
+        expect(PLURAL_NOUN.exec(one)?.[0], `${language} ${key}`).toBeUndefined();
+      }
+    }
+  });
+
+  it("read as people write them", () => {
+    const de = translator("de");
+    const en = translator("en");
+    expect(de("session.idleHint", { values: { minutes: 1 } })).toContain("Nach 1 Minute ohne Eingabe");
+    expect(de("session.idleHint", { values: { minutes: 15 } })).toContain("Nach 15 Minuten ohne Eingabe");
+    expect(en("login.errors.tooMany", { values: { minutes: 1 } })).toBe(
+      "Too many attempts. Please wait about 1 minute.",
+    );
+    expect(de("keys.restoreCount", { values: { done: 1, total: 1 } })).toBe("1 von 1 Schlüssel wiederhergestellt");
+    expect(de("conversation.reopenUntil", { values: { date: "16. Dezember 2026", days: 1 } })).toContain("noch 1 Tag)");
+    expect(en("conversation.next.close", { values: { days: 14 } })).toContain("for 14 days");
+    expect(de("desk.waitingDays", { values: { n: 1 } })).toBe("wartet seit 1 Tag");
+  });
+});
+
 describe("every message", () => {
   it("uses only {name} placeholders and plurals, and all of them are filled", () => {
     for (const [language, messages] of [

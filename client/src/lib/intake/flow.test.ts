@@ -80,9 +80,14 @@ describe("the intake's checks", () => {
   });
 
   it("refuses short, common and unrepeated passwords in step 2", () => {
-    const common = new Set(["passwort1234"]);
+    const common = new Set(["passwort1234", "passwort"]);
     expect(checkAccount({ ...answers, password: "kurz" }, common)).toEqual({ password: "passwordShort" });
     expect(checkAccount({ ...answers, password: "passwort1234" }, common)).toEqual({ password: "passwordCommon" });
+    expect(checkAccount({ ...answers, password: "P4sswort!!!!" }, common)).toEqual({ password: "passwordDisguised" });
+    expect(checkAccount({ ...answers, password: "xxxxxxxxxxxx" }, common)).toEqual({ password: "passwordRepeated" });
+    expect(checkAccount({ ...answers, password: `${answers.pseudonym}-geheim` }, common)).toEqual({
+      password: "passwordPersonal",
+    });
     expect(checkAccount({ ...answers, passwordRepeat: "other" }, common)).toEqual({
       passwordRepeat: "passwordMismatch",
     });
@@ -93,6 +98,7 @@ describe("the intake's checks", () => {
     const of = (answer: JsonAnswer) => explain(new ApiProblem(answer));
     expect(of(refused(400, "M_USER_IN_USE")).fieldErrors).toEqual({ pseudonym: "pseudonymTaken" });
     expect(of(refused(400, "M_INVALID_USERNAME")).fieldErrors).toEqual({ pseudonym: "pseudonymRefused" });
+    expect(of(refused(400, "M_WEAK_PASSWORD")).fieldErrors).toEqual({ password: "passwordWeak" });
     expect(of(refused(404, "M_NOT_FOUND")).problem).toEqual({ key: "noAgency" });
     expect(of(refused(429, "M_LIMIT_EXCEEDED", 90)).problem).toEqual({ key: "tooMany", values: { minutes: 2 } });
     expect(of(refused(503, "M_UNAVAILABLE")).problem).toEqual({ key: "unavailable" });

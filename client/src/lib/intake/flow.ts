@@ -7,7 +7,7 @@ import { send, type Answer } from "../api/connecta.ts";
 import type { Operations } from "../api/contract.gen.ts";
 import { ApiProblem, NetworkError, registerWithToken, requestOpenIdToken } from "../api/http.ts";
 import { newStoreKey, saveSession, type Session } from "../session/session.ts";
-import { isCommonPassword } from "./passwords.ts";
+import { passwordProblem, type PasswordProblem } from "./passwords.ts";
 import { solveInWorker, type Challenge, type PowJob } from "./pow.ts";
 import { pseudonymProblem } from "./pseudonym.ts";
 
@@ -42,13 +42,22 @@ export function checkAbout(a: IntakeAnswers): FieldErrors {
   return errors;
 }
 
+/** The message key under intake.errors for each reason a password is refused (passwords.ts). */
+const PASSWORD_ERRORS: Record<PasswordProblem, string> = {
+  repeated: "passwordRepeated",
+  personal: "passwordPersonal",
+  listed: "passwordCommon",
+  disguised: "passwordDisguised",
+};
+
 /** Checks step 2: pseudonym and password. */
 export function checkAccount(a: IntakeAnswers, commonPasswords: ReadonlySet<string>): FieldErrors {
   const errors: FieldErrors = {};
   const pseudonymIssue = pseudonymProblem(a.pseudonym);
   if (pseudonymIssue) errors.pseudonym = pseudonymIssue;
+  const weak = passwordProblem(a.password, commonPasswords, [a.pseudonym]);
   if (a.password.length < 10) errors.password = "passwordShort";
-  else if (isCommonPassword(a.password, commonPasswords, [a.pseudonym])) errors.password = "passwordCommon";
+  else if (weak) errors.password = PASSWORD_ERRORS[weak];
   if (!errors.password && a.passwordRepeat !== a.password) errors.passwordRepeat = "passwordMismatch";
   return errors;
 }
@@ -63,7 +72,7 @@ export function explain(err: unknown): { fieldErrors: FieldErrors; problem: Prob
   const field = (fieldErrors: FieldErrors) => ({ fieldErrors, problem: null });
   if (errcode === "M_USER_IN_USE") return field({ pseudonym: "pseudonymTaken" });
   if (errcode === "M_INVALID_USERNAME") return field({ pseudonym: "pseudonymRefused" });
-  if (errcode === "M_WEAK_PASSWORD" || errcode === "M_PASSWORD_TOO_SHORT") return field({ password: "passwordCommon" });
+  if (errcode === "M_WEAK_PASSWORD" || errcode === "M_PASSWORD_TOO_SHORT") return field({ password: "passwordWeak" });
   if (errcode === "M_NOT_FOUND") return only({ key: "noAgency" });
   if (status === 429 || errcode === "M_LIMIT_EXCEEDED") {
     return only({ key: "tooMany", values: { minutes: Math.max(1, Math.ceil((retryAfter ?? 600) / 60)) } });

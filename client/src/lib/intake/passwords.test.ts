@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import listText from "./common-passwords.txt?raw";
-import { isCommonPassword, parsePasswordList } from "./passwords.ts";
+import { isCommonPassword, parsePasswordList, passwordProblem } from "./passwords.ts";
 
 const list = parsePasswordList(listText);
 
@@ -55,5 +55,18 @@ describe("isCommonPassword", () => {
     expect(isCommonPassword("Mondlicht-sehr-geheim", list, ["mondlicht"])).toBe(true);
     expect(isCommonPassword("Sternennacht-sehr-lang", list, ["mondlicht"])).toBe(false);
     expect(isCommonPassword("ab-xyz-uvw-qrs", list, ["ab"])).toBe(false);
+  });
+});
+
+describe("passwordProblem", () => {
+  it.each([
+    ["aaaaaaaaaaaa", "repeated"],
+    ["Mondlicht-sehr-geheim", "personal"],
+    ["passwort123", "listed"],
+    ["Sommer2024!", "disguised"],
+    ["p4ssw0rt", "disguised"],
+    ["correct horse battery staple", null],
+  ] as const)("names the reason for %j: %s", (password, reason) => {
+    expect(passwordProblem(password, list, ["mondlicht"])).toBe(reason);
   });
 });

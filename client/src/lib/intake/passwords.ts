@@ -5,8 +5,10 @@
  *
  * ```ts
  * const list = await loadCommonPasswords();
- * if (isCommonPassword(password, list, [pseudonym])) ...
+ * const why = passwordProblem(password, list, [pseudonym]); // "listed", "personal", ... or null
  * ```
+ *
+ * Each refusal has its reason, so that the page can say what exactly to change.
  */
 
 let commonPasswords: Promise<ReadonlySet<string>> | undefined;
@@ -38,17 +40,32 @@ export function parsePasswordList(text: string): Set<string> {
 const LEET: Record<string, string> = { "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", $: "s" };
 
 /**
- * True when `password` is common: on the list as it is, written with digits for letters, or with
- * digits and signs around a listed word ("Sommer2024!", "123hallo"); a single repeated character;
- * or containing one of `avoid` (say, the pseudonym) of three characters or more. Case does not
- * matter.
+ * Why a password is easy to guess:
+ * - `repeated`: one character, repeated ("aaaaaaaaaa");
+ * - `personal`: it contains one of `avoid` (say, the pseudonym) of three characters or more;
+ * - `listed`: it is on the list as it is;
+ * - `disguised`: a listed word with digits for letters ("p4ssw0rt") or digits and signs around
+ *   it ("Sommer2024!", "123hallo").
  */
-export function isCommonPassword(password: string, list: ReadonlySet<string>, avoid: readonly string[] = []): boolean {
+export type PasswordProblem = "repeated" | "personal" | "listed" | "disguised";
+
+/** Why `password` is easy to guess (see {@link PasswordProblem}), or null. Case does not matter. */
+export function passwordProblem(
+  password: string,
+  list: ReadonlySet<string>,
+  avoid: readonly string[] = [],
+): PasswordProblem | null {
   const p = password.normalize("NFKC").toLowerCase();
-  if (/^(.)\1*$/su.test(p)) return true;
-  if (avoid.some((word) => word.length >= 3 && p.includes(word.toLowerCase()))) return true;
+  if (/^(.)\1*$/su.test(p)) return "repeated";
+  if (avoid.some((word) => word.length >= 3 && p.includes(word.toLowerCase()))) return "personal";
+  if (list.has(p)) return "listed";
   // The word between leading and trailing digits and signs ("Sommer2024!" -> "sommer").
   const core = p.replace(/^[^\p{L}]+|[^\p{L}]+$/gu, "");
   const unleet = (s: string) => s.replace(/[0134573@$]/g, (c) => LEET[c] ?? c);
-  return [p, core, unleet(p), unleet(core)].some((form) => form.length >= 3 && list.has(form));
+  return [core, unleet(p), unleet(core)].some((form) => form.length >= 3 && list.has(form)) ? "disguised" : null;
+}
+
+/** True when `password` is easy to guess for any reason of {@link passwordProblem}. */
+export function isCommonPassword(password: string, list: ReadonlySet<string>, avoid: readonly string[] = []): boolean {
+  return passwordProblem(password, list, avoid) !== null;
 }
