@@ -42,6 +42,7 @@ import {
   seekerFirstBrowserLogin,
   seekerLogin,
   sendMessage,
+  sendFile,
 } from "../support/client-flows.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../support/global-setup.ts";
 import { eventually, matrixRequest, stackSecret, type TestUser } from "../support/matrix.ts";
@@ -449,7 +450,7 @@ async function restoreDrill(unreadable: string[]): Promise<void> {
   await desk.waitForURL(/\/beratung\/gespraech\/\d+$/);
   const answer = `Antwort der Beratung ${unique()}`;
   await sendMessage(desk, answer);
-  await desk.setInputFiles("#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
+  await sendFile(desk, { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
   await expect.poll(async () => (await messages(chat)).join("\n"), { timeout: 60_000 }).toContain("infoblatt.pdf");
   // A second enquiry that waits in the queue: a different state to come back.
   await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });

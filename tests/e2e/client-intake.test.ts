@@ -71,7 +71,9 @@ describe("the intake in Chromium", () => {
     await tabTo(page, "#password-repeat");
     await page.keyboard.type("Sommer2024!");
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.locator(".error-summary").innerText()).toContain("zu leicht zu erraten");
+    await expect
+      .poll(() => page.locator(".error-summary").innerText())
+      .toContain("mit Ziffern oder Zeichen davor, danach");
     expect(await page.evaluate(() => document.activeElement?.classList.contains("error-summary"))).toBe(true);
     expect(await a11yViolations(page), "step 1 with errors, en").toEqual([]);
 

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
 import { pageSession, recordUnreadable } from "../support/client-flows.ts";
-import { chooseFileByKeyboard, chooseRadio, tabTo, tabToText, typeInto } from "../support/keyboard.ts";
+import { chooseRadio, sendFileByKeyboard, tabTo, tabToText, typeInto } from "../support/keyboard.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb, unique } from "../support/workflow.ts";
@@ -315,7 +315,7 @@ async function journey(): Promise<void> {
   const reply = `Danke, dass Sie schreiben. ${unique()}`;
   await typeInto(desk, "#composer", reply);
   await desk.keyboard.press("ControlOrMeta+Enter");
-  await chooseFileByKeyboard(desk, "#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
+  await sendFileByKeyboard(desk, { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain(reply);
   // The answer tells the seeker's page that the enquiry was taken: the waiting notice goes.
@@ -323,7 +323,7 @@ async function journey(): Promise<void> {
   await expect.poll(async () => (await messages(seeker)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   // The seeker's enquiry shows as read once the counsellor has seen it.
   await expect.poll(async () => (await messages(seeker))[0], { timeout: 30_000 }).toContain("gelesen");
-  await chooseFileByKeyboard(seeker, "#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
+  await sendFileByKeyboard(seeker, { name: "foto.png", mimeType: "image/png", buffer: PNG });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("foto.png");
   // Both open what the other sent: decrypted in the browser.
   await tabToText(desk, "Bild anzeigen", true);

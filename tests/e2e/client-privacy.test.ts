@@ -22,6 +22,7 @@ import {
   pageSession,
   seekerFirstBrowserLogin,
   sendMessage,
+  sendFile,
 } from "../support/client-flows.ts";
 import { eventually, matrixRequest, stackSecret, type TestUser } from "../support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
@@ -148,11 +149,11 @@ async function privacy(): Promise<void> {
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain(enquiry);
   const answer = `Antwort der Beratung ${unique()}`;
   await sendMessage(desk, answer);
-  await desk.setInputFiles("#attachment", { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
+  await sendFile(desk, { name: "infoblatt.pdf", mimeType: "application/pdf", buffer: PDF });
   await expect.poll(async () => (await messages(chat)).join("\n"), { timeout: 30_000 }).toContain("infoblatt.pdf");
   const markup = `<script>alert("hallo")</script> & <b>fett</b> ${unique()}`;
   await sendMessage(chat, markup);
-  await chat.setInputFiles("#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
+  await sendFile(chat, { name: "foto.png", mimeType: "image/png", buffer: PNG });
   await expect.poll(async () => (await messages(desk)).join("\n"), { timeout: 30_000 }).toContain("foto.png");
   await expect.poll(() => messageState(chat, "foto.png"), { timeout: 30_000 }).toMatch(/gesendet|gelesen/);
   expect((await messages(chat)).join("\n")).toContain(answer);

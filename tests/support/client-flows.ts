@@ -22,11 +22,14 @@ export async function pageSession(page: Page): Promise<PageSession> {
   return session as PageSession;
 }
 
+/** The text of the page's `h1`, without the soft hyphens that long words carry for narrow screens. */
+export async function headingText(page: Page): Promise<string> {
+  return (await page.locator("h1").first().innerText()).replaceAll("\u00ad", "");
+}
+
 /** Fails with the page's URL when `h1` does not become `text`. */
 export async function expectHeading(page: Page, text: string, timeout = 60_000): Promise<void> {
-  await expect
-    .poll(() => page.locator("h1").first().innerText(), { timeout, message: `h1 on ${page.url()}` })
-    .toBe(text);
+  await expect.poll(() => headingText(page), { timeout, message: `h1 on ${page.url()}` }).toBe(text);
 }
 
 /** The messages of the conversation on the page, as text. */
@@ -226,6 +229,18 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
   await typeInto(page, "#composer", text);
   await page.keyboard.press("ControlOrMeta+Enter");
+}
+
+/**
+ * Attaches `file` in the chat's composer (its hidden file input) and sends it with the Send
+ * button, once the preview shows it; waits until the composer has let go of it.
+ */
+export async function sendFile(page: Page, file: { name: string; mimeType: string; buffer: Buffer }): Promise<void> {
+  await page.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
+  await page.setInputFiles("#attachment", file);
+  await page.getByTestId("attachment-preview").filter({ hasText: file.name }).waitFor();
+  await page.locator("form.composer button[type=submit]").click();
+  await page.getByTestId("attachment-preview").waitFor({ state: "detached", timeout: 60_000 });
 }
 
 /** Every open page's URL and main text: to explain a failed browser test. */

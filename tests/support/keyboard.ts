@@ -59,25 +59,29 @@ export async function tabToText(page: Page, text: string, backwards = false): Pr
 }
 
 /**
- * Opens the file chooser of the file input `selector` from the keyboard (Space on the focused
- * input) and picks `file`. Playwright catches the chooser only once its interception is on in
- * the browser; under load a press can come first and open an uncaught (invisible) dialog, so a
- * press that shows no chooser within 10 s is repeated, twice at most.
+ * Attaches `file` in the chat's composer and sends it, by keyboard only: Space on the attach
+ * button opens the file chooser, the preview shows the file, Enter on Send sends it.
+ * Playwright catches the chooser only once its interception is on in the browser; under load a
+ * press can come first and open an uncaught (invisible) dialog, so a press that shows no chooser
+ * within 10 s is repeated, twice at most.
  */
-export async function chooseFileByKeyboard(
+export async function sendFileByKeyboard(
   page: Page,
-  selector: string,
   file: { name: string; mimeType: string; buffer: Buffer },
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    await tabTo(page, selector);
+    await tabTo(page, "form.composer button.attach");
     const chooser = page.waitForEvent("filechooser", { timeout: 10_000 });
     await page.keyboard.press("Space");
     try {
       await (await chooser).setFiles(file);
-      return;
+      break;
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
+  await page.getByTestId("attachment-preview").filter({ hasText: file.name }).waitFor();
+  await tabTo(page, "form.composer button[type=submit]");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("attachment-preview").waitFor({ state: "detached", timeout: 60_000 });
 }
