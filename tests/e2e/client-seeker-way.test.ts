@@ -175,12 +175,18 @@ function brokenHeadingWords(page: Page): Promise<string[]> {
       if (heading.scrollWidth > heading.clientWidth + 1) broken.push(`overflows: ${heading.textContent}`);
       const walker = document.createTreeWalker(heading, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-        for (const match of (node.textContent ?? "").matchAll(/[^\s\u00ad]+/g)) {
+        // The line of a character: its last box (after a soft hyphen's break, the first box of
+        // the next character is the hyphen drawn at the end of the line before).
+        const line = (at: number, box: "first" | "last") => {
           const range = document.createRange();
-          range.setStart(node, match.index);
-          range.setEnd(node, match.index + match[0].length);
-          const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
-          if (lines.size > 1) broken.push(match[0]);
+          range.setStart(node, at);
+          range.setEnd(node, at + 1);
+          const boxes = [...range.getClientRects()].filter((r) => r.width > 0);
+          return Math.round((box === "last" ? boxes.at(-1) : boxes[0])?.top ?? -1);
+        };
+        for (const match of (node.textContent ?? "").matchAll(/[^\s\u00ad]+/g)) {
+          const end = match.index + match[0].length - 1;
+          if (line(match.index, "last") !== line(end, "first")) broken.push(match[0]);
         }
       }
     }
