@@ -469,7 +469,7 @@ describe("the whole way in, on a phone in German", () => {
         {},
       );
       expect(claimed.status, JSON.stringify(claimed.body)).toBe(200);
-      await page.reload({ waitUntil: "networkidle" });
+      await page.reload({ waitUntil: "load" });
       await expect.poll(() => page.getByTestId("conversation-state").innerText(), { timeout: 60_000 }).toBe(t.active);
       const closed = await callApi(
         stack.appserviceUrl,
@@ -486,7 +486,7 @@ describe("the whole way in, on a phone in German", () => {
       const until = new Intl.DateTimeFormat("de-DE", { dateStyle: "long" }).format(
         new Date(String(summary?.reopen_until)),
       );
-      await page.reload({ waitUntil: "networkidle" });
+      await page.reload({ waitUntil: "load" });
       const state = page.getByTestId("conversation-state");
       await expect.poll(() => state.innerText(), { timeout: 60_000 }).toContain(t.closed);
       expect(await state.innerText()).toContain(`bis zum ${until} wieder öffnen`);
