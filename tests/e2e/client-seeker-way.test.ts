@@ -560,6 +560,25 @@ describe.each([
   }, 300_000);
 });
 
+describe.each([
+  ["de", 390],
+  ["de", 1280],
+  ["en", 390],
+  ["en", 1280],
+] as const)("the seeker's other pages in %s at %i px", (lang, width) => {
+  it("have headings that break between words only", async () => {
+    const page = await newPage(lang, width);
+    try {
+      for (const path of ["/", "/anmelden", "/impressum", "/datenschutz", "/meine-daten", "/geloescht"]) {
+        await page.goto(`${stack.clientUrl}${path}?lang=${lang}`, { waitUntil: "networkidle" });
+        expect({ path, broken: await brokenHeadingWords(page) }).toEqual({ path, broken: [] });
+      }
+    } finally {
+      await page.context().close();
+    }
+  });
+});
+
 describe("GET /api/v1/topics/{topicId}/coverage", () => {
   const ask = async (path: string, origin = stack.clientUrl) => {
     const res = await fetch(`${origin}${path}`);
