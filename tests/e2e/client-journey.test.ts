@@ -62,10 +62,13 @@ async function newContext(name: string): Promise<BrowserContext> {
   return context;
 }
 
-/** Fails with the page's text when `h1` does not become `text`. */
+/** Fails with the page's text when `h1` does not become `text` (soft hyphens aside). */
 async function expectHeading(page: Page, text: string, timeout = 60_000): Promise<void> {
   await expect
-    .poll(() => page.locator("h1").first().innerText(), { timeout, message: `h1 on ${page.url()}` })
+    .poll(async () => (await page.locator("h1").first().innerText()).replaceAll("\u00ad", ""), {
+      timeout,
+      message: `h1 on ${page.url()}`,
+    })
     .toBe(text);
 }
 
