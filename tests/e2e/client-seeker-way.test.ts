@@ -164,8 +164,8 @@ async function expectNoViolations(page: Page, state: string): Promise<void> {
 }
 
 /**
- * Words of headings broken across lines (other than at a soft hyphen), and headings wider than
- * their box: what a long German word does to a heading on a phone.
+ * Words of headings broken across lines (other than at a hyphen or soft hyphen), and headings
+ * wider than their box: what a long German word does to a heading on a phone.
  */
 function brokenHeadingWords(page: Page): Promise<string[]> {
   return page.evaluate(() => {
@@ -184,7 +184,8 @@ function brokenHeadingWords(page: Page): Promise<string[]> {
           const boxes = [...range.getClientRects()].filter((r) => r.width > 0);
           return Math.round((box === "last" ? boxes.at(-1) : boxes[0])?.top ?? -1);
         };
-        for (const match of (node.textContent ?? "").matchAll(/[^\s\u00ad]+/g)) {
+        // Between spaces, soft hyphens and hyphens ("Online-Beratung" may break after its hyphen).
+        for (const match of (node.textContent ?? "").matchAll(/[^\s\u00ad-]+/g)) {
           const end = match.index + match[0].length - 1;
           if (line(match.index, "last") !== line(end, "first")) broken.push(match[0]);
         }
