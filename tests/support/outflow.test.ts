@@ -12,6 +12,11 @@ const LOG = [
   '107 connect(6, {sa_family=AF_INET6, sin6_port=htons(8008), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::ffff:127.0.0.1", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>',
   "107 <... connect resumed>) = 0",
   "108 connect(3, {sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, 12) = 0",
+  "109 socket(AF_INET6, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP <unfinished ...>",
+  "109 <... socket resumed>) = 17",
+  '109 connect(17, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "2001:4860:4860::8888", &sin6_addr), sin6_scope_id=0}, 28) = -1 ENETUNREACH (Network is unreachable)',
+  "110 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 17",
+  '110 connect(17, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("8.8.8.8")}, 16) = -1 ENETUNREACH (Network is unreachable)',
 ].join("\n");
 
 describe("socketTargets", () => {
@@ -24,7 +29,11 @@ describe("socketTargets", () => {
       ["sendto", "192.168.1.1", 53, false],
       ["sendmmsg", "127.0.0.53", 53, true],
       ["connect", "::ffff:127.0.0.1", 8008, true],
+      ["connect", "2001:4860:4860::8888", 443, false],
+      ["connect", "8.8.8.8", 443, false],
     ]);
+    // Which connects were of datagram sockets (they send nothing), per process and descriptor.
+    expect(socketTargets(LOG).map((t) => t.datagram)).toEqual([false, false, false, false, false, true, false]);
   });
 
   it("tells loopback from everything else", () => {
