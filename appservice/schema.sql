@@ -308,9 +308,9 @@ ALTER TABLE ONLY public.counsellors
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_intake_id_key UNIQUE (intake_id);
 ALTER TABLE ONLY public.enquiries
-    ADD CONSTRAINT enquiries_pkey PRIMARY KEY (id);
-ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_notes_room_id_key UNIQUE (notes_room_id);
+ALTER TABLE ONLY public.enquiries
+    ADD CONSTRAINT enquiries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_room_id_key UNIQUE (room_id);
 ALTER TABLE ONLY public.enquiry_media
