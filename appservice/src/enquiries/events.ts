@@ -41,7 +41,8 @@ export async function handleEnquiryEvent(
   const membership = (event.content as { membership?: unknown } | undefined)?.membership;
   if (enquiry.notes) {
     // Notes are no activity of the conversation (retention) and no sign of the seeker.
-    if (event.type === "m.room.member" && membership === "invite") await answer(db, event, Number(enquiry.id), "notes");
+    const invite = event.type === "m.room.member" && membership === "invite" && typeof event.state_key === "string";
+    if (invite) await answer(db, event, Number(enquiry.id), "notes");
     return;
   }
   const at = typeof event.origin_server_ts === "number" ? new Date(event.origin_server_ts) : new Date();
