@@ -462,7 +462,11 @@ async function journey(): Promise<void> {
     await desk.keyboard.press("ArrowDown");
   }
   expect(await desk.locator("#colleague").inputValue()).toBe(userB.userId);
-  await tabToText(desk, "Übergeben");
+  await tabToText(desk, "Übergeben …");
+  await desk.keyboard.press("Enter");
+  // The handover asks first (the question takes the focus).
+  await expect.poll(() => desk.evaluate(() => document.activeElement?.textContent ?? "")).toContain("Wirklich an");
+  await tabToText(desk, "Ja, übergeben");
   await desk.keyboard.press("Enter");
   await desk.waitForURL(/\/beratung\?uebergeben=1$/);
   const mine = colleague.getByRole("link", { name: /Enquiry \d+/ });

@@ -55,8 +55,11 @@ async function waitingEnquiry() {
   return { enquiryId, roomId, seeker, a, b, c };
 }
 
-/** Rooms of the bot marked as the room of `enquiryId` (looked up with the application service's token). */
-async function roomsMarkedFor(enquiryId: number): Promise<string[]> {
+/**
+ * Rooms of the bot marked as the room of `enquiryId` (looked up with the application service's
+ * token), or with `key` "notes_of" as its case-notes room.
+ */
+async function roomsMarkedFor(enquiryId: number, key: "enquiry_id" | "notes_of" = "enquiry_id"): Promise<string[]> {
   const bot = { accessToken: stackSecret(stack, "asToken") };
   const joined = await matrixRequest(stack, "GET", "/_matrix/client/v3/joined_rooms", bot);
   const marked: string[] = [];
@@ -67,7 +70,7 @@ async function roomsMarkedFor(enquiryId: number): Promise<string[]> {
       `/_matrix/client/v3/rooms/${enc(roomId)}/state/de.connecta.enquiry/`,
       bot,
     );
-    if (marker.body.enquiry_id === enquiryId) marked.push(roomId);
+    if (marker.body[key] === enquiryId) marked.push(roomId);
   }
   return marked;
 }
@@ -147,6 +150,28 @@ describe("a crash in the middle of a workflow action", () => {
       [enquiryId],
     );
     expect(assignments.rows[0]?.n).toBe(1);
+  });
+
+  it("leaves a claim complete after a crash between making its notes room and recording it, with one notes room", async () => {
+    const { enquiryId, roomId, seeker, a } = await waitingEnquiry();
+    const doomed = await doomedAppservice("step:create_notes_room");
+    const token = await openIdToken(stack, a);
+    await callApi(doomed.url, "POST", `/api/v1/enquiries/${enquiryId}/claim`, token, {}).catch(() => null);
+    expect(await doomed.service.exited).toBe("SIGKILL");
+
+    // The surviving replica retries the step: it finds the notes room instead of making another.
+    await eventually("the claim's steps are done", () => stepsDone(db, enquiryId), 60_000);
+    const row = await db.query<{ notes_room_id: string | null }>("SELECT notes_room_id FROM enquiries WHERE id = $1", [
+      enquiryId,
+    ]);
+    const notesRoom = row.rows[0]?.notes_room_id ?? "";
+    expect(await roomsMarkedFor(enquiryId, "notes_of")).toEqual([notesRoom]);
+    expect(await roomsMarkedFor(enquiryId)).toEqual([roomId]);
+    const bot = { accessToken: stackSecret(stack, "asToken") };
+    expect(await roomMembers(stack, notesRoom, bot)).toEqual([stack.botUserId, a.userId].sort());
+    expect(await roomMembers(stack, roomId, seeker)).toEqual([stack.botUserId, a.userId, seeker.userId].sort());
+    const retried = await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${enquiryId}/claim`, token, {});
+    expect(retried.body.notes_room_id).toBe(notesRoom);
   });
 
   it("leaves a handover complete after the restart, with the room matching the database", async () => {

@@ -321,6 +321,8 @@ export interface Operations {
       enquiries: {
         enquiry_id: number;
         room_id: string | null;
+        /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+        notes_room_id: string | null;
         state: string;
         agency_id: number;
         topic: string;
@@ -345,6 +347,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -370,6 +374,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -393,6 +399,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -416,6 +424,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
