@@ -12,7 +12,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["appservice/src/**/*.test.ts", "ops/**/*.test.ts", "client/src/**/*.test.ts"],
+          include: [
+            "appservice/src/**/*.test.ts",
+            "ops/**/*.test.ts",
+            "client/src/**/*.test.ts",
+            "tests/support/**/*.test.ts",
+          ],
           exclude: [...configDefaults.exclude, "**/*.db.test.ts"],
           environment: "node",
           // Unit tests run beside Synapse and browsers in one run on 2 cores: the default 5 s

@@ -159,6 +159,7 @@ CREATE TABLE public.enquiries (
     waiting_since timestamp with time zone,
     closed_at timestamp with time zone,
     last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
+    notes_room_id text,
     CONSTRAINT enquiries_age_group_check CHECK ((age_group = ANY (ARRAY['under_18'::text, '18_26'::text, '27_49'::text, '50_64'::text, '65_plus'::text, 'unknown'::text]))),
     CONSTRAINT enquiries_check CHECK ((((state = 'active'::text) = (counsellor_id IS NOT NULL)) OR (state = ANY (ARRAY['closed'::text, 'archived'::text])))),
     CONSTRAINT enquiries_check1 CHECK (((state = 'created'::text) OR (waiting_since IS NOT NULL))),
@@ -306,6 +307,8 @@ ALTER TABLE ONLY public.counsellors
     ADD CONSTRAINT counsellors_pkey PRIMARY KEY (user_id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_intake_id_key UNIQUE (intake_id);
+ALTER TABLE ONLY public.enquiries
+    ADD CONSTRAINT enquiries_notes_room_id_key UNIQUE (notes_room_id);
 ALTER TABLE ONLY public.enquiries
     ADD CONSTRAINT enquiries_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.enquiries

@@ -44,5 +44,16 @@ export type Language = (typeof LANGUAGES)[number];
 /** A counsellor's role in an agency. */
 export type CounsellorRole = "counsellor" | "team_lead";
 
-/** Custom state event in every enquiry room naming its enquiry (lets the reconciler find rooms). */
+/**
+ * Custom state event in every enquiry room naming its enquiry (lets the reconciler find rooms):
+ * `{ enquiry_id, agency_id }` at creation; each change of the enquiry adds `state`, `change`
+ * ({@link EnquiryChange}) and `at`, which the clients show as markers in the conversation. The
+ * case-notes room carries it as `{ notes_of, agency_id }` (an enquiry room for Synapse's rules,
+ * homeserver-config/connecta_rules.py, but never taken for the conversation's room).
+ */
 export const ENQUIRY_STATE_EVENT = "de.connecta.enquiry";
+
+/** The changes of an enquiry its room shows as markers in the conversation. */
+export const ENQUIRY_CHANGES = ["claimed", "handed_over", "closed", "reopened"] as const;
+/** One of {@link ENQUIRY_CHANGES}. */
+export type EnquiryChange = (typeof ENQUIRY_CHANGES)[number];

@@ -10,6 +10,8 @@ interface FakeRoom {
   members: Map<string, "join" | "invite">;
   /** State events by `type|state_key`. */
   state: Map<string, Record<string, unknown>>;
+  /** This room's entries of {@link FakeHomeserver.changes}. */
+  changes: string[];
 }
 
 /** A homeserver in memory. */
@@ -49,8 +51,8 @@ export class FakeHomeserver implements Homeserver {
     for (const userId of o.invite) members.set(userId, "invite");
     const state = new Map(o.initialState.map((e) => [`${e.type}|${e.state_key}`, e.content]));
     state.set("m.room.power_levels|", o.powerLevels);
-    this.rooms.set(roomId, { members, state });
-    this.changes.push(`create ${roomId} inviting ${o.invite.join(" ")}`);
+    this.rooms.set(roomId, { members, state, changes: [] });
+    this.#changed(roomId, `create ${roomId} inviting ${o.invite.join(" ")}`);
     return roomId;
   }
 
@@ -58,11 +60,21 @@ export class FakeHomeserver implements Homeserver {
     const room = this.#room(roomId);
     if (room.members.has(userId)) return; // as ours does: a second invite would replace the inviter
     room.members.set(userId, "invite");
-    this.changes.push(`invite ${userId}`);
+    this.#changed(roomId, `invite ${userId}`);
+  }
+
+  #changed(roomId: string, change: string): void {
+    this.changes.push(change);
+    this.rooms.get(roomId)?.changes.push(change);
+  }
+
+  /** The changes of one room, in order (see {@link changes}). */
+  changesOf(roomId: string): string[] {
+    return [...this.#room(roomId).changes];
   }
 
   async kick(roomId: string, userId: string, reason: string): Promise<void> {
-    if (this.#room(roomId).members.delete(userId)) this.changes.push(`kick ${userId}: ${reason}`);
+    if (this.#room(roomId).members.delete(userId)) this.#changed(roomId, `kick ${userId}: ${reason}`);
   }
 
   async getState<T>(roomId: string, type: string, stateKey = ""): Promise<T | null> {
@@ -72,7 +84,7 @@ export class FakeHomeserver implements Homeserver {
   async setState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<void> {
     this.#room(roomId).state.set(`${type}|${stateKey}`, content);
     const what = type === "m.room.power_levels" ? JSON.stringify(content.users) : "";
-    this.changes.push(`${type} ${what}`.trim());
+    this.#changed(roomId, `${type} ${what}`.trim());
   }
 
   async members(roomId: string): Promise<Map<string, string>> {
@@ -94,7 +106,7 @@ export class FakeHomeserver implements Homeserver {
   /** `inviter` invites `userId` with their own client (Synapse's rules are not checked here). */
   inviteAs(inviter: string, roomId: string, userId: string): void {
     this.#room(roomId).members.set(userId, "invite");
-    this.changes.push(`invite ${userId} by ${inviter}`);
+    this.#changed(roomId, `invite ${userId} by ${inviter}`);
   }
 
   /** Who is in the room (joined or invited), sorted. */

@@ -164,6 +164,15 @@ export async function workflowHarness(options: { reopenWindowDays?: number; step
     return roomId;
   };
 
+  /** The enquiry's case-notes room, null while it has none. */
+  const notesRoomOf = async (enquiryId: number) => {
+    const { rows } = await pool.query<{ notes_room_id: string | null }>(
+      "SELECT notes_room_id FROM enquiries WHERE id = $1",
+      [enquiryId],
+    );
+    return rows[0]?.notes_room_id ?? null;
+  };
+
   /** The enquiry's row as far as the tests look at it. */
   const row = async (enquiryId: number) =>
     (
@@ -173,7 +182,7 @@ export async function workflowHarness(options: { reopenWindowDays?: number; step
       )
     ).rows[0];
 
-  return { ...db, hs, steps, workflow, push, agency, counsellor, enquiry, row };
+  return { ...db, hs, steps, workflow, push, agency, counsellor, enquiry, row, notesRoomOf };
 }
 
 /** What a workflow call was refused with: the refusal's reason, or the error if it was none. */

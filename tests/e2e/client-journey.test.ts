@@ -19,6 +19,7 @@ import { a11yViolations } from "../support/a11y.ts";
 import { launchChromium } from "../support/browser.ts";
 import { pageSession, recordUnreadable } from "../support/client-flows.ts";
 import { chooseRadio, sendFileByKeyboard, tabTo, tabToText, typeInto } from "../support/keyboard.ts";
+import { serverSideHits } from "../support/canary.ts";
 import { matrixRequest, type TestUser } from "../support/matrix.ts";
 import { freshPseudonym, seedIntakeAgency } from "../support/seeker.ts";
 import { connectaDb, unique } from "../support/workflow.ts";
@@ -29,7 +30,7 @@ const homeserverOrigin = new URL(stack.synapseUrl).origin;
 const screenshotDir = join(import.meta.dirname, "../../docs/screenshots");
 
 let browser: Browser;
-const requests: { context: string; url: string; body: string }[] = [];
+const requests: { context: string; url: string; body: string; headers: string }[] = [];
 const problems: string[] = [];
 /** Warnings and errors the pages logged: shown when the journey fails. */
 const consoleLog: string[] = [];
@@ -48,8 +49,15 @@ afterAll(async () => {
 async function newContext(name: string): Promise<BrowserContext> {
   const context = await browser.newContext({ locale: "de-DE", reducedMotion: "reduce", acceptDownloads: true });
   await recordUnreadable(context, name, unreadable);
+  // Pages' and workers' requests alike (the Matrix client runs in a worker: see the positive
+  // control at the end).
   context.on("request", (request) =>
-    requests.push({ context: name, url: request.url(), body: request.postData() ?? "" }),
+    requests.push({
+      context: name,
+      url: request.url(),
+      body: request.postDataBuffer()?.toString("latin1") ?? "",
+      headers: JSON.stringify(request.headers()),
+    }),
   );
   context.on("page", (page) => {
     page.on("pageerror", (error) => problems.push(`${name}: ${error.message}`));
@@ -98,15 +106,61 @@ describe("the counselling journey in browser contexts", () => {
   }, 600_000);
 });
 
-/** A 1×1 PNG and a one-page PDF, as a seeker or counsellor might send them. */
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
-  "base64",
-);
+/** Plain text inside both attachments, which must never be found on the server side. */
+const FILE_MARKER = `attachment-marker-${unique()}${unique()}`;
+/** A 1×1 PNG and a one-page PDF, as a seeker or counsellor might send them, each with the marker. */
+const PNG = Buffer.concat([
+  Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+    "base64",
+  ),
+  // After the image's end: decoders ignore it, a server-side scan would find it.
+  Buffer.from(FILE_MARKER),
+]);
 const PDF = Buffer.from(
-  "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj " +
+  `%PDF-1.4\n%${FILE_MARKER}\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj ` +
     "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
 );
+
+/**
+ * Spellings in which `secret` could travel in a request: as typed, percent-encoded, form-encoded,
+ * JSON-escaped, as UTF-8 bytes read as Latin-1 (how bodies are recorded) and in base64.
+ */
+function spellings(secret: string): string[] {
+  const utf8 = Buffer.from(secret);
+  return [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    JSON.stringify(secret).slice(1, -1),
+    JSON.stringify(secret)
+      .slice(1, -1)
+      .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    utf8.toString("latin1"),
+    utf8.toString("base64"),
+  ];
+}
+
+/** Lenient decoding of a URL or body, so that a secret spelled in a way we did not list shows too. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return text;
+  }
+}
+
+/** Recorded requests in whose URL, body or headers `secret` appears in any spelling. */
+function requestsCarrying(secret: string): string[] {
+  const forms = spellings(secret);
+  return requests
+    .filter((r) =>
+      [r.url, decoded(r.url), r.body, decoded(Buffer.from(r.body, "latin1").toString("utf8")), r.headers].some(
+        (where) => forms.some((form) => where.includes(form)),
+      ),
+    )
+    .map((r) => `${r.context}: ${r.url}`);
+}
 
 /**
  * Axe on the page as it is now, in light and in dark mode; collects violations per page for one
@@ -411,7 +465,11 @@ async function journey(): Promise<void> {
     await desk.keyboard.press("ArrowDown");
   }
   expect(await desk.locator("#colleague").inputValue()).toBe(userB.userId);
-  await tabToText(desk, "Übergeben");
+  await tabToText(desk, "Übergeben …");
+  await desk.keyboard.press("Enter");
+  // The handover asks first (the question takes the focus).
+  await expect.poll(() => desk.evaluate(() => document.activeElement?.textContent ?? "")).toContain("Wirklich an");
+  await tabToText(desk, "Ja, übergeben");
   await desk.keyboard.press("Enter");
   await desk.waitForURL(/\/beratung\?uebergeben=1$/);
   const mine = colleague.getByRole("link", { name: /Enquiry \d+/ });
@@ -422,7 +480,15 @@ async function journey(): Promise<void> {
   await expect
     .poll(async () => (await messages(colleague)).join("\n"), { timeout: 60_000 })
     .toMatch(new RegExp(`${enquiry}[\\s\\S]*${reply}`));
+  // Every message and both files, and B opens the photo.
+  expect((await messages(colleague)).join("\n")).toMatch(/infoblatt\.pdf[\s\S]*foto\.png/);
   expect((await messages(colleague)).join("\n")).not.toContain("cannot be decrypted");
+  await colleague.getByRole("button", { name: /Show image/ }).click();
+  await expect
+    .poll(() => colleague.locator("img.attachment-image").evaluate((img: HTMLImageElement) => img.naturalWidth), {
+      timeout: 30_000,
+    })
+    .toBe(1);
   await checkA11y(colleague, "counsellor conversation en");
 
   // B closes; the seeker sees that the conversation has ended and cannot write any more.
@@ -527,9 +593,15 @@ async function journey(): Promise<void> {
   // Only our origins; no passphrase in any request; no CSP violation or page error.
   const origins = new Set(requests.map((r) => new URL(r.url).origin));
   expect([...origins].sort()).toEqual([clientOrigin, homeserverOrigin].sort());
-  for (const secret of passphrases) {
-    expect(requests.filter((r) => r.url.includes(secret) || r.body.includes(secret))).toEqual([]);
-  }
+  for (const secret of passphrases) expect(requestsCarrying(secret), "a passphrase travelled").toEqual([]);
+  // Positive controls: the Matrix worker's requests are recorded (sync, key upload), and the
+  // check finds a secret that does travel: the seeker's password, sent to register.
+  const seekerUrls = requests.filter((r) => r.context === "seeker").map((r) => new URL(r.url).pathname);
+  expect(seekerUrls).toContain("/_matrix/client/v3/sync");
+  expect(seekerUrls).toContain("/_matrix/client/v3/keys/upload");
+  expect(requestsCarrying(password).length, "the password's registration request").toBeGreaterThan(0);
+  // Nothing the people wrote or sent is readable anywhere on the server side.
+  expect(await serverSideHits(stack, [enquiry, reply, after, meanwhile, FILE_MARKER])).toEqual([]);
   expect(problems).toEqual([]);
   expect(JSON.stringify(violations, null, 1)).toBe("{}");
   // Nobody who should read a message was ever told it cannot be read (a moment of "Decrypting …"

@@ -288,6 +288,8 @@ describe("the counsellor's absence in the seeker's enquiries", () => {
       counsellor_absence: null,
       // Added with retention: when the conversation will be deleted (docs/privacy.md).
       deletion_at: expect.any(String),
+      // Added with case notes: the counsellor's alone, never the seeker's.
+      notes_room_id: null,
     });
 
     const notice = "Ich bin bis Montag nicht da. Meine Kollegin antwortet Ihnen.";

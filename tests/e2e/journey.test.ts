@@ -18,6 +18,7 @@ import {
   decryptRoomHistory,
   inviteSharingHistory,
   joinInvitedRoom,
+  toDeviceBarrier,
 } from "../support/crypto-identity.ts";
 import { cryptoClient, eventually, matrixRequest, type TestUser, roomMembers } from "../support/matrix.ts";
 import { intakeSeeker } from "../support/seeker.ts";
@@ -90,7 +91,7 @@ describe("the counselling journey", () => {
     const cseeker = await client(seeker);
     await joinInvitedRoom(cseeker, seeker.roomId);
     const first = canary("first-enquiry");
-    await cseeker.sendTextMessage(seeker.roomId, first);
+    const firstId = (await cseeker.sendTextMessage(seeker.roomId, first)).event_id;
     await eventually("the enquiry waits in the queue", async () =>
       (await queueIds(tokens.a)).includes(seeker.enquiryId),
     );
@@ -124,14 +125,17 @@ describe("the counselling journey", () => {
       ),
     );
     const fromSeeker = canary("seeker-to-a");
-    await cseeker.sendTextMessage(seeker.roomId, fromSeeker);
+    const fromSeekerId = (await cseeker.sendTextMessage(seeker.roomId, fromSeeker)).event_id;
     await decrypts(ca, seeker.roomId, fromSeeker);
     const fromA = canary("a-to-seeker");
-    await ca.sendTextMessage(seeker.roomId, fromA);
+    const fromAId = (await ca.sendTextMessage(seeker.roomId, fromA)).event_id;
     await decrypts(cseeker, seeker.roomId, fromA);
-    // C, removed at the claim, holds no key for what was written after it.
+    // C, removed at the claim, holds no key for what was written after it: once anything the
+    // writers' devices might have sent C has arrived, C reads the first enquiry and nothing else.
+    await toDeviceBarrier(stack, [seeker, a], cc);
     const cView = await decryptRoomHistory(stack, seeker, seeker.roomId, cc);
-    expect(cView.filter((e) => e.failure === null).length).toBe(1);
+    expect(cView.map((e) => e.eventId)).toEqual([firstId, fromSeekerId, fromAId]);
+    expect(cView.filter((e) => e.failure === null).map((e) => e.eventId)).toEqual([firstId]);
 
     // --- Handover to B, with the history ---------------------------------------------------------
     await inviteSharingHistory(ca, seeker.roomId, b.userId);
@@ -158,16 +162,15 @@ describe("the counselling journey", () => {
     );
 
     const afterHandover = [canary("seeker-to-b"), canary("b-to-seeker")];
-    await cseeker.sendTextMessage(seeker.roomId, afterHandover[0] ?? "");
+    const afterIds = [(await cseeker.sendTextMessage(seeker.roomId, afterHandover[0] ?? "")).event_id];
     await decrypts(cb, seeker.roomId, afterHandover[0] ?? "");
-    await cb.sendTextMessage(seeker.roomId, afterHandover[1] ?? "");
+    afterIds.push((await cb.sendTextMessage(seeker.roomId, afterHandover[1] ?? "")).event_id);
     await decrypts(cseeker, seeker.roomId, afterHandover[1] ?? "");
-    // A decrypts nothing written after the handover.
+    // A decrypts nothing written after the handover, also once anything sent to A has arrived.
+    await toDeviceBarrier(stack, [seeker, b], ca);
     const aView = await decryptRoomHistory(stack, seeker, seeker.roomId, ca);
-    const aReadable = aView.filter((e) => e.failure === null).map((e) => e.eventId);
-    expect(aView.length).toBe(5);
-    expect(aReadable.length).toBe(3);
-    expect(aView.slice(3).every((e) => e.failure !== null)).toBe(true);
+    expect(aView.map((e) => e.eventId)).toEqual([firstId, fromSeekerId, fromAId, ...afterIds]);
+    expect(aView.filter((e) => e.failure === null).map((e) => e.eventId)).toEqual([firstId, fromSeekerId, fromAId]);
 
     // --- A second seeker in the south: the north never sees it --------------------------------------
     const other = await intakeSeeker(stack, { topic, postcode: "20095" });
@@ -215,5 +218,5 @@ describe("the counselling journey", () => {
 
     // --- Nothing readable on the server side -------------------------------------------------------
     expect(await serverSideHits(stack, [first, fromSeeker, fromA, ...afterHandover])).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -51,7 +51,11 @@ async function closedConversation() {
   const asCounsellor = await openIdToken(stack, counsellor);
   const asSeeker = await openIdToken(stack, scene.seeker);
   const enquiry = `/api/v1/enquiries/${scene.enquiryId}`;
-  expect((await callApi(stack.appserviceUrl, "POST", `${enquiry}/claim`, asCounsellor, {})).status).toBe(200);
+  const claimed = await callApi(stack.appserviceUrl, "POST", `${enquiry}/claim`, asCounsellor, {});
+  expect(claimed.status).toBe(200);
+  // The counsellors' case notes, which go with the conversation.
+  const notesRoomId = String(claimed.body.notes_room_id);
+  expect(notesRoomId).toMatch(/^!/);
   const media = [await upload(scene.seeker, "seeker's file"), await upload(counsellor, "counsellor's file")];
   for (const [token, mediaId] of [
     [asSeeker, media[0]],
@@ -68,7 +72,7 @@ async function closedConversation() {
   ]);
   const policy = { archived_days: 0, unfinished_hours: 48, inactive_days: 180 };
   expect((await admin("PUT", `/retention/agencies/${scene.agencyId}`, policy)).status).toBe(200);
-  return { ...scene, counsellor, media };
+  return { ...scene, counsellor, media, notesRoomId };
 }
 
 /** The tables of a plain SQL dump whose rows contain `needle`. */
@@ -140,6 +144,8 @@ describe("a purged conversation", () => {
     const [synapse, ours] = await Promise.all([dumpDatabase(stack, "synapse"), dumpDatabase(stack, "connecta")]);
     expect(outsideStreams(tablesContaining(synapse, c.roomId)), "room in Synapse").toEqual([]);
     expect(tablesContaining(ours, c.roomId), "room in ours").toEqual([]);
+    expect(outsideStreams(tablesContaining(synapse, c.notesRoomId)), "notes room in Synapse").toEqual([]);
+    expect(tablesContaining(ours, c.notesRoomId), "notes room in ours").toEqual([]);
     expect(tablesContaining(ours, c.seeker.userId), "seeker in ours").toEqual([]);
     const seekerTables = tablesContaining(synapse, c.seeker.userId);
     expect(

@@ -18,6 +18,9 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  // No name lookups at all: our pages are on IP addresses; anything else Chromium would look up
+  // (its own services) is answered "not found" without asking DNS (tests/e2e/no-outflow.test.ts).
+  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
 ];
 
 /** Launches headless Chromium from /usr/bin/chromium. */

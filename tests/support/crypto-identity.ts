@@ -19,6 +19,7 @@
  *   event the joining client sees (the inviter), and only within 24 hours of joining. The join
  *   option `acceptSharedHistory` is deprecated and has no effect: accepting is always on.
  */
+import { randomUUID } from "node:crypto";
 import * as sdk from "matrix-js-sdk";
 import type { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import type { StackInfo } from "../../ops/stack/stack.ts";
@@ -180,4 +181,45 @@ export async function encryptedEvents(stack: StackInfo, reader: TestUser, roomId
   if (res.status !== 200) throw new Error(`/messages as ${reader.userId}: ${res.status} ${JSON.stringify(res.body)}`);
   const chunk = (res.body.chunk ?? []) as sdk.IEvent[];
   return chunk.filter((e) => e.type === "m.room.encrypted").reverse();
+}
+
+/**
+ * Resolves once `receiver` has received, through its sync, a to-device ping that each of
+ * `senders` sent now. Synapse delivers a device's to-device messages in the order they were
+ * stored, so every room key sent to `receiver` before this call has arrived by then too: a
+ * check that `receiver` cannot decrypt something cannot pass merely because a key wrongly sent
+ * to it is still on its way.
+ */
+export async function toDeviceBarrier(
+  stack: StackInfo,
+  senders: TestUser[],
+  receiver: sdk.MatrixClient,
+): Promise<void> {
+  const userId = receiver.getUserId() ?? "";
+  const deviceId = receiver.getDeviceId() ?? "";
+  const nonces = new Set<string>(senders.map(() => randomUUID()));
+  const arrived = new Promise<void>((resolve) => {
+    const onEvent = (event: sdk.MatrixEvent) => {
+      const nonce: unknown = event.getContent().nonce;
+      if (event.getType() !== "de.connecta.test.ping" || typeof nonce !== "string") return;
+      nonces.delete(nonce);
+      if (nonces.size > 0) return;
+      receiver.off(sdk.ClientEvent.ToDeviceEvent, onEvent);
+      resolve();
+    };
+    receiver.on(sdk.ClientEvent.ToDeviceEvent, onEvent);
+  });
+  const pending = [...nonces];
+  await Promise.all(
+    senders.map(async (sender, i) => {
+      const path = `/_matrix/client/v3/sendToDevice/de.connecta.test.ping/${randomUUID()}`;
+      const body = { messages: { [userId]: { [deviceId]: { nonce: pending[i] } } } };
+      const res = await matrixRequest(stack, "PUT", path, sender, body);
+      if (res.status !== 200) throw new Error(`to-device ping from ${sender.userId}: ${res.status}`);
+    }),
+  );
+  await Promise.race([
+    arrived,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`no to-device ping reached ${userId}`)), 60_000)),
+  ]);
 }

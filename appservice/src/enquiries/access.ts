@@ -9,9 +9,9 @@
  */
 import type pg from "pg";
 import type { StepWorker } from "../steps/steps.ts";
-import { roomChanges, type AgencyMember, type EnquiryRoom } from "./membership.ts";
+import type { AgencyMember, EnquiryRoom } from "./membership.ts";
 import { refuse } from "./refusal.ts";
-import { loadRoom, recordChanges } from "./rooms.ts";
+import { loadRoom, recordRoomChanges } from "./rooms.ts";
 
 /** The room without `member` among the agency's counsellors, and with them. */
 function withAndWithout(room: EnquiryRoom, member: AgencyMember): [EnquiryRoom, EnquiryRoom] {
@@ -61,7 +61,7 @@ export async function leaveAgencies(db: pg.PoolClient, counsellorId: string, age
     if (!room) continue;
     const [without, before] = withAndWithout(room, member);
     const after = { ...without, counsellorId: room.counsellorId === counsellorId ? null : room.counsellorId };
-    await recordChanges(db, Number(id), roomChanges(before, after, "left_agency"));
+    await recordRoomChanges(db, Number(id), before, after, { reason: "left_agency" });
   }
   await db.query(
     "UPDATE enquiries SET counsellor_id = NULL WHERE counsellor_id = $1 AND state IN ('closed', 'archived') AND agency_id = ANY($2)",
@@ -83,7 +83,7 @@ export async function joinAgencies(db: pg.PoolClient, counsellorId: string, agen
     const room = await loadRoom(db, Number(id));
     if (!room) continue;
     const [before, after] = withAndWithout(room, { userId: counsellorId, absent });
-    await recordChanges(db, Number(id), roomChanges(before, after));
+    await recordRoomChanges(db, Number(id), before, after);
   }
 }
 

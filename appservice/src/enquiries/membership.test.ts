@@ -5,6 +5,7 @@ import {
   controlRoomPowerLevels,
   inviteStands,
   membersAtCreation,
+  NOTES_POLICY,
   placeOf,
   POLICY,
   roleOf,
@@ -233,6 +234,104 @@ describe("invites the bot did not give", () => {
     expect(inviteStands(r, inviter, invitee)).toBe(stands);
     expect(answerInvite(r, inviter, invitee)).toEqual(
       stands ? [] : [{ kind: "kick", payload: { user_id: invitee, reason: "uninvited" } }],
+    );
+  });
+});
+
+describe("the case notes' room", () => {
+  // Every state and every role, written out: the seeker is never in it; the assigned counsellor is.
+  const out = ["out", 0] as const;
+  const expected: Record<EnquiryState, Record<Role, readonly [Presence, number]>> = {
+    created: { seeker: out, assigned: out, colleague: ["kept", 0], absent_colleague: ["kept", 0], outsider: out },
+    waiting: { seeker: out, assigned: out, colleague: ["kept", 0], absent_colleague: ["kept", 0], outsider: out },
+    active: { seeker: out, assigned: ["in", 50], colleague: out, absent_colleague: out, outsider: out },
+    closed: { seeker: out, assigned: ["in", 50], colleague: ["kept", 0], absent_colleague: ["kept", 0], outsider: out },
+    archived: {
+      seeker: out,
+      assigned: ["in", 50],
+      colleague: ["kept", 0],
+      absent_colleague: ["kept", 0],
+      outsider: out,
+    },
+  };
+  const rows = ENQUIRY_STATES.flatMap((state) => ROLES.map((role) => [state, role, ...expected[state][role]] as const));
+
+  it.each(rows)("places a %s enquiry's %s: %s, power %i", (state, role, presence, power) => {
+    expect(NOTES_POLICY[state][role]).toEqual({ presence, power });
+  });
+
+  it("never places the seeker in it, whoever is assigned", () => {
+    for (const state of ENQUIRY_STATES) {
+      for (const counsellor of [null, A, D]) expect(placeOf(room(state, counsellor), S, "notes").presence).toBe("out");
+    }
+  });
+
+  const N = { room: "notes" } as const;
+
+  it("lets in the claimant alone, with the power to invite (for a handover)", () => {
+    expect(roomChanges(room("waiting"), room("active", B), "claimed", "notes")).toEqual([
+      { kind: "invite", payload: { user_id: B, ...N } },
+      { kind: "power_levels", payload: { users: { [B]: 50 }, ...N } },
+      { kind: "keep_only", payload: { user_ids: [B], reason: "claimed", ...N } },
+    ]);
+  });
+
+  it("lets the new counsellor in at a handover and takes the old one out, then their power", () => {
+    expect(roomChanges(room("active", A), room("active", B), "handed_over", "notes")).toEqual([
+      { kind: "invite", payload: { user_id: B, ...N } },
+      { kind: "power_levels", payload: { users: { [B]: 50 }, ...N } },
+      { kind: "keep_only", payload: { user_ids: [B], reason: "handed_over", ...N } },
+      { kind: "power_levels", payload: { users: { [A]: 0 }, ...N } },
+    ]);
+  });
+
+  it("keeps the last counsellor in a closed enquiry's notes, read-only", () => {
+    expect(roomChanges(room("active", A), room("closed", A), undefined, "notes")).toEqual([
+      { kind: "power_levels", payload: { users: {}, read_only: true, ...N } },
+    ]);
+    // The seeker left: the counsellor is no longer assigned but may stay to read back.
+    expect(roomChanges(room("active", A), room("closed"), undefined, "notes")).toEqual([
+      { kind: "power_levels", payload: { users: { [A]: 0 }, read_only: true, ...N } },
+    ]);
+  });
+
+  it("gives the notes back to the counsellor of a reopened enquiry, writable", () => {
+    expect(roomChanges(room("closed", A), room("active", A), "reopened", "notes")).toEqual([
+      { kind: "keep_only", payload: { user_ids: [A], reason: "reopened", ...N } },
+      { kind: "power_levels", payload: { users: {}, read_only: false, ...N } },
+    ]);
+  });
+
+  it("takes a counsellor who left the agency out of the notes when the enquiry goes back to the queue", () => {
+    expect(roomChanges(room("closed", A), room("waiting", null, [B, C]), "requeued", "notes")).toEqual([
+      { kind: "kick", payload: { user_id: A, reason: "requeued", ...N } },
+      { kind: "power_levels", payload: { users: { [A]: 0 }, read_only: false, ...N } },
+    ]);
+  });
+
+  it("takes a counsellor who leaves the agency out of the notes of their closed enquiry", () => {
+    expect(roomChanges(room("closed", A), room("closed", null, [B, C]), "left_agency", "notes")).toEqual([
+      { kind: "kick", payload: { user_id: A, reason: "left_agency", ...N } },
+      { kind: "power_levels", payload: { users: { [A]: 0 }, ...N } },
+    ]);
+  });
+
+  it("changes nothing in the notes while an enquiry waits, nor when a counsellor joins the agency", () => {
+    expect(roomChanges(room("created"), room("waiting"), undefined, "notes")).toEqual([]);
+    const before = room("waiting");
+    expect(
+      roomChanges(before, { ...before, agency: [...before.agency, { userId: X, absent: false }] }, undefined, "notes"),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ["the assigned counsellor invites a colleague to hand over", room("active", A), A, B, true],
+    ["the assigned counsellor invites the seeker", room("active", A), A, S, false],
+    ["the seeker invites themselves", room("active", A), S, S, false],
+    ["a colleague invites themselves", room("active", A), B, B, false],
+  ])("answers an invite to the notes when %s: stands %s", (_what, r, inviter, invitee, stands) => {
+    expect(answerInvite(r, inviter, invitee, "notes")).toEqual(
+      stands ? [] : [{ kind: "kick", payload: { user_id: invitee, reason: "uninvited", ...N } }],
     );
   });
 });

@@ -8,6 +8,9 @@
  * Each person stands to an enquiry in one {@link Role}; each state of the enquiry gives each role
  * a {@link Place} (in the room, kept, or out, with a power level), and the room is writable or
  * read-only. New states (team counselling, supervision) are new rows of {@link POLICY}.
+ *
+ * An enquiry has two rooms ({@link RoomKind}): the conversation, and, from its first claim, the
+ * counsellors' private case notes ({@link NOTES_POLICY}), which the seeker never enters.
  */
 import type { EnquiryState } from "../domain.ts";
 import type { NewStep } from "../steps/steps.ts";
@@ -86,6 +89,47 @@ export const POLICY: Record<EnquiryState, Record<Role, Place>> = {
   archived: AFTER,
 };
 
+/** The rooms of an enquiry: the conversation, and the private case notes of its counsellors. */
+export type RoomKind = "chat" | "notes";
+
+/**
+ * Notes while nobody is assigned (the room exists from the first claim on): nobody is invited; a
+ * former counsellor of the agency may stay until the next claim draws the circle anew.
+ */
+const NOTES_UNASSIGNED: Record<Role, Place> = {
+  seeker: OUT,
+  assigned: OUT,
+  colleague: KEPT,
+  absent_colleague: KEPT,
+  outsider: OUT,
+};
+
+/** Notes after counselling: the last counsellor stays to read back (read-only, see WRITABLE). */
+const NOTES_AFTER: Record<Role, Place> = {
+  seeker: OUT,
+  assigned: COUNSELLOR,
+  // A counsellor whose seeker left is no longer assigned but may stay; nobody else was ever in.
+  colleague: KEPT,
+  absent_colleague: KEPT,
+  outsider: OUT,
+};
+
+/**
+ * The case notes' policy: the assigned counsellor alone, never the seeker. The counsellor has the
+ * power to invite so that a handover can share the notes' key history with the colleague (MSC4268),
+ * as in the conversation; at the handover the colleague comes in and the leaving counsellor goes.
+ */
+export const NOTES_POLICY: Record<EnquiryState, Record<Role, Place>> = {
+  created: NOTES_UNASSIGNED,
+  waiting: NOTES_UNASSIGNED,
+  active: { seeker: OUT, assigned: COUNSELLOR, colleague: OUT, absent_colleague: OUT, outsider: OUT },
+  closed: NOTES_AFTER,
+  archived: NOTES_AFTER,
+};
+
+/** The policy of each kind of room. */
+const POLICIES: Record<RoomKind, Record<EnquiryState, Record<Role, Place>>> = { chat: POLICY, notes: NOTES_POLICY };
+
 /** Whether people write and call in the room (power 0); a closed room is read-only (power 100). */
 export const WRITABLE: Record<EnquiryState, boolean> = {
   created: true,
@@ -119,9 +163,9 @@ export function roleOf(room: EnquiryRoom, userId: string): Role {
   return member.absent ? "absent_colleague" : "colleague";
 }
 
-/** Where the policy places `userId` in the room. */
-export function placeOf(room: EnquiryRoom, userId: string): Place {
-  return POLICY[room.state][roleOf(room, userId)];
+/** Where the policy places `userId` in the enquiry's room of `kind`. */
+export function placeOf(room: EnquiryRoom, userId: string, kind: RoomKind = "chat"): Place {
+  return POLICIES[kind][room.state][roleOf(room, userId)];
 }
 
 /** Everyone the policy knows of in `rooms`: seeker, counsellor, the agency's counsellors. */
@@ -142,7 +186,10 @@ export function membersAtCreation(room: EnquiryRoom): { invite: string[]; power:
 }
 
 /** A change of an enquiry room that brings it in line with the policy; recorded as a step. */
-export type RoomChange = Exclude<NewStep, { kind: "create_room" }>;
+export type RoomChange = Extract<NewStep, { kind: "invite" | "kick" | "keep_only" | "power_levels" }>;
+
+/** What a change's payload says of its room: nothing for the conversation, `room` for the notes. */
+const inRoom = (kind: RoomKind): { room?: "notes" } => (kind === "notes" ? { room: "notes" } : {});
 
 /**
  * The changes that take an enquiry room from what the policy asked of it `before` to what it asks
@@ -163,36 +210,44 @@ export type RoomChange = Exclude<NewStep, { kind: "create_room" }>;
  * 4. Lowered power levels and writability, last: lowering the old counsellor's power while the
  *    new counsellor's join is on its way can make Synapse's state resolution drop their invite,
  *    and with it the join (docs/workflow.md).
+ *
+ * `kind` names the room: the conversation, or the case notes (whose changes say `room: "notes"`).
  */
-export function roomChanges(before: EnquiryRoom, after: EnquiryRoom, reason?: RemovalReason): RoomChange[] {
+export function roomChanges(
+  before: EnquiryRoom,
+  after: EnquiryRoom,
+  reason?: RemovalReason,
+  kind: RoomKind = "chat",
+): RoomChange[] {
   const invites: string[] = [];
   const raised: Record<string, number> = {};
   const removed: string[] = [];
   const lowered: Record<string, number> = {};
   for (const id of people(before, after)) {
     const sameRole = roleOf(before, id) === roleOf(after, id);
-    const was = placeOf(before, id);
-    const is = placeOf(after, id);
+    const was = placeOf(before, id, kind);
+    const is = placeOf(after, id, kind);
     if (is.presence === "in" && !(was.presence === "in" && sameRole)) invites.push(id);
     const leftAgency = roleOf(after, id) === "outsider" && !sameRole;
     if (is.presence === "out" && (was.presence !== "out" || leftAgency)) removed.push(id);
     if (is.power > was.power) raised[id] = is.power;
     if (is.power < was.power) lowered[id] = is.power;
   }
-  const changes: RoomChange[] = invites.map((id) => ({ kind: "invite", payload: { user_id: id } }));
-  if (Object.keys(raised).length) changes.push({ kind: "power_levels", payload: { users: raised } });
-  const why = reason === undefined ? {} : { reason };
+  const room = inRoom(kind);
+  const changes: RoomChange[] = invites.map((id) => ({ kind: "invite", payload: { user_id: id, ...room } }));
+  if (Object.keys(raised).length) changes.push({ kind: "power_levels", payload: { users: raised, ...room } });
+  const why = { ...(reason === undefined ? {} : { reason }), ...room };
   const newCircle =
     after.state === "active" && (before.state !== "active" || before.counsellorId !== after.counsellorId);
   if (newCircle) {
-    const stay = people(after).filter((id) => placeOf(after, id).presence !== "out");
+    const stay = people(after).filter((id) => placeOf(after, id, kind).presence !== "out");
     changes.push({ kind: "keep_only", payload: { user_ids: stay, ...why } });
   } else {
     for (const id of removed) changes.push({ kind: "kick", payload: { user_id: id, ...why } });
   }
   const writable = WRITABLE[after.state] === WRITABLE[before.state] ? {} : { read_only: !WRITABLE[after.state] };
   if (Object.keys(lowered).length || "read_only" in writable) {
-    changes.push({ kind: "power_levels", payload: { users: lowered, ...writable } });
+    changes.push({ kind: "power_levels", payload: { users: lowered, ...writable, ...room } });
   }
   return changes;
 }
@@ -211,10 +266,18 @@ export function inviteStands(room: EnquiryRoom, inviter: string, invitee: string
   return room.state === "active" && roleOf(room, inviter) === "assigned" && handover;
 }
 
-/** What to do about an invite Synapse tells us of: nothing, or take it back. */
-export function answerInvite(room: EnquiryRoom, inviter: string, invitee: string): RoomChange[] {
+/**
+ * What to do about an invite Synapse tells us of into the enquiry's room of `kind`: nothing, or
+ * take it back. The same invites stand in both rooms (the seeker is never invited to the notes).
+ */
+export function answerInvite(
+  room: EnquiryRoom,
+  inviter: string,
+  invitee: string,
+  kind: RoomKind = "chat",
+): RoomChange[] {
   if (inviteStands(room, inviter, invitee)) return [];
-  return [{ kind: "kick", payload: { user_id: invitee, reason: "uninvited" } }];
+  return [{ kind: "kick", payload: { user_id: invitee, reason: "uninvited", ...inRoom(kind) } }];
 }
 
 /** Power level needed to invite into a control room; its counsellor has less. */

@@ -21,6 +21,13 @@ export const QueueItem = z.object({
 export const EnquirySummary = z.object({
   enquiry_id: z.number().int(),
   room_id: z.string().nullable(),
+  notes_room_id: z
+    .string()
+    .nullable()
+    .describe(
+      "The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned " +
+        "counsellor, once the room exists; else null",
+    ),
   state: z.string(),
   agency_id: z.number().int(),
   topic: z.string(),

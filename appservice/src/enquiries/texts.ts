@@ -37,6 +37,19 @@ export function roomName(enquiryId: number, topicName: string): string {
   return `Anfrage #${enquiryId} · ${topicName}`;
 }
 
+/**
+ * The name of an enquiry's case-notes room, as its counsellor sees it in Element: which enquiry,
+ * nothing of what the notes say.
+ */
+export function notesRoomName(enquiryId: number): string {
+  return `Notizen zu Anfrage #${enquiryId}`;
+}
+
+/** The topic of a case-notes room: what it is for and who reads it. */
+export const NOTES_TOPIC =
+  "Private Notizen der Beratung, Ende-zu-Ende verschlüsselt. Nur die zuständige Beratung liest sie, " +
+  "bei einer Übergabe auch die Kollegin oder der Kollege; die ratsuchende Person nie.";
+
 /** The topic of an enquiry room: what the enquiry is about, never who asks. */
 export function roomTopic(e: { topicName: string; language: string; ageGroup: string }): string {
   return (

@@ -8,7 +8,7 @@ import { refusalOf, userId, workflowHarness } from "../../test/harness.ts";
 
 let h: Awaited<ReturnType<typeof workflowHarness>>;
 beforeAll(async () => {
-  h = await workflowHarness({ stepsWaitMs: 500 });
+  h = await workflowHarness({ stepsWaitMs: 2_000 });
 });
 afterAll(async () => {
   await h?.drop();
@@ -101,12 +101,12 @@ describe("a handover", () => {
       state_key: b,
       content: { membership: "invite" },
     });
-    const from = h.hs.changes.length;
+    const from = h.hs.changesOf(roomId).length;
 
     expect((await h.workflow.handover(a, enquiryId, b)).counsellor_id).toBe(b);
     expect(h.hs.membersOf(roomId)).toEqual([h.hs.botUserId, seeker, b].sort());
     expect(h.hs.powerLevels(roomId).users).toEqual({ [b]: 50 });
-    const changes = h.hs.changes.slice(from);
+    const changes = h.hs.changesOf(roomId).slice(from);
     // The bot never invites B again: a second invite would replace the inviter, and B's client
     // would refuse the history.
     expect(changes.filter((c) => c.startsWith(`invite ${b}`))).toEqual([]);
@@ -114,10 +114,13 @@ describe("a handover", () => {
       `m.room.power_levels ${JSON.stringify({ [a]: 50, [b]: 50 })}`,
       `kick ${a}: Die Anfrage wurde übergeben`,
       `m.room.power_levels ${JSON.stringify({ [b]: 50 })}`,
+      // The marker both clients show.
+      "de.connecta.enquiry",
     ]);
     // A retried handover answers the same and changes nothing.
+    const all = h.hs.changes.length;
     expect((await h.workflow.handover(a, enquiryId, b)).counsellor_id).toBe(b);
-    expect(h.hs.changes).toHaveLength(from + changes.length);
+    expect(h.hs.changes).toHaveLength(all);
   });
 
   it("is for the assigned counsellor or a team lead, to a counsellor of the agency", async () => {
@@ -172,15 +175,19 @@ describe("close and reopen", () => {
     const { enquiryId, roomId, agencyId, seeker, a, b } = await activeEnquiry({ absent: 1 });
     await h.workflow.close(a, enquiryId);
     await h.pool.query("DELETE FROM agency_memberships WHERE counsellor_id = $1", [a]);
-    const from = h.hs.changes.length;
+    const from = h.hs.changesOf(roomId).length;
 
     expect(await h.workflow.reopen(seeker, enquiryId)).toMatchObject({ state: "waiting", counsellor_id: null });
     expect(h.hs.membersOf(roomId)).toEqual([h.hs.botUserId, seeker, b].sort());
-    expect(h.hs.changes.slice(from)).toEqual([
+    expect(h.hs.changesOf(roomId).slice(from)).toEqual([
       `invite ${b}`,
       `kick ${a}: Die Anfrage wartet auf eine neue Beratung`,
       "m.room.power_levels {}",
+      "de.connecta.enquiry",
     ]);
+    // A's notes stay with the enquiry, not with A.
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId]);
     expect(h.hs.powerLevels(roomId).events_default).toBe(0);
     const queue = await h.workflow.queue(b, { limit: 10, agencyId });
     expect(queue.enquiries.map((e) => e.enquiry_id)).toEqual([enquiryId]);
@@ -246,5 +253,115 @@ describe("events from Synapse", () => {
     // The counsellor may stay to read back, but without power in the room.
     expect(h.hs.membersOf(roomId)).toContain(a);
     expect(h.hs.powerLevels(roomId).users).toEqual({});
+  });
+});
+
+describe("case notes", () => {
+  it("are a room of their own from the claim on, for the claimant alone, never the seeker", async () => {
+    const { enquiryId, roomId, seeker, a, b } = await activeEnquiry();
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    expect(notes).not.toBe("");
+    expect(notes).not.toBe(roomId);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, a].sort());
+    expect(h.hs.membersOf(notes)).not.toContain(seeker);
+    expect(h.hs.powerLevels(notes).users).toEqual({ [a]: 50 });
+    // Marked as an enquiry room (Synapse's rules let its
+    // counsellor invite there) but never taken for the conversation's room.
+    expect(h.hs.rooms.get(notes)?.state.get("de.connecta.enquiry|")).toMatchObject({ notes_of: enquiryId });
+    expect(h.hs.rooms.get(notes)?.state.get("de.connecta.enquiry|")).not.toHaveProperty("enquiry_id");
+    expect(h.hs.rooms.get(notes)?.state.get("m.room.encryption|")).toEqual({ algorithm: "m.megolm.v1.aes-sha2" });
+    expect(h.hs.rooms.get(notes)?.state.get("m.room.history_visibility|")).toEqual({ history_visibility: "shared" });
+
+    // Its id is the assigned counsellor's to know, no one else's.
+    expect((await h.workflow.mine(a)).enquiries.find((e) => e.enquiry_id === enquiryId)?.notes_room_id).toBe(notes);
+    expect((await h.workflow.mine(seeker)).enquiries.find((e) => e.enquiry_id === enquiryId)?.notes_room_id).toBeNull();
+    expect((await h.workflow.mine(b)).enquiries.find((e) => e.enquiry_id === enquiryId)).toBeUndefined();
+  });
+
+  it("go over to the colleague at a handover, and the leaving counsellor out of them", async () => {
+    const { enquiryId, a, b } = await activeEnquiry();
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    h.hs.join(notes, a);
+    // A's client invites B into the notes too (sharing their key history); the invite stands.
+    h.hs.inviteAs(a, notes, b);
+    await h.push({ type: "m.room.member", room_id: notes, sender: a, state_key: b, content: { membership: "invite" } });
+    const from = h.hs.changesOf(notes).length;
+
+    const handed = await h.workflow.handover(a, enquiryId, b);
+    // The leaving counsellor is told nothing of the notes any more.
+    expect(handed.notes_room_id).toBeNull();
+    expect(await h.notesRoomOf(enquiryId)).toBe(notes);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, b].sort());
+    expect(h.hs.powerLevels(notes).users).toEqual({ [b]: 50 });
+    expect(h.hs.changesOf(notes).slice(from)).toEqual([
+      `m.room.power_levels ${JSON.stringify({ [a]: 50, [b]: 50 })}`,
+      `kick ${a}: Die Anfrage wurde übergeben`,
+      `m.room.power_levels ${JSON.stringify({ [b]: 50 })}`,
+    ]);
+    expect((await h.workflow.mine(b)).enquiries.find((e) => e.enquiry_id === enquiryId)?.notes_room_id).toBe(notes);
+  });
+
+  it("take back an invite of the seeker or of anyone the policy does not let in", async () => {
+    const { enquiryId, seeker, a } = await activeEnquiry();
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    const outsider = userId("outsider");
+    for (const invitee of [seeker, outsider]) {
+      h.hs.inviteAs(a, notes, invitee);
+      await h.push({
+        type: "m.room.member",
+        room_id: notes,
+        sender: a,
+        state_key: invitee,
+        content: { membership: "invite" },
+      });
+    }
+    await h.steps.drain(enquiryId, 5_000);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, a].sort());
+  });
+
+  it("become read-only for their last counsellor at the close, and writable again at the reopening", async () => {
+    const { enquiryId, seeker, a } = await activeEnquiry();
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    expect((await h.workflow.close(a, enquiryId)).notes_room_id).toBe(notes);
+    expect(h.hs.powerLevels(notes).events_default).toBe(100);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, a].sort());
+    await h.workflow.reopen(seeker, enquiryId);
+    expect(h.hs.powerLevels(notes).events_default).toBe(0);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, a].sort());
+  });
+
+  it("are made at a handover for an enquiry taken before there were case notes, once", async () => {
+    const { enquiryId, a, b } = await activeEnquiry();
+    const earlier = (await h.notesRoomOf(enquiryId)) ?? "";
+    await h.pool.query("UPDATE enquiries SET notes_room_id = NULL WHERE id = $1", [enquiryId]);
+    await h.workflow.handover(a, enquiryId, b);
+    const notes = (await h.notesRoomOf(enquiryId)) ?? "";
+    expect(notes).not.toBe(earlier);
+    expect(h.hs.membersOf(notes)).toEqual([h.hs.botUserId, b].sort());
+  });
+});
+
+describe("the markers of an enquiry's changes", () => {
+  it("are set in the conversation's room by the bot: claimed, handed over, closed, reopened", async () => {
+    const { enquiryId, roomId, seeker, a, b } = await activeEnquiry();
+    const marker = () => h.hs.rooms.get(roomId)?.state.get("de.connecta.enquiry|");
+    const seen: unknown[] = [marker()];
+    await h.workflow.handover(a, enquiryId, b);
+    seen.push(marker());
+    await h.workflow.close(b, enquiryId);
+    seen.push(marker());
+    await h.workflow.reopen(seeker, enquiryId);
+    seen.push(marker());
+    expect(seen).toEqual([
+      expect.objectContaining({ enquiry_id: enquiryId, state: "active", change: "claimed" }),
+      expect.objectContaining({ enquiry_id: enquiryId, state: "active", change: "handed_over" }),
+      expect.objectContaining({ enquiry_id: enquiryId, state: "closed", change: "closed" }),
+      expect.objectContaining({ enquiry_id: enquiryId, state: "active", change: "reopened" }),
+    ]);
+    // Each its own event (a second handover too): they differ in when.
+    expect(new Set(seen.map((m) => (m as { at: string }).at)).size).toBe(4);
+    // No names: the seeker reads these.
+    expect(JSON.stringify(seen)).not.toContain(a);
+    expect(JSON.stringify(seen)).not.toContain(b);
   });
 });

@@ -13,8 +13,8 @@ import { faultPoint } from "../faults.ts";
 import type { Metrics } from "../metrics.ts";
 import type { StepWorker } from "../steps/steps.ts";
 import { WorkflowRefusal, refuse } from "./refusal.ts";
-import { roomChanges, type EnquiryRoom } from "./membership.ts";
-import { loadRoom, recordChanges } from "./rooms.ts";
+import type { EnquiryRoom } from "./membership.ts";
+import { loadRoom, recordRoomChanges } from "./rooms.ts";
 import { deletionAt } from "../retention/sweeper.ts";
 import type { EnquirySummary as EnquirySummarySchema, QueueItem as QueueItemSchema } from "./schemas.ts";
 
@@ -192,7 +192,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           ORDER BY e.id DESC LIMIT 200`,
         [userId, reopenWindowDays],
       );
-      return { enquiries: rows.map(toSummary) };
+      return { enquiries: rows.map((r) => toSummary(r, userId)) };
     },
     async claim(userId, enquiryId) {
       const counsellor = String(userId);
@@ -214,12 +214,12 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           [eid, counsellor],
         );
         const after: EnquiryRoom = { ...before, state: "active", counsellorId: counsellor };
-        await recordChanges(db, eid, roomChanges(before, after, "claimed"));
+        await recordRoomChanges(db, eid, before, after, { reason: "claimed", change: "claimed", notes: "create" });
         return eid;
       });
-      faultPoint("claim_committed");
+      faultPoint("claim_committed", `enquiry=${id}`);
       await finishSteps(id);
-      return summary(pool, id, reopenWindowDays);
+      return summary(pool, id, reopenWindowDays, counsellor);
     },
     async handover(userId, enquiryId, counsellorId) {
       const caller = String(userId);
@@ -245,12 +245,23 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           [eid, counsellorId, caller],
         );
         await db.query("UPDATE enquiries SET counsellor_id = $2 WHERE id = $1", [eid, counsellorId]);
-        await recordChanges(db, eid, roomChanges(before, { ...before, counsellorId }, "handed_over"));
+        // The notes room is made here too for an enquiry taken before there were case notes.
+        await recordRoomChanges(
+          db,
+          eid,
+          before,
+          { ...before, counsellorId },
+          {
+            reason: "handed_over",
+            change: "handed_over",
+            notes: "create",
+          },
+        );
         return eid;
       });
-      faultPoint("handover_committed");
+      faultPoint("handover_committed", `enquiry=${id}`);
       await finishSteps(id);
-      return summary(pool, id, reopenWindowDays);
+      return summary(pool, id, reopenWindowDays, caller);
     },
     async close(userId, enquiryId) {
       const caller = String(userId);
@@ -268,11 +279,11 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         if (enquiry.state === "closed") return eid; // a retried close
         const before = await policyRoom(db, eid);
         await db.query("UPDATE enquiries SET state = 'closed', closed_at = now() WHERE id = $1", [eid]);
-        await recordChanges(db, eid, roomChanges(before, { ...before, state: "closed" }));
+        await recordRoomChanges(db, eid, before, { ...before, state: "closed" }, { change: "closed" });
         return eid;
       });
       await finishSteps(id);
-      return summary(pool, id, reopenWindowDays);
+      return summary(pool, id, reopenWindowDays, caller);
     },
     async reopen(userId, enquiryId) {
       const id = await withTransaction(pool, async (db) => {
@@ -290,7 +301,16 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         const previous = before.counsellorId;
         if (previous !== null && before.agency.some((m) => m.userId === previous)) {
           await db.query("UPDATE enquiries SET state = 'active', closed_at = NULL WHERE id = $1", [eid]);
-          await recordChanges(db, eid, roomChanges(before, { ...before, state: "active" }, "reopened"));
+          await recordRoomChanges(
+            db,
+            eid,
+            before,
+            { ...before, state: "active" },
+            {
+              reason: "reopened",
+              change: "reopened",
+            },
+          );
           return eid;
         }
         await db.query(
@@ -300,11 +320,11 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         );
         await db.query("UPDATE assignments SET ended_at = now() WHERE enquiry_id = $1 AND ended_at IS NULL", [eid]);
         const after: EnquiryRoom = { ...before, state: "waiting", counsellorId: null };
-        await recordChanges(db, eid, roomChanges(before, after, "requeued"));
+        await recordRoomChanges(db, eid, before, after, { reason: "requeued", change: "reopened" });
         return eid;
       });
       await finishSteps(id);
-      return summary(pool, id, reopenWindowDays);
+      return summary(pool, id, reopenWindowDays, userId);
     },
   };
 }
@@ -348,7 +368,7 @@ export function timedWorkflow(workflow: Workflow, metrics: Pick<Metrics, "workfl
  * while they are absent and not deactivated.
  */
 const SELECT_SUMMARIES = `
-  SELECT e.id, e.room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
+  SELECT e.id, e.room_id, e.notes_room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
          c.absence_message AS counsellor_absence_message,
          ${deletionAt("e", "$2")} AS deletion_at,
@@ -359,6 +379,7 @@ const SELECT_SUMMARIES = `
 interface SummaryRow {
   id: string;
   room_id: string | null;
+  notes_room_id: string | null;
   state: string;
   agency_id: string;
   topic_id: string;
@@ -370,10 +391,12 @@ interface SummaryRow {
   reopen_window_days: number;
 }
 
-function toSummary(r: SummaryRow): EnquirySummary {
+/** The summary as `viewer` sees it: the case notes are their counsellor's alone. */
+function toSummary(r: SummaryRow, viewer: string): EnquirySummary {
   return {
     enquiry_id: Number(r.id),
     room_id: r.room_id,
+    notes_room_id: viewer === r.counsellor_id ? r.notes_room_id : null,
     state: r.state,
     agency_id: Number(r.agency_id),
     topic: r.topic_id,
@@ -385,9 +408,9 @@ function toSummary(r: SummaryRow): EnquirySummary {
   };
 }
 
-async function summary(pool: pg.Pool, id: number, reopenWindowDays: number): Promise<EnquirySummary> {
+async function summary(pool: pg.Pool, id: number, reopenWindowDays: number, viewer: string): Promise<EnquirySummary> {
   const { rows } = await pool.query<SummaryRow>(`${SELECT_SUMMARIES} WHERE e.id = $1`, [id, reopenWindowDays]);
   const r = rows[0];
   if (!r) throw refuse({ reason: "no_such_enquiry" });
-  return toSummary(r);
+  return toSummary(r, viewer);
 }

@@ -4,8 +4,8 @@
  * longer knows (a room or file already deleted, an account already erased) counts as done.
  *
  * Synapse's admin API does the deleting in its own database and media store: the room with
- * `DELETE /_synapse/admin/v2/rooms/<room>` and `purge` (events, state, memberships), then its
- * files one by one, then the seeker's files and account (`deactivate` with `erase`). Files sent
+ * `DELETE /_synapse/admin/v2/rooms/<room>` and `purge` (events, state, memberships), the same
+ * for its case-notes room (the counsellors' notes go with the conversation), then its files one by one, then the seeker's files and account (`deactivate` with `erase`). Files sent
  * in encrypted messages are invisible to Synapse's per-room list; the clients report them to us
  * (`enquiry_media`) and the seeker's own go with their account.
  */
@@ -34,6 +34,7 @@ async function unlessGone<T>(call: Promise<T>): Promise<T | null> {
 
 interface Target {
   room_id: string | null;
+  notes_room_id: string | null;
   seeker_id: string | null;
   intake_id: string;
   media: string[];
@@ -42,7 +43,7 @@ interface Target {
 /** The enquiry being purged, with the files noted so far; null when its rows are gone already. */
 async function target(db: pg.PoolClient, step: Step): Promise<Target | null> {
   const { rows } = await db.query<Target>(
-    `SELECT e.room_id, e.seeker_id, e.intake_id, p.media
+    `SELECT e.room_id, e.notes_room_id, e.seeker_id, e.intake_id, p.media
        FROM enquiries e JOIN purges p ON p.enquiry_id = e.id WHERE e.id = $1`,
     [step.enquiryId],
   );
@@ -132,6 +133,7 @@ export function purgeStepRunners(
     purge_room: async (step, db) => {
       const t = await target(db, step);
       if (t?.room_id) await purgeRoom(hs, t.room_id);
+      if (t?.notes_room_id) await purgeRoom(hs, t.notes_room_id);
     },
     purge_media: async (step, db) => {
       const t = await target(db, step);
@@ -158,7 +160,9 @@ export function purgeStepRunners(
     purge_rows: async (step, db) => {
       const t = await target(db, step);
       if (!t) return;
-      if (t.room_id) await db.query("DELETE FROM skipped_events WHERE room_id = $1", [t.room_id]);
+      await db.query("DELETE FROM skipped_events WHERE room_id = ANY($1::text[])", [
+        [t.room_id, t.notes_room_id].filter((id) => id !== null),
+      ]);
       // Assignments, steps (this one's too), the purge's row and the noted files go with it.
       await db.query("DELETE FROM enquiries WHERE id = $1", [step.enquiryId]);
       await db.query("DELETE FROM intakes WHERE id = $1", [t.intake_id]);

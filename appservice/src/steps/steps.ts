@@ -12,6 +12,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { LOCK_SPACE } from "../db/codes.ts";
 import { withClient } from "../db/pool.ts";
+import type { EnquiryChange, EnquiryState } from "../domain.ts";
 import type { RemovalReason } from "../enquiries/texts.ts";
 import { faultPoint } from "../faults.ts";
 
@@ -19,14 +20,28 @@ import { faultPoint } from "../faults.ts";
 export interface StepPayloads {
   /** Create the enquiry's room; everything it needs is read from the enquiry when it runs. */
   create_room: Record<string, never>;
-  /** Invite a user; nothing happens when they are in the room or invited already. */
-  invite: { user_id: string };
+  /**
+   * Create the enquiry's case-notes room (enquiries/notes.ts); nothing happens when it exists.
+   * Everything it needs is read from the enquiry when it runs.
+   */
+  create_notes_room: Record<string, never>;
+  /**
+   * Invite a user; nothing happens when they are in the room or invited already. Like the next
+   * three, in the conversation's room, or in the case notes' with `room: "notes"`.
+   */
+  invite: { user_id: string; room?: "notes" };
   /** Take a user out of the room (done when they are not in it); `reason` is shown in the room. */
-  kick: { user_id: string; reason?: RemovalReason };
+  kick: { user_id: string; reason?: RemovalReason; room?: "notes" };
   /** Take everyone out of the room but the bot and `user_ids` (one look at the members). */
-  keep_only: { user_ids: string[]; reason?: RemovalReason };
+  keep_only: { user_ids: string[]; reason?: RemovalReason; room?: "notes" };
   /** Set power levels of users (0 removes them from the list); `read_only` (un)locks writing. */
-  power_levels: { users: Record<string, number>; read_only?: boolean };
+  power_levels: { users: Record<string, number>; read_only?: boolean; room?: "notes" };
+  /**
+   * Record a change of the enquiry's state in its room's state event (ENQUIRY_STATE_EVENT), which
+   * both clients show as a marker in the conversation: `at` (ISO 8601) makes each change an
+   * event of its own, also a second handover after a first.
+   */
+  mark_enquiry: { state: EnquiryState; change: EnquiryChange; at: string };
   /** Retention (retention/purge.ts): note the files of the enquiry's room before it goes. */
   purge_collect_media: Record<string, never>;
   /** Delete the enquiry's room and purge it from Synapse's database; done when Synapse is. */
@@ -142,7 +157,7 @@ export class StepWorker {
         await client.query("BEGIN");
         try {
           await run(this.#runners, step, client);
-          faultPoint(`step:${step.kind}`);
+          faultPoint(`step:${step.kind}`, `enquiry=${step.enquiryId}`);
           await client.query(
             "UPDATE matrix_steps SET done_at = now(), last_error = NULL, payload = '{}' WHERE id = $1",
             [step.id],

@@ -336,6 +336,8 @@ export interface Operations {
       enquiries: {
         enquiry_id: number;
         room_id: string | null;
+        /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+        notes_room_id: string | null;
         state: string;
         agency_id: number;
         topic: string;
@@ -364,6 +366,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -393,6 +397,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -420,6 +426,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;
@@ -447,6 +455,8 @@ export interface Operations {
     response: {
       enquiry_id: number;
       room_id: string | null;
+      /** The case-notes room (private notes of the counsellors, end-to-end encrypted): only for the assigned counsellor, once the room exists; else null */
+      notes_room_id: string | null;
       state: string;
       agency_id: number;
       topic: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
-import { KEY_GRACE_MS, refusal, stillDecrypting, unreadableReason } from "./conversation.ts";
+import { MatrixEvent } from "matrix-js-sdk";
+import { KEY_GRACE_MS, markerOf, refusal, stillDecrypting, unreadableReason } from "./conversation.ts";
 
 describe("refusal", () => {
   // The texts of the Rust crypto's SessionRecipientCollectionError (matrix-sdk-crypto-wasm 18).
@@ -58,5 +59,27 @@ describe("stillDecrypting", () => {
     expect(stillDecrypting(0, 5000 + KEY_GRACE_MS - 1, 5000, false)).toBe(true);
     expect(stillDecrypting(0, 5000 + KEY_GRACE_MS, 5000, false)).toBe(false);
     expect(stillDecrypting(0, 10 * KEY_GRACE_MS, 0, true)).toBe(true);
+  });
+});
+
+describe("markerOf", () => {
+  const stateEvent = (content: Record<string, unknown>, type = "de.connecta.enquiry", stateKey = "") =>
+    new MatrixEvent({ event_id: "$m", type, state_key: stateKey, origin_server_ts: 1000, content });
+
+  it("reads the enquiry's change the bot set, with its time", () => {
+    expect(markerOf(stateEvent({ enquiry_id: 1, state: "active", change: "handed_over", at: "x" }))).toEqual({
+      id: "$m",
+      ts: 1000,
+      change: "handed_over",
+      state: "active",
+    });
+  });
+
+  it("is no marker for the room's first marking, another state event, or an unknown change", () => {
+    expect(markerOf(stateEvent({ enquiry_id: 1, agency_id: 2 }))).toBeNull();
+    expect(markerOf(stateEvent({ state: "active", change: "claimed" }, "m.room.topic"))).toBeNull();
+    expect(markerOf(stateEvent({ state: "active", change: "claimed" }, "de.connecta.enquiry", "x"))).toBeNull();
+    expect(markerOf(stateEvent({ state: "active", change: "deleted" }))).toBeNull();
+    expect(markerOf(stateEvent({ change: "closed" }))).toBeNull();
   });
 });

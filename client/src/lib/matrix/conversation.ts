@@ -209,9 +209,40 @@ async function keyBackedUp(client: MatrixClient, roomId: string, eventId: string
   }
 }
 
+/** The changes of an enquiry the workflow's bot marks in its room (appservice/src/domain.ts). */
+export const MARKER_CHANGES = ["claimed", "handed_over", "closed", "reopened"] as const;
+
+/**
+ * A marker in the conversation: the enquiry was taken, handed over, closed or reopened, from the
+ * state event the workflow's bot sets with each change (`de.connecta.enquiry`). No names: the
+ * seeker reads it too.
+ */
+export interface Marker {
+  id: string;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  change: (typeof MARKER_CHANGES)[number];
+  /** The enquiry's state after the change (a reopened enquiry may wait for a new counsellor). */
+  state: string;
+}
+
+/** The state event that marks an enquiry's room and its changes. */
+const ENQUIRY_STATE_EVENT = "de.connecta.enquiry";
+
+/** The marker of `event`, or null when it is none (only the bot changes the enquiry's state event). */
+export function markerOf(event: MatrixEvent): Marker | null {
+  if (event.getType() !== ENQUIRY_STATE_EVENT || event.getStateKey() !== "") return null;
+  const { change, state } = event.getContent<{ change?: unknown; state?: unknown }>();
+  const known = MARKER_CHANGES.find((c) => c === change);
+  if (!known || typeof state !== "string") return null;
+  return { id: event.getId() ?? "", ts: event.getTs(), change: known, state };
+}
+
 /** The chat's view of a room. */
 export interface ConversationState {
   messages: ChatMessage[];
+  /** Markers of the enquiry's changes, oldest first (see {@link Marker}). */
+  markers: Marker[];
   /** Messages of others after the own read marker. */
   unread: number;
   /** False while older messages may exist on the server. */
@@ -297,7 +328,8 @@ export function conversationState(client: MatrixClient, room: Room): Conversatio
   }
   const readOnly = !room.currentState.maySendMessage(me);
   const complete = room.getLiveTimeline().getPaginationToken(Direction.Backward) === null;
-  return { messages, unread, complete, readOnly };
+  const markers = events.map(markerOf).filter((m) => m !== null);
+  return { messages, markers, unread, complete, readOnly };
 }
 
 /**
