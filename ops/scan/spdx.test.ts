@@ -26,12 +26,18 @@ describe("the licence check", () => {
     expect(checkLicence(declared)).toMatchObject({ ok: false, reason: `not on the allow-list: ${named}` });
   });
 
-  it.each([["BSD"], ["UNKNOWN"], ["SEE LICENSE IN LICENSE.md"], [""], [undefined], ["MIT OR"], ["(MIT"], ["MIT) OR (ISC"]])(
-    "calls %j unknown",
-    (declared) => {
-      expect(checkLicence(declared)).toMatchObject({ ok: false, spdx: null });
-    },
-  );
+  it.each([
+    ["BSD"],
+    ["UNKNOWN"],
+    ["SEE LICENSE IN LICENSE.md"],
+    [""],
+    [undefined],
+    ["MIT OR"],
+    ["(MIT"],
+    ["MIT) OR (ISC"],
+  ])("calls %j unknown", (declared) => {
+    expect(checkLicence(declared)).toMatchObject({ ok: false, spdx: null });
+  });
 
   it("lets AND bind tighter than OR", () => {
     // GPL-2.0-only OR (MIT AND ISC): the right side alone is acceptable.
@@ -64,8 +70,10 @@ describe("the licence check", () => {
     expect(classifyText(`${bsd} provided ...`)).toBe("BSD-2-Clause");
     expect(classifyText(`${bsd} ... Neither the name of Google Inc. nor the names of its`)).toBe("BSD-3-Clause");
     expect(classifyText("Permission is hereby granted, free of charge, to any person obtaining a copy")).toBe("MIT");
-    expect(classifyText("                                 Apache License\n  Version 2.0, January 2004")).toBe("Apache-2.0");
-    expect(classifyText("Apache License, Version 2.0 (the \"License\")")).toBe("Apache-2.0");
+    expect(classifyText("                                 Apache License\n  Version 2.0, January 2004")).toBe(
+      "Apache-2.0",
+    );
+    expect(classifyText('Apache License, Version 2.0 (the "License")')).toBe("Apache-2.0");
     expect(classifyText("Mozilla Public License Version 2.0\n==================")).toBe("MPL-2.0");
     expect(classifyText("All rights reserved. You may not use this file.")).toBeNull();
   });

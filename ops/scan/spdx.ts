@@ -97,9 +97,7 @@ export interface LicenceVerdict {
   reason: string;
 }
 
-type Node =
-  | { kind: "id"; id: string; exception: string | null }
-  | { kind: "and" | "or"; left: Node; right: Node };
+type Node = { kind: "id"; id: string; exception: string | null } | { kind: "and" | "or"; left: Node; right: Node };
 
 /** Parses an SPDX license expression; throws on a malformed one. */
 export function parseExpression(text: string): Node {
@@ -169,7 +167,8 @@ function print(node: Node, parent: "and" | "or" | null = null): string {
 function refused(node: Node): string[] {
   if (node.kind === "id") {
     if (!ALLOWED_LICENCES.has(node.id)) return [node.id];
-    if (node.exception !== null && !ALLOWED_EXCEPTIONS.has(node.exception)) return [`${node.id} WITH ${node.exception}`];
+    if (node.exception !== null && !ALLOWED_EXCEPTIONS.has(node.exception))
+      return [`${node.id} WITH ${node.exception}`];
     return [];
   }
   const left = refused(node.left);
@@ -190,7 +189,7 @@ export function normalise(declared: unknown): string | null {
     return parts.length === 1 ? parts[0]! : parts.map((part) => `(${part})`).join(" AND ");
   }
   if (typeof declared === "object" && declared !== null && "type" in declared) {
-    return normalise((declared as { type: unknown }).type);
+    return normalise(declared.type);
   }
   if (typeof declared !== "string") return null;
   const text = declared.trim().replace(/^License :: (OSI Approved :: )?/, "");
@@ -217,9 +216,11 @@ export function checkLicence(declared: unknown): LicenceVerdict {
  * the common permissive or GNU texts (or several licences in one file).
  */
 export function classifyText(text: string): string | null {
-  const t = text.replace(/\s+/g, " ");
+  // Some quote the licence as a Markdown block quote.
+  const t = text.replace(/^[ \t]*>[ \t]?/gm, "").replace(/\s+/g, " ");
   const has = (pattern: RegExp) => pattern.test(t);
-  if (has(/Apache License,? Version 2\.0/i) && !has(/Permission is hereby granted, free of charge/)) return "Apache-2.0";
+  if (has(/Apache License,? Version 2\.0/i) && !has(/Permission is hereby granted, free of charge/))
+    return "Apache-2.0";
   if (has(/Mozilla Public License,? (Version )?2\.0/i)) return "MPL-2.0";
   if (has(/GNU AFFERO GENERAL PUBLIC LICENSE Version 3/i)) return "AGPL-3.0-only";
   if (has(/GNU LESSER GENERAL PUBLIC LICENSE Version 3/i)) return "LGPL-3.0-only";
@@ -229,8 +230,11 @@ export function classifyText(text: string): string | null {
   if (has(/Permission is hereby granted, free of charge, to any person obtaining a copy/)) return "MIT";
   if (has(/Redistribution and use in source and binary forms, with or without modification, are permitted/)) {
     // The third clause forbids using the authors' names for endorsement.
-    return has(/(Neither the name|names? of (its|the|any) contributors may be used)/i) ? "BSD-3-Clause" : "BSD-2-Clause";
+    return has(/(Neither the name|names? of (its|the|any) contributors may (not )?be used)/i)
+      ? "BSD-3-Clause"
+      : "BSD-2-Clause";
   }
+  if (has(/CC0 1\.0 Universal/)) return "CC0-1.0";
   if (has(/This is free and unencumbered software released into the public domain/)) return "Unlicense";
   return null;
 }
