@@ -66,10 +66,10 @@ export interface Finding {
   fixed: string[];
 }
 
-/** A reviewed finding that does not fail the audit. */
+/** Reviewed findings of one package that do not fail the audit. */
 export interface AuditIgnore {
-  /** The advisory id (GHSA-..., GO-..., PYSEC-...). */
-  advisory: string;
+  /** The advisory ids (GHSA-..., GO-..., PYSEC-..., or a CVE alias). */
+  advisories: string[];
   /** `ecosystem:name`, e.g. `Go:stdlib`. */
   package: string;
   /** Only where it is used so (a Go program's name, "runtime" or "development" for npm). */
@@ -178,22 +178,28 @@ export function goSymbols(binary: string): Set<string> {
   return symbols;
 }
 
-/** Splits findings into those that fail and those ignored; names ignore entries that matched nothing. */
+/**
+ * Splits findings into those that fail and those ignored; names each ignored advisory that
+ * matched nothing (`advisory package`), in ecosystems whose advisories were read.
+ */
 export function applyIgnores(
   findings: Finding[],
   ignores: AuditIgnore[],
   checkedEcosystems: Set<string>,
-): { failing: Finding[]; ignored: Finding[]; unused: AuditIgnore[] } {
-  const matches = (f: Finding, i: AuditIgnore) =>
+): { failing: Finding[]; ignored: Finding[]; unused: string[] } {
+  const matches = (f: Finding, i: AuditIgnore, advisory: string) =>
     `${f.pkg.ecosystem}:${f.pkg.name}` === i.package &&
     (i.usedBy === undefined || i.usedBy === f.pkg.usedBy) &&
-    (f.advisory === i.advisory || f.aliases.includes(i.advisory));
+    (f.advisory === advisory || f.aliases.includes(advisory));
+  const ignoredBy = (f: Finding) => ignores.some((i) => i.advisories.some((a) => matches(f, i, a)));
   return {
-    failing: findings.filter((f) => !ignores.some((i) => matches(f, i))),
-    ignored: findings.filter((f) => ignores.some((i) => matches(f, i))),
-    unused: ignores.filter(
-      (i) => checkedEcosystems.has(i.package.split(":")[0] ?? "") && !findings.some((f) => matches(f, i)),
-    ),
+    failing: findings.filter((f) => !ignoredBy(f)),
+    ignored: findings.filter(ignoredBy),
+    unused: ignores
+      .filter((i) => checkedEcosystems.has(i.package.split(":")[0] ?? ""))
+      .flatMap((i) =>
+        i.advisories.filter((a) => !findings.some((f) => matches(f, i, a))).map((a) => `${a} ${i.package}`),
+      ),
   };
 }
 

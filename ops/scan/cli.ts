@@ -55,7 +55,7 @@ function audit(): boolean {
       `audit: VULNERABLE ${f.pkg.ecosystem}:${f.pkg.name}@${f.pkg.version} (${f.pkg.usedBy}): ${f.advisory} ${f.summary} [${fix}]`,
     );
   }
-  for (const i of unused) say(`audit: ignore entry matches nothing, remove it: ${i.advisory} ${i.package}`);
+  for (const u of unused) say(`audit: ignored advisory matches nothing, remove it: ${u}`);
   say(`audit: ${failing.length} open, ${ignored.length} reviewed in audit-ignore.json (${Date.now() - started} ms)`);
   return failing.length === 0 && unused.length === 0;
 }
