@@ -31,7 +31,10 @@ export interface LicenceRow {
 
 /** A reviewed licence for one package version that the automatic check cannot name or allow. */
 export interface LicenceException {
-  /** `ecosystem:name@version`, e.g. `npm:parse-cache-control@1.0.1`. */
+  /**
+   * `ecosystem:name@version`, e.g. `npm:parse-cache-control@1.0.1`; for the Synapse venv, whose
+   * versions pip picks, `PyPI:name` (any version; review when its licence could have changed).
+   */
   package: string;
   /** The SPDX expression a person read off the package; it must pass the allow-list itself. */
   licence: string;
@@ -163,7 +166,8 @@ export function applyExceptions(
   const byKey = new Map(exceptions.map((e) => [e.package, e]));
   const used = new Set<string>();
   const out = rows.map((r) => {
-    const key = `${r.ecosystem}:${r.name}@${r.version}`;
+    const versionless = `${r.ecosystem}:${r.name}`;
+    const key = r.ecosystem === "PyPI" && byKey.has(versionless) ? versionless : `${versionless}@${r.version}`;
     const exception = byKey.get(key);
     if (!exception) return r;
     used.add(key);
@@ -201,6 +205,9 @@ export function collectLicences(inputs: LicenceInputs): { rows: LicenceRow[]; pr
   return { rows: applied.rows, problems: [...refused, ...applied.problems] };
 }
 
+const synapseVersion = (rows: LicenceRow[]) =>
+  rows.find((r) => r.ecosystem === "PyPI" && r.name === "matrix-synapse")?.version ?? "?";
+
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** docs/licences.md from the rows. */
@@ -229,16 +236,20 @@ export function renderLicences(rows: LicenceRow[], inputs: LicenceInputs): strin
     ["Go", "Go modules", "Built into"],
   ];
   for (const [ecosystem, title, usedBy] of sections) {
+    // pip picks the versions of Synapse's dependencies when the venv is made (only Synapse's own
+    // is pinned): the list names them without versions, so it stays current until one is added.
+    const versions = ecosystem !== "PyPI";
+    lines.push(`## ${title}`, "");
+    if (!versions) lines.push(`Versions as pip installed them for Synapse ${synapseVersion(rows)}.`, "");
     lines.push(
-      `## ${title}`,
-      "",
-      `| Package | Version | Licence | Read from | ${usedBy} |`,
-      "| --- | --- | --- | --- | --- |",
+      versions
+        ? `| Package | Version | Licence | Read from | ${usedBy} |`
+        : `| Package | Licence | Read from | ${usedBy} |`,
+      versions ? "| --- | --- | --- | --- | --- |" : "| --- | --- | --- | --- |",
     );
     for (const r of rows.filter((x) => x.ecosystem === ecosystem)) {
-      lines.push(
-        `| ${cell(r.name)} | ${cell(r.version)} | ${cell(r.licence)} | ${cell(r.source)} | ${cell(r.usedBy)} |`,
-      );
+      const version = versions ? ` ${cell(r.version)} |` : "";
+      lines.push(`| ${cell(r.name)} |${version} ${cell(r.licence)} | ${cell(r.source)} | ${cell(r.usedBy)} |`);
     }
     lines.push("");
   }
