@@ -18,11 +18,13 @@
  * the internet is reachable.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadStackConfig } from "../stack/config.ts";
 import { goBinaryModules, goCommand } from "./go.ts";
 import { lockedPackages } from "./lockfile.ts";
 import { pythonPackages } from "./python.ts";
+import { tool } from "./tools.ts";
 import { versionAffected, type OsvAffected } from "./versions.ts";
 
 /** An advisory in the OSV format (the fields the audit reads). */
@@ -206,37 +208,24 @@ export function applyIgnores(
 /** Where the packages and the advisories are. */
 export interface AuditInputs {
   root: string;
-  synapsePython: string | null;
+  synapsePython: string;
   goBinaries: Record<string, string>;
   advisoryFolders: string[];
 }
 
-/** The inputs from the environment (see the header); the Go database is required. */
-export function auditInputsFromEnv(root: string, env = process.env): AuditInputs {
-  const vulndb = env.CONNECTA_GO_VULNDB;
-  if (!vulndb || !existsSync(vulndb)) {
-    throw new Error(
-      `CONNECTA_GO_VULNDB is not set or missing (${vulndb ?? "unset"}): run \`ops/connecta setup\` and export it`,
-    );
-  }
-  const binaries: Record<string, string> = {};
-  for (const [name, key] of [
-    ["livekit-server", "CONNECTA_LIVEKIT_SERVER"],
-    ["helm", "CONNECTA_HELM"],
-    ["gitleaks", "CONNECTA_GITLEAKS"],
-  ] as const) {
-    const binary = env[key];
-    if (!binary || !existsSync(binary))
-      throw new Error(`${key} is not set or missing: run \`ops/connecta setup\` and export it`);
-    binaries[name] = binary;
-  }
-  const extra = (env.CONNECTA_OSV_DIRS ?? "").split(":").filter(Boolean);
-  for (const folder of extra) if (!existsSync(folder)) throw new Error(`CONNECTA_OSV_DIRS: ${folder} does not exist`);
+/** The inputs from the stack configuration (see the header); the Go database is required. */
+export function auditInputsFromEnv(root: string): AuditInputs {
+  const config = loadStackConfig();
+  for (const folder of config.osvDirs) tool(folder, "CONNECTA_OSV_DIRS");
   return {
     root,
-    synapsePython: env.CONNECTA_SYNAPSE_PYTHON ?? null,
-    goBinaries: binaries,
-    advisoryFolders: [vulndb, ...extra],
+    synapsePython: config.synapsePython,
+    goBinaries: {
+      "livekit-server": tool(config.livekitServer, "CONNECTA_LIVEKIT_SERVER"),
+      helm: tool(config.helm, "CONNECTA_HELM"),
+      gitleaks: tool(config.gitleaks, "CONNECTA_GITLEAKS"),
+    },
+    advisoryFolders: [tool(config.goVulndb, "CONNECTA_GO_VULNDB"), ...config.osvDirs],
   };
 }
 
@@ -249,10 +238,8 @@ export function auditedPackages(inputs: AuditInputs): AuditedPackage[] {
     version: p.version,
     usedBy: p.dev ? "development" : "runtime",
   }));
-  if (inputs.synapsePython) {
-    for (const p of pythonPackages(inputs.synapsePython)) {
-      packages.push({ ecosystem: "PyPI", name: p.name, version: p.version, usedBy: "Synapse" });
-    }
+  for (const p of pythonPackages(inputs.synapsePython)) {
+    packages.push({ ecosystem: "PyPI", name: p.name, version: p.version, usedBy: "Synapse" });
   }
   for (const [program, binary] of Object.entries(inputs.goBinaries)) {
     const { go, modules } = goBinaryModules(binary);

@@ -8,11 +8,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../stack/config.ts";
+import { loadStackConfig, ROOT } from "../stack/config.ts";
 import { goBinaryModules, goLicenceTexts } from "./go.ts";
 import { lockedPackages } from "./lockfile.ts";
 import { pythonPackages } from "./python.ts";
 import { checkLicence, classifyText, normalise } from "./spdx.ts";
+import { tool } from "./tools.ts";
 
 /** One dependency and the licence it was found to have. */
 export interface LicenceRow {
@@ -50,22 +51,16 @@ export interface LicenceInputs {
   goBinaries: Record<string, string>;
 }
 
-/** The inputs from the environment; throws naming what is missing and how to get it. */
-export function inputsFromEnv(env = process.env): LicenceInputs {
-  const need = (key: string) => {
-    const value = env[key];
-    if (!value || !existsSync(value)) {
-      throw new Error(`${key} is not set or missing (${value ?? "unset"}): run \`ops/connecta setup\` and export it`);
-    }
-    return value;
-  };
+/** The inputs from the stack configuration; throws naming what is missing and how to get it. */
+export function inputsFromEnv(): LicenceInputs {
+  const config = loadStackConfig();
   return {
     root: ROOT,
-    synapsePython: need("CONNECTA_SYNAPSE_PYTHON"),
+    synapsePython: tool(config.synapsePython, "CONNECTA_SYNAPSE_PYTHON"),
     goBinaries: {
-      "livekit-server": need("CONNECTA_LIVEKIT_SERVER"),
-      helm: need("CONNECTA_HELM"),
-      gitleaks: need("CONNECTA_GITLEAKS"),
+      "livekit-server": tool(config.livekitServer, "CONNECTA_LIVEKIT_SERVER"),
+      helm: tool(config.helm, "CONNECTA_HELM"),
+      gitleaks: tool(config.gitleaks, "CONNECTA_GITLEAKS"),
     },
   };
 }

@@ -5,18 +5,13 @@
  * printed redacted: the log of a CI run must not leak what it found.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { loadStackConfig } from "../stack/config.ts";
+import { tool } from "./tools.ts";
 
-/** The gitleaks binary from the environment; throws saying how to get it. */
-export function gitleaksFromEnv(env = process.env): string {
-  const binary = env.CONNECTA_GITLEAKS;
-  if (!binary || !existsSync(binary)) {
-    throw new Error(
-      `CONNECTA_GITLEAKS is not set or missing (${binary ?? "unset"}): run \`ops/connecta setup\` and export it`,
-    );
-  }
-  return binary;
+/** The gitleaks binary from the stack configuration; throws saying how to get it. */
+export function gitleaksFromEnv(): string {
+  return tool(loadStackConfig().gitleaks, "CONNECTA_GITLEAKS");
 }
 
 /** Scans the history of the repository at `repo` with the config at `config`; true when clean. */
