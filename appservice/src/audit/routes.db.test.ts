@@ -224,6 +224,11 @@ describe("the operator's audit routes", () => {
     expect((await call("GET", `/api/v1/admin/audit?since=${since}`)).body.entries).toHaveLength(1);
     expect((await call("GET", "/api/v1/admin/audit?class=urgent")).body.errcode).toBe("M_INVALID_PARAM");
     expect((await call("GET", "/api/v1/admin/audit?since=yesterday")).body.errcode).toBe("M_INVALID_PARAM");
+    // Offsets and years PostgreSQL would not take (found by tests/e2e/fuzz-api.test.ts).
+    const farOffset = encodeURIComponent("7600-02-29T20:00:00-20:00");
+    expect((await call("GET", `/api/v1/admin/audit?since=${farOffset}`)).body.entries).toEqual([]);
+    const yearZero = await call("GET", `/api/v1/admin/audit?since=${encodeURIComponent("0000-01-01T00:00:00Z")}`);
+    expect([yearZero.status, yearZero.body.errcode]).toEqual([400, "M_INVALID_PARAM"]);
     expect((await call("GET", "/api/v1/admin/audit?limit=0")).body.errcode).toBe("M_INVALID_PARAM");
   });
 

@@ -23,6 +23,16 @@ export const AuditEntryJson = z
 export const ListQuery = z.strictObject({
   since: z.iso
     .datetime({ offset: true, message: "must be an ISO date and time, e.g. 2026-12-01T00:00:00Z" })
+    // As UTC: PostgreSQL refuses offsets beyond ±15:59 and years outside 1 to 9999 with a 500.
+    .transform((text, ctx) => {
+      const at = new Date(text);
+      const year = at.getUTCFullYear();
+      if (Number.isNaN(at.getTime()) || year < 1 || year > 9999) {
+        ctx.issues.push({ code: "custom", message: "must be a time between the years 1 and 9999", input: text });
+        return z.NEVER;
+      }
+      return at.toISOString();
+    })
     .optional()
     .describe("Only entries appended at or after this time"),
   class: z.enum(CLASSES).optional().describe("Only entries of this class or a more serious one"),

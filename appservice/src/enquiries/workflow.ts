@@ -217,7 +217,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         await recordChanges(db, eid, roomChanges(before, after, "claimed"));
         return eid;
       });
-      faultPoint("claim_committed");
+      faultPoint("claim_committed", `enquiry=${id}`);
       await finishSteps(id);
       return summary(pool, id, reopenWindowDays);
     },
@@ -248,7 +248,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         await recordChanges(db, eid, roomChanges(before, { ...before, counsellorId }, "handed_over"));
         return eid;
       });
-      faultPoint("handover_committed");
+      faultPoint("handover_committed", `enquiry=${id}`);
       await finishSteps(id);
       return summary(pool, id, reopenWindowDays);
     },

@@ -357,7 +357,7 @@ export async function completeIntake(deps: FeatureDeps, intakeId: string, userId
   });
   // Counted once the enquiry is committed (a retry does not count again), room or not.
   if (!retry) deps.metrics.intakes.inc({ stage: "completed" });
-  faultPoint("intake_committed");
+  faultPoint("intake_committed", `enquiry=${enquiryId}`);
   try {
     await deps.steps.drain(enquiryId);
   } catch (err) {

@@ -142,7 +142,7 @@ export class StepWorker {
         await client.query("BEGIN");
         try {
           await run(this.#runners, step, client);
-          faultPoint(`step:${step.kind}`);
+          faultPoint(`step:${step.kind}`, `enquiry=${step.enquiryId}`);
           await client.query(
             "UPDATE matrix_steps SET done_at = now(), last_error = NULL, payload = '{}' WHERE id = $1",
             [step.id],

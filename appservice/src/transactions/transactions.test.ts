@@ -25,6 +25,11 @@ describe("eventProblem", () => {
     expect(eventProblem({ ...good, state_key: { a: 1 } } as unknown as typeof good)).toBe("state_key must be a string");
     expect(eventProblem({ ...good, sender: "x".repeat(MAX_ID_LENGTH + 1) })).toMatch(/longer than 255/);
   });
+
+  it("refuses entries without a type, which are no events", () => {
+    expect(eventProblem({} as unknown as typeof good)).toBe("not an event: no type");
+    expect(eventProblem({ ...good, type: 5 } as unknown as typeof good)).toBe("not an event: no type");
+  });
 });
 
 describe("errorReason", () => {
