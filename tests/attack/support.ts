@@ -40,20 +40,30 @@ export function send(
   const url = new URL(baseUrl);
   // Node sends a GET's or DELETE's body without a length unless told; say it, as browsers do.
   const length =
-    body === undefined || "content-length" in headers ? {} : { "content-length": String(Buffer.byteLength(body)) };
+    body === undefined || "content-length" in headers || "transfer-encoding" in headers
+      ? {}
+      : { "content-length": String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = request(
       { host: url.hostname, port: url.port, method, path, headers: { ...length, ...headers } },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
+        const done = () => {
           const text = Buffer.concat(chunks).toString();
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parseJson(text) });
-        });
+        };
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", done);
+        // A server that answers before reading a too large body may close the connection.
+        res.on("aborted", done);
       },
     );
-    req.on("error", reject);
+    // A reset after the answer began (the rest of a refused body unsent) is no failure.
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
     req.end(body);
   });
 }
