@@ -88,7 +88,7 @@ describe("the operator token", () => {
       const topic = await api("POST", "/api/v1/admin/topics", operator, { id, name_de: name, name_en: "x" });
       expectRefusal(topic, 400, "M_BAD_JSON", JSON.stringify(name));
       expect(topic.body.error).toBe(
-        "name_de: must not contain invisible formatting characters (zero-width, direction marks)",
+        "name_de: must not contain control characters or invisible formatting characters (zero-width, direction marks)",
       );
       const agency = await api("POST", "/api/v1/admin/agencies", operator, { name });
       expectRefusal(agency, 400, "M_BAD_JSON", JSON.stringify(name));

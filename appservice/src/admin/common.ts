@@ -12,13 +12,12 @@ export const TAG = "admin";
 /** Path prefix of every operator route. */
 export const PREFIX = "/api/v1/admin";
 
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
 /**
- * Invisible formatting characters (zero-width spaces and joiners, direction overrides, soft
- * hyphens): in a name a seeker reads, they make "Bera\u200bterin" or a reversed text pass for
- * another name (tests/attack/operator.test.ts, A-OPS-06).
+ * No control characters, and no invisible formatting characters (zero-width spaces and joiners,
+ * direction overrides, soft hyphens): in a name a seeker reads, these make "Bera\u200bterin" or
+ * a reversed text pass for another name (tests/attack/operator.test.ts, A-OPS-04).
  */
-const NO_FORMAT_CHARACTERS = /^[^\p{Cf}]*$/u;
+const VISIBLE_TEXT = /^[^\p{Cc}\p{Cf}]*$/u;
 
 /** A name shown to people: trimmed, 1..`max` characters, no control or invisible formatting characters. */
 export function nameSchema(max: number) {
@@ -27,8 +26,10 @@ export function nameSchema(max: number) {
     .trim()
     .min(1, "must not be empty")
     .max(max, `must be at most ${max} characters`)
-    .regex(NO_CONTROL_CHARACTERS, "must not contain control characters")
-    .regex(NO_FORMAT_CHARACTERS, "must not contain invisible formatting characters (zero-width, direction marks)");
+    .regex(
+      VISIBLE_TEXT,
+      "must not contain control characters or invisible formatting characters (zero-width, direction marks)",
+    );
 }
 
 /** A topic id: the slug used in URLs and by the intake. */

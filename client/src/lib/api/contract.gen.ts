@@ -607,8 +607,8 @@ export interface Operations {
     body: {
       /** Slug, 1 to 40 characters a-z, 0-9 or - */
       id: string;
-      name_de: unknown & unknown;
-      name_en: unknown & unknown;
+      name_de: string;
+      name_en: string;
     };
     response: Schemas["AdminTopic"];
   };
@@ -629,8 +629,8 @@ export interface Operations {
     };
     query: Record<string, never>;
     body: {
-      name_de?: unknown & unknown;
-      name_en?: unknown & unknown;
+      name_de?: string;
+      name_en?: string;
     };
     response: Schemas["AdminTopic"];
   };
@@ -639,7 +639,7 @@ export interface Operations {
     params: Record<string, never>;
     query: Record<string, never>;
     body: {
-      name: unknown & unknown;
+      name: string;
       /** Languages counselling is offered in */
       languages?: ("de" | "en")[];
       /** The agency for postcodes no other agency covers (at most one) */
@@ -681,7 +681,7 @@ export interface Operations {
     };
     query: Record<string, never>;
     body: {
-      name?: unknown & unknown;
+      name?: string;
       /** Languages counselling is offered in */
       languages?: ("de" | "en")[];
       /** The agency for postcodes no other agency covers (at most one) */
@@ -717,7 +717,7 @@ export interface Operations {
     body: {
       /** Matrix localpart, 2 to 40 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit; not starting with connecta- */
       localpart: string;
-      display_name: unknown & unknown;
+      display_name: string;
       language?: "de" | "en";
       /** Agencies the counsellor works for, with the role in each */
       memberships?: {
@@ -761,7 +761,7 @@ export interface Operations {
     };
     query: Record<string, never>;
     body: {
-      display_name?: unknown & unknown;
+      display_name?: string;
       language?: "de" | "en";
       /** Agencies the counsellor works for, with the role in each */
       memberships?: {
