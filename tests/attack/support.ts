@@ -124,9 +124,9 @@ export function rawExchange(baseUrl: string, bytes: string | Buffer, idleMs = 15
   });
 }
 
-/** The status codes of every HTTP answer in a raw exchange, in order. */
+/** The status codes of every HTTP answer in a raw exchange, in order (an answer may follow a body directly). */
 export function statusLines(raw: string): number[] {
-  return [...raw.matchAll(/^HTTP\/1\.[01] (\d{3})/gm)].map((m) => Number(m[1]));
+  return [...raw.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
 }
 
 /**
