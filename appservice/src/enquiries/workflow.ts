@@ -72,17 +72,23 @@ async function lockEnquiry(db: pg.PoolClient, id: number): Promise<LockedEnquiry
   return rows[0];
 }
 
-/** The caller's role for a locked enquiry; refused as unknown when it is not theirs to see. */
-async function counsellorRole(
+/**
+ * Locks an enquiry for a counsellor's action and answers the caller's role in its agency. Who is
+ * no counsellor is refused before the enquiry is looked up, so that the answer is the same
+ * whether it exists or not (tests/attack/seeker.test.ts, A-SEEK-01); another agency's enquiry
+ * is refused as unknown.
+ */
+async function lockAsCounsellor(
   db: pg.PoolClient,
   userId: string,
-  enquiry: LockedEnquiry,
-): Promise<"counsellor" | "team_lead"> {
+  enquiryId: number,
+): Promise<{ enquiry: LockedEnquiry; role: "counsellor" | "team_lead" }> {
   const mine = await memberships(db, userId);
+  const enquiry = await lockEnquiry(db, enquiryId);
   const here = mine.find((m) => m.agency_id === enquiry.agency_id);
   // Another agency's enquiry does not exist for this caller.
   if (!here) throw refuse({ reason: "no_such_enquiry" });
-  return here.role;
+  return { enquiry, role: here.role };
 }
 
 /** The workflow's operations; `userId` is the caller. */
@@ -197,8 +203,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async claim(userId, enquiryId) {
       const counsellor = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        await counsellorRole(db, counsellor, enquiry);
+        const { enquiry } = await lockAsCounsellor(db, counsellor, enquiryId);
         const eid = Number(enquiry.id);
         if (enquiry.state === "active") {
           if (enquiry.counsellor_id === counsellor) return eid; // a retried claim
@@ -224,8 +229,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async handover(userId, enquiryId, counsellorId) {
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        const role = await counsellorRole(db, caller, enquiry);
+        const { enquiry, role } = await lockAsCounsellor(db, caller, enquiryId);
         if (enquiry.state !== "active") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
@@ -266,8 +270,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async close(userId, enquiryId) {
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        const role = await counsellorRole(db, caller, enquiry);
+        const { enquiry, role } = await lockAsCounsellor(db, caller, enquiryId);
         if (enquiry.state !== "active" && enquiry.state !== "closed") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
