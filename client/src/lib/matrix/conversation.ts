@@ -524,11 +524,18 @@ export async function openAttachment(client: MatrixClient, message: Pick<ChatMes
   return new Blob([plain], { type: message.file.mimetype });
 }
 
-/** What a counsellor's lists show of a room: the first message, unread count, last activity. */
+/** What a counsellor's lists show of a room: first and last message, unread count, waiting time. */
 export interface RoomOverview {
   /** The first message of the seeker (the enquiry), or null if none is there yet. */
   first: ChatMessage | null;
+  /** The newest message of anyone (the list's preview), or null. */
+  last: ChatMessage | null;
   unread: number;
+  /**
+   * Milliseconds since the epoch of the seeker's oldest message that no counsellor has answered
+   * yet, or null when the last word was a counsellor's (see {@link waitingSince}).
+   */
+  waitingSince: number | null;
   /** Milliseconds since the epoch of the newest event, or null. */
   lastActivity: number | null;
   /** The other person's name in the room (the seeker's pseudonym for a counsellor). */
@@ -537,16 +544,54 @@ export interface RoomOverview {
   membership: string | null;
 }
 
+/**
+ * When the seeker started waiting for an answer: the time of their oldest message after the last
+ * message of anyone else (a counsellor: this one, or one before a handover), or null when there
+ * is none. Without `seekerId`, every message not our own counts as the seeker's.
+ */
+export function waitingSince(
+  messages: readonly Pick<ChatMessage, "sender" | "own" | "ts">[],
+  seekerId?: string,
+): number | null {
+  const fromSeeker = (m: Pick<ChatMessage, "sender" | "own">): boolean =>
+    seekerId === undefined ? !m.own : m.sender === seekerId;
+  let since: number | null = null;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i] as Pick<ChatMessage, "sender" | "own" | "ts">;
+    if (!fromSeeker(message)) break;
+    since = message.ts;
+  }
+  return since;
+}
+
 /** The overview of a room for the counsellor's queue and session lists. */
 export function roomOverview(client: MatrixClient, roomId: string, seekerId?: string): RoomOverview {
   const room = client.getRoom(roomId);
-  if (!room) return { first: null, unread: 0, lastActivity: null, counterpart: null, membership: null };
+  if (!room) {
+    return {
+      first: null,
+      last: null,
+      unread: 0,
+      waitingSince: null,
+      lastActivity: null,
+      counterpart: null,
+      membership: null,
+    };
+  }
   const membership = room.getMyMembership();
   const state = conversationState(client, room);
   const first = state.messages.find((m) => !m.own && (seekerId === undefined || m.sender === seekerId)) ?? null;
-  const last = room.getLiveTimeline().getEvents().at(-1);
+  const lastEvent = room.getLiveTimeline().getEvents().at(-1);
   const counterpart = seekerId ? (room.getMember(seekerId)?.name ?? seekerId) : null;
-  return { first, unread: state.unread, lastActivity: last ? last.getTs() : null, counterpart, membership };
+  return {
+    first,
+    last: state.messages.at(-1) ?? null,
+    unread: state.unread,
+    waitingSince: waitingSince(state.messages, seekerId),
+    lastActivity: lastEvent ? lastEvent.getTs() : null,
+    counterpart,
+    membership,
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
