@@ -123,17 +123,11 @@ async function counsellorWithConversations(page: Page): Promise<Conversation[]> 
     const session = await pageSession(page);
     const token = await openIdToken(stack, session);
 
+    const seekers = await Promise.all(Array.from({ length: CONVERSATIONS }, () => registerUser(stack, "seeker")));
     const conversations: Conversation[] = [];
-    for (let i = 0; i < CONVERSATIONS; i += 6) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(6, CONVERSATIONS - i) }, async () => {
-          const seeker = await registerUser(stack, "seeker");
-          return { seeker, ...(await openTestEnquiry(db, seeker, agencyId, topic)), text: null };
-        }),
-      );
-      conversations.push(...batch);
+    for (const seeker of seekers) {
+      conversations.push({ seeker, ...(await openTestEnquiry(db, seeker, agencyId, topic)), text: null });
     }
-    conversations.sort((a, b) => a.enquiryId - b.enquiryId);
 
     for (const index of WRITING_ORDER) {
       const c = conversations[index] as Conversation;

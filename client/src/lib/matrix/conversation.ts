@@ -287,13 +287,18 @@ export function conversationState(client: MatrixClient, room: Room): Conversatio
     const message = toMessage(room, event, me, readUpTo, i);
     if (message) messages.push(message);
   });
+  // Messages of others after our own read receipt and our own last message. Not the SDK's
+  // hasUserReadEvent: it takes any event of ours as having read everything before it, our join
+  // too, and a counsellor often joins a room after the seeker wrote.
+  const ownReceipt = room.getEventReadUpTo(me, true);
   let unread = 0;
   for (let i = all.length - 1; i >= 0; i--) {
     const event = all[i] as MatrixEvent;
-    const id = event.getId();
     if (event.status !== null) continue;
-    if (event.getSender() === me || (id && room.hasUserReadEvent(me, id))) break;
-    if (event.getType() === (EventType.RoomMessage as string) || event.isDecryptionFailure()) unread++;
+    if (ownReceipt !== null && event.getId() === ownReceipt) break;
+    if (event.getType() !== (EventType.RoomMessage as string) && !event.isDecryptionFailure()) continue;
+    if (event.getSender() === me) break;
+    unread++;
   }
   const readOnly = !room.currentState.maySendMessage(me);
   const complete = room.getLiveTimeline().getPaginationToken(Direction.Backward) === null;
