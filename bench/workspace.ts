@@ -127,7 +127,14 @@ async function backedUp(info: StackInfo, user: { accessToken: string }): Promise
 
 /** The page's Matrix login (sessionStorage). */
 const tabSession = (page: Page): Promise<{ userId: string; deviceId: string; accessToken: string }> =>
-  page.evaluate(() => JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}"));
+  page.evaluate(
+    () =>
+      JSON.parse(sessionStorage.getItem("connecta.session") ?? "{}") as {
+        userId: string;
+        deviceId: string;
+        accessToken: string;
+      },
+  );
 
 interface Room {
   enquiryId: number;
@@ -145,13 +152,16 @@ async function loadList(page: Page, origin: string, workspace: boolean): Promise
   const start = Date.now();
   await page.goto(`${origin}/beratung`, { waitUntil: "commit" });
   const items = workspace ? '[data-testid="conversation-item"]' : 'section[aria-labelledby="mine-title"] li';
-  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 100, items, { timeout: 180_000, polling: 20 });
+  await page.waitForFunction((s) => document.querySelectorAll(s).length >= 100, items, {
+    timeout: 180_000,
+    polling: 20,
+  });
   const listed = Date.now() - start;
   if (!workspace) return { listed, previews: NaN };
   await page.waitForFunction(
     () =>
-      [...document.querySelectorAll('[data-testid="conversation-item"] [data-testid="preview"]')].filter(
-        (p) => p.textContent?.startsWith("Nachricht 2 in"),
+      [...document.querySelectorAll('[data-testid="conversation-item"] [data-testid="preview"]')].filter((p) =>
+        p.textContent?.startsWith("Nachricht 2 in"),
       ).length >= 100,
     null,
     { timeout: 180_000, polling: 20 },
@@ -187,14 +197,20 @@ async function startBaseline(info: StackInfo, port: number, dataDir: string): Pr
       },
     },
   );
-  await until("the old desk's server", async () => (await fetch(`${origin}/healthz`).catch(() => null))?.ok === true, 60_000);
+  await until(
+    "the old desk's server",
+    async () => (await fetch(`${origin}/healthz`).catch(() => null))?.ok === true,
+    60_000,
+  );
   return service;
 }
 
 // --- The run -----------------------------------------------------------------------------------
 
 const builtAt = requireClientBuild();
-const baselineCommit = execFileSync("git", ["-C", BASELINE, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+const baselineCommit = execFileSync("git", ["-C", BASELINE, "rev-parse", "--short", "HEAD"], {
+  encoding: "utf8",
+}).trim();
 const dataDir = benchDataDir("workspace");
 const extra = join(dataDir, "bench-synapse.yaml");
 writeFileSync(
@@ -252,7 +268,11 @@ try {
       "SELECT id, room_id FROM enquiries WHERE agency_id = $1 AND room_id IS NOT NULL ORDER BY id",
       [agency.agencyId],
     );
-    rooms.splice(0, rooms.length, ...rows.map((r, i) => ({ enquiryId: Number(r.id), roomId: r.room_id, last: `Nachricht 2 in Gespräch ${i}` })));
+    rooms.splice(
+      0,
+      rooms.length,
+      ...rows.map((r, i) => ({ enquiryId: Number(r.id), roomId: r.room_id, last: `Nachricht 2 in Gespräch ${i}` })),
+    );
     return rooms.length === CONVERSATIONS;
   });
   const writer = await cryptoClient(info, seeker);
@@ -283,7 +303,10 @@ try {
   const oldPage = await (await browser.newContext({ locale: "de-DE", viewport })).newPage();
   await login(oldOrigin, oldPage, counsellor, passphrase);
 
-  const results = { new: { listed: [] as number[], previews: [] as number[], switches: [] as number[] }, old: { listed: [] as number[], switches: [] as number[] } };
+  const results = {
+    new: { listed: [] as number[], previews: [] as number[], switches: [] as number[] },
+    old: { listed: [] as number[], switches: [] as number[] },
+  };
   for (let run = 1; run <= LOADS; run++) {
     const n = await loadList(newPage, info.clientUrl, true);
     const o = await loadList(oldPage, oldOrigin, false);
@@ -293,15 +316,12 @@ try {
     log(`list ${run}: workspace ${n.listed} ms (previews ${n.previews} ms), old desk ${o.listed} ms`);
   }
   // Both open the first conversation, then switch through the next ones.
-  for (const [page, workspace] of [
-    [newPage, true],
-    [oldPage, false],
-  ] as const) {
+  for (const page of [newPage, oldPage]) {
     await link(page, rooms[0] as Room).click();
     await lastShown(page, rooms[0] as Room);
   }
   for (let i = 1; i <= SWITCHES; i++) {
-    const to = rooms[i * 7 % CONVERSATIONS] as Room;
+    const to = rooms[(i * 7) % CONVERSATIONS] as Room;
     const n = await switchTo(newPage, to, true);
     const o = await switchTo(oldPage, to, false);
     results.new.switches.push(n);
@@ -315,12 +335,16 @@ try {
       `load average ${loadBefore.toFixed(1)} before, ${(loadavg()[0] ?? 0).toFixed(1)} after; ${new Date().toISOString()}`,
   );
   console.log("");
-  console.log(`| ${CONVERSATIONS} conversations | list loads | desk load → all listed | → all previews decrypted | switches | per switch |`);
+  console.log(
+    `| ${CONVERSATIONS} conversations | list loads | desk load → all listed | → all previews decrypted | switches | per switch |`,
+  );
   console.log("|---|---|---|---|---|---|");
   console.log(
     `| workspace | ${LOADS} | ${median(results.new.listed)} | ${median(results.new.previews)} | ${SWITCHES} | ${median(results.new.switches)} |`,
   );
-  console.log(`| old desk (baseline) | ${LOADS} | ${median(results.old.listed)} | – | ${SWITCHES} | ${median(results.old.switches)} |`);
+  console.log(
+    `| old desk (baseline) | ${LOADS} | ${median(results.old.listed)} | – | ${SWITCHES} | ${median(results.old.switches)} |`,
+  );
 } catch (error) {
   console.error(error);
   process.exitCode = 1;

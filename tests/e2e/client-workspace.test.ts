@@ -93,9 +93,12 @@ async function standInMessage(seeker: TestUser, roomId: string): Promise<void> {
 
 /** The enquiry numbers of the list's conversations, top to bottom. */
 const listed = (page: Page): Promise<number[]> =>
-  page.getByTestId("conversation-item").evaluateAll((items) => items.map((item) => Number(item.getAttribute("data-enquiry"))));
+  page
+    .getByTestId("conversation-item")
+    .evaluateAll((items) => items.map((item) => Number(item.getAttribute("data-enquiry"))));
 
-const item = (page: Page, enquiryId: number) => page.locator(`[data-testid=conversation-item][data-enquiry="${enquiryId}"]`);
+const item = (page: Page, enquiryId: number) =>
+  page.locator(`[data-testid=conversation-item][data-enquiry="${enquiryId}"]`);
 
 /** axe on the page in light and dark mode. */
 async function axe(page: Page): Promise<A11yViolation[]> {
@@ -221,7 +224,9 @@ async function workspace(): Promise<void> {
   await standInMessage(writer.seeker, writer.roomId);
   await expect.poll(() => item(page, writer.enquiryId).getAttribute("data-unread"), { timeout: 60_000 }).toBe("2");
   await expect.poll(() => page.title(), { timeout: 30_000 }).toBe(`(30) Anfrage ${longest.enquiryId} – Connecta`);
-  await expect.poll(() => notifications(page), { timeout: 30_000 }).toEqual([{ title: "Neue Nachricht", body: "Connecta" }]);
+  await expect
+    .poll(() => notifications(page), { timeout: 30_000 })
+    .toEqual([{ title: "Neue Nachricht", body: "Connecta" }]);
 
   await page.screenshot({ path: join(screenshotDir, "workspace.png") });
   expect(await axe(page), "axe on the workspace with a conversation open").toEqual([]);
@@ -229,7 +234,9 @@ async function workspace(): Promise<void> {
   // The counsellor answers: no longer waiting, it leaves the top of the list.
   await sendMessage(page, `Danke für Ihre Nachricht ${unique()}`);
   await expect.poll(() => item(page, longest.enquiryId).getByTestId("waiting").count(), { timeout: 60_000 }).toBe(0);
-  await expect.poll(async () => (await listed(page))[0], { timeout: 30_000 }).toBe(byIndex(WRITING_ORDER[1] as number).enquiryId);
+  await expect
+    .poll(async () => (await listed(page))[0], { timeout: 30_000 })
+    .toBe(byIndex(WRITING_ORDER[1] as number).enquiryId);
 
   // Filter by state, search by pseudonym and by number.
   await page.getByLabel("Wartet auf Antwort").check();

@@ -35,6 +35,8 @@ export class Workspace {
   overviews = $state<Record<string, RoomOverview>>({});
   loaded = $state(false);
   problem = $state<string | null>(null);
+  /** The enquiry open beside the list: what comes in there while the tab is seen is no news. */
+  open: number | null = null;
 
   /** The counsellor's conversations, the longest unanswered first (entries.ts). */
   conversations: Conversation[] = $derived(
@@ -148,7 +150,9 @@ export class Workspace {
   /** Tells `onNews` when the unread count grew or an enquiry joined the queue since the last look. */
   #notice(): void {
     if (!this.loaded) return;
-    const now = { unread: this.unread, queue: this.queue.map((q) => q.enquiry_id) };
+    const seen = (c: Conversation): boolean => c.enquiryId === this.open && document.visibilityState === "visible";
+    const unread = this.conversations.reduce((sum, c) => sum + (seen(c) ? 0 : c.unread), 0);
+    const now = { unread, queue: this.queue.map((q) => q.enquiry_id) };
     const before = this.#seen;
     this.#seen = now;
     if (!before) return;
