@@ -8,10 +8,11 @@
  * port, talking to the same homeserver and application service. Being another origin, it is
  * another browser device of the same counsellor, which takes its keys from the key backup.
  *
- * Setup: an agency with one counsellor, who sets up their keys in the workspace (first login),
- * and 100 enquiries, each with a seeker's two encrypted messages (one seeker, matrix-js-sdk with
- * Rust crypto in Node, cross-signed), all claimed by the counsellor; once the keys are in the
- * backup, the counsellor logs in on the old desk too. Then, alternating between the two:
+ * Setup: an agency with one counsellor, who sets up their keys in a setup tab (first login), and
+ * 100 enquiries, each with a seeker's two encrypted messages (one seeker, matrix-js-sdk with Rust
+ * crypto in Node, cross-signed), all claimed by the counsellor; once the keys are in the backup,
+ * the setup tab closes and the counsellor logs in on the workspace and on the old desk, two
+ * devices of the same kind (keys from the backup). Then, alternating between the two:
  *
  * - list: a full load of /beratung in the logged-in tab (worker started, crypto store opened,
  *   first sync) until all 100 conversations are listed, and (workspace only, the old desk shows
@@ -244,13 +245,14 @@ try {
   const db = await connectaDb(info);
   db.on("error", () => undefined);
 
-  log("setup: the counsellor's first login, in the workspace");
+  log("setup: the counsellor's first login (a setup device)");
   const agency = await seedIntakeAgency(info, 1);
   const counsellor = agency.counsellors[0] as TestUser;
   const viewport = { width: 1280, height: 900 };
-  const newPage = await (await browser.newContext({ locale: "de-DE", viewport })).newPage();
-  const passphrase = await firstLogin(info.clientUrl, newPage, counsellor);
-  const token = await openIdToken(info, await tabSession(newPage));
+  const setup = await browser.newContext({ locale: "de-DE", viewport });
+  const setupPage = await setup.newPage();
+  const passphrase = await firstLogin(info.clientUrl, setupPage, counsellor);
+  const token = await openIdToken(info, await tabSession(setupPage));
 
   log(`setup: ${CONVERSATIONS} enquiries, two encrypted messages each, all claimed`);
   const seeker = await registerUser(info, "bench-seeker");
@@ -297,9 +299,16 @@ try {
     if (claimed.status !== 200) throw new Error(`claim: ${claimed.status} ${JSON.stringify(claimed.body)}`);
   });
   await db.end();
-  log("setup: the workspace joins and backs up the keys; then the login on the old desk");
-  await loadList(newPage, info.clientUrl, true);
-  await until("the keys in the backup", async () => (await backedUp(info, await tabSession(newPage))) >= CONVERSATIONS);
+  log("setup: the setup device joins and backs up the keys; then a login on the workspace and on the old desk");
+  await loadList(setupPage, info.clientUrl, true);
+  await until(
+    "the keys in the backup",
+    async () => (await backedUp(info, await tabSession(setupPage))) >= CONVERSATIONS,
+  );
+  await setup.close();
+  // Both measured tabs are later devices of the counsellor, their keys from the backup.
+  const newPage = await (await browser.newContext({ locale: "de-DE", viewport })).newPage();
+  await login(info.clientUrl, newPage, counsellor, passphrase);
   const oldPage = await (await browser.newContext({ locale: "de-DE", viewport })).newPage();
   await login(oldOrigin, oldPage, counsellor, passphrase);
 
