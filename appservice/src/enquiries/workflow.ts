@@ -158,17 +158,20 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         id: string;
         room_id: string;
         agency_id: string;
+        agency_name: string;
+        pseudonym: string | null;
         topic_id: string;
         language: string;
         age_group: string;
         waiting_since: Date;
         waiting_seconds: number;
       }>(
-        `SELECT id, room_id, agency_id, topic_id, language, age_group, waiting_since,
-                floor(extract(epoch FROM now() - waiting_since))::int AS waiting_seconds
-           FROM enquiries
-          WHERE state = 'waiting' AND agency_id = ANY($1::bigint[]) AND room_id IS NOT NULL
-          ORDER BY waiting_since, id
+        `SELECT e.id, e.room_id, e.agency_id, a.name AS agency_name, ${PSEUDONYM} AS pseudonym, e.topic_id,
+                e.language, e.age_group, e.waiting_since,
+                floor(extract(epoch FROM now() - e.waiting_since))::int AS waiting_seconds
+           FROM enquiries e JOIN agencies a ON a.id = e.agency_id
+          WHERE e.state = 'waiting' AND e.agency_id = ANY($1::bigint[]) AND e.room_id IS NOT NULL
+          ORDER BY e.waiting_since, e.id
           LIMIT $2`,
         [wanted, query.limit],
       );
@@ -177,6 +180,8 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           enquiry_id: Number(r.id),
           room_id: r.room_id,
           agency_id: Number(r.agency_id),
+          agency_name: r.agency_name,
+          pseudonym: r.pseudonym,
           topic: r.topic_id,
           language: r.language,
           age_group: r.age_group,
@@ -366,16 +371,21 @@ export function timedWorkflow(workflow: Workflow, metrics: Pick<Metrics, "workfl
   return timed;
 }
 
+/** The seeker's pseudonym of enquiry `e`: the localpart of their Matrix id (domain.ts). */
+const PSEUDONYM = "split_part(substr(e.seeker_id, 2), ':', 1)";
+
 /**
  * What an enquiry's participants see of it (`e`), with the absence of its counsellor (`c`): only
  * while they are absent and not deactivated.
  */
 const SELECT_SUMMARIES = `
-  SELECT e.id, e.room_id, e.notes_room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
+  SELECT e.id, e.room_id, e.notes_room_id, e.state, e.agency_id, a.name AS agency_name, e.topic_id, e.language,
+         e.age_group, ${PSEUDONYM} AS pseudonym, e.created_at, e.counsellor_id,
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
          c.absence_message AS counsellor_absence_message,
          ${deletionAt("e", "$2")} AS deletion_at
-    FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
+    FROM enquiries e JOIN agencies a ON a.id = e.agency_id
+         LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
   id: string;
@@ -383,7 +393,12 @@ interface SummaryRow {
   notes_room_id: string | null;
   state: string;
   agency_id: string;
+  agency_name: string;
   topic_id: string;
+  language: string;
+  age_group: string;
+  pseudonym: string | null;
+  created_at: Date;
   counsellor_id: string | null;
   counsellor_absent: boolean;
   counsellor_absence_message: string | null;
@@ -398,7 +413,12 @@ function toSummary(r: SummaryRow, viewer: string): EnquirySummary {
     notes_room_id: viewer === r.counsellor_id ? r.notes_room_id : null,
     state: r.state,
     agency_id: Number(r.agency_id),
+    agency_name: r.agency_name,
     topic: r.topic_id,
+    language: r.language,
+    age_group: r.age_group,
+    pseudonym: r.pseudonym,
+    created_at: r.created_at.toISOString(),
     counsellor_id: r.counsellor_id,
     counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
     deletion_at: r.deletion_at.toISOString(),
