@@ -5,6 +5,12 @@
 // extends the config that `svelte-kit sync` generates in client/node_modules/$app/, so run
 // `npm run -w client check` first: `npm test` runs the type check before the lint; `npm install`
 // removes the generated config again).
+//
+// Security rules (issue 16, docs/scanning.md): no code from strings (`eval`, `new Function`,
+// string timers, `javascript:` URLs), no promise whose rejection nobody sees and no promise where
+// a callback's return is ignored (an async express handler's throw would escape the error
+// middleware), no unsanitised `{@html}`, no shell between our arguments and a program, and no
+// regular expression built from a string outside tests.
 import js from "@eslint/js";
 import svelte from "eslint-plugin-svelte";
 import globals from "globals";
@@ -46,7 +52,31 @@ export default ts.config(
       reportUnusedDisableDirectives: "error",
     },
     rules: {
+      "no-eval": "error",
+      "no-new-func": "error",
+      "no-script-url": "error",
+      "@typescript-eslint/no-implied-eval": "error",
       "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+      "svelte/no-at-html-tags": "error",
+      // A link that opens a new tab without rel="noopener noreferrer" hands the page to it.
+      "svelte/no-target-blank": "error",
+      // exec() and execSync() hand one string to /bin/sh: a name or path in it becomes a command.
+      "no-restricted-imports": [
+        "error",
+        ...["node:child_process", "child_process"].map((name) => ({
+          name,
+          importNames: ["exec", "execSync"],
+          message: "exec() runs a shell: use execFile() or spawn() with an argument array.",
+        })),
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "Property[key.name='shell'][value.value=true]",
+          message: "shell: true runs a shell over the arguments: pass an argument array without it.",
+        },
+      ],
       "@typescript-eslint/no-explicit-any": "error",
       // verbatimModuleSyntax keeps every import that is not marked `type`: type-only imports
       // must say so. Mixed imports mark their types inline (`import { x, type T }`), as the
@@ -69,12 +99,34 @@ export default ts.config(
     },
   },
   {
+    // Outside tests, a regular expression comes from a literal (or another one's `.source`): one
+    // built from a string can be steered by that string (injection, catastrophic backtracking).
+    files: ["appservice/src/**", "client/src/**", "ops/**"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "Property[key.name='shell'][value.value=true]",
+          message: "shell: true runs a shell over the arguments: pass an argument array without it.",
+        },
+        {
+          selector:
+            ":matches(NewExpression, CallExpression)[callee.name='RegExp'] > :matches(TemplateLiteral, BinaryExpression, Identifier, CallExpression).arguments:first-child",
+          message: "RegExp from a string: write a literal, or escape the input and say why.",
+        },
+      ],
+    },
+  },
+  {
     // Stand-ins (fake homeserver, fake database, mock workers) implement async interfaces with
     // async methods that have nothing to await: `async` keeps a throw a rejection, as in the
     // real thing.
     files: ["**/*.test.ts", "appservice/test/**"],
     rules: {
       "@typescript-eslint/require-await": "off",
+      // Tests feed hostile input on purpose (`javascript:` links that must be refused).
+      "no-script-url": "off",
     },
   },
   {

@@ -4,7 +4,7 @@ import { configDefaults, defineConfig } from "vitest/config";
  * Three projects: `unit` (pure logic and single processes, next to the code), `db` (the
  * application service's rules against a real PostgreSQL and a fake homeserver, `*.db.test.ts`
  * next to the code; appservice/test/global-setup.ts starts the cluster) and `e2e` (the real
- * stack, started once by tests/support/global-setup.ts).
+ * stack, started once by tests/support/global-setup.ts; also the attack suite in tests/attack/).
  */
 export default defineConfig({
   test: {
@@ -37,7 +37,8 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
-          include: ["tests/e2e/**/*.test.ts"],
+          // tests/attack/: the attack suite (docs/threat-model.md), on the same stack.
+          include: ["tests/e2e/**/*.test.ts", "tests/attack/**/*.test.ts"],
           environment: "node",
           globalSetup: ["tests/support/global-setup.ts"],
           // Logs of the SDK and the helpers go to .test-logs/, shown when a test fails.

@@ -42,6 +42,14 @@ const server = http.createServer((req, res) => {
     return;
   }
 
+  const unservable = unservableRequest(req);
+  if (unservable) {
+    const [status, errcode, error] = unservable;
+    res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+    res.end(JSON.stringify({ errcode, error }));
+    return;
+  }
+
   if (reservedApiQuery(req.url)) {
     const body = JSON.stringify({ errcode: "M_INVALID_PARAM", error: "Query parameters x-sveltekit-… are reserved" });
     res.writeHead(400, { "Content-Type": "application/json", "Cache-Control": "no-store" });
@@ -82,6 +90,23 @@ function reservedApiQuery(target) {
   }
   const api = url.pathname === "/api" || url.pathname.startsWith("/api/");
   return api && [...url.searchParams.keys()].some((key) => key.startsWith("x-sveltekit-"));
+}
+
+/**
+ * Why a request cannot be served at all, as `[status, errcode, error]`, or null. SvelteKit
+ * cannot make a request of an absolute target (`GET http://host/path`, what a proxy is sent)
+ * or of a method fetch forbids (TRACE) and answers those with a plain-text 400;
+ * we are no proxy, and every error of ours is JSON in the Matrix style
+ * (tests/attack/forwarder.test.ts, A-FWD-02, A-FWD-09).
+ * @param {http.IncomingMessage} req
+ * @returns {[number, string, string] | null}
+ */
+function unservableRequest(req) {
+  if (!req.url?.startsWith("/")) return [400, "M_INVALID_PARAM", "Only a path is served here, not an absolute URL"];
+  if (req.method === "TRACE") {
+    return [405, "M_UNRECOGNIZED", "This method is not supported here"];
+  }
+  return null;
 }
 
 /** @param {NodeJS.Signals} signal */

@@ -1,7 +1,8 @@
 /**
  * The express application of the application service, assembled from its features.
  */
-import express from "express";
+import { isUtf8 } from "node:buffer";
+import express, { type Request } from "express";
 import { adminRoutes } from "./admin/routes.ts";
 import { refusalOf, type RefusalLog } from "./audit/refusals.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
@@ -34,6 +35,15 @@ export interface AppDeps extends FeatureDeps {
 const MAX_TRANSACTION_BODY = "20mb";
 /** Our own API takes small JSON bodies only. */
 const MAX_API_BODY = "64kb";
+
+/**
+ * Our API takes JSON in UTF-8 only (RFC 8259): another charset, or bytes that are no UTF-8, are
+ * refused (M_NOT_JSON, http/errors.ts) instead of being decoded into U+FFFD and stored
+ * (tests/attack/bodies.test.ts, A-BODY-03). Runs on the raw body, after decompression.
+ */
+function utf8Only(_req: Request, _res: unknown, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() !== "utf-8" || !isUtf8(body)) throw new Error("The request body is not UTF-8");
+}
 
 /** Title and version of the OpenAPI document. */
 export const API_INFO = { title: "Connecta application service API", version: "1" };
@@ -73,7 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get("/api/v1/openapi.json", (_req, res) => {
     res.json(openapi);
   });
-  app.use(["/api", "/_matrix/client"], express.json({ limit: MAX_API_BODY, strict: true }));
+  app.use(["/api", "/_matrix/client"], express.json({ limit: MAX_API_BODY, strict: true, verify: utf8Only }));
   app.use(api.router);
 
   app.use(notFound);

@@ -69,6 +69,12 @@ export interface StackConfig {
   helm: string | null;
   /** CONNECTA_KUBERNETES_VALIDATE: kubernetes-validate, which checks the rendered chart (set by ops/connecta). */
   kubernetesValidate: string | null;
+  /** CONNECTA_GITLEAKS: gitleaks, the secret scan of the git history (ops/scan/; set by ops/connecta). */
+  gitleaks: string | null;
+  /** CONNECTA_GO_VULNDB: the Go vulnerability database's OSV folder (ops/scan/; set by ops/connecta). */
+  goVulndb: string | null;
+  /** CONNECTA_OSV_DIRS: more OSV advisory folders for the audit, colon-separated (npm, PyPI). */
+  osvDirs: string[];
   /** CONNECTA_KEEP_TEST_DATA: keep a test run's data folder and logs (any non-empty value). */
   keepTestData: boolean;
   /** CONNECTA_UPDATE_SCHEMA: tests/e2e/schema.test.ts rewrites appservice's schema.sql. */
@@ -130,6 +136,12 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     chromium: env.CONNECTA_CHROMIUM || "/usr/bin/chromium",
     helm: env.CONNECTA_HELM ? resolve(env.CONNECTA_HELM) : null,
     kubernetesValidate: env.CONNECTA_KUBERNETES_VALIDATE ? resolve(env.CONNECTA_KUBERNETES_VALIDATE) : null,
+    gitleaks: env.CONNECTA_GITLEAKS ? resolve(env.CONNECTA_GITLEAKS) : null,
+    goVulndb: env.CONNECTA_GO_VULNDB ? resolve(env.CONNECTA_GO_VULNDB) : null,
+    osvDirs: (env.CONNECTA_OSV_DIRS ?? "")
+      .split(":")
+      .filter(Boolean)
+      .map((dir) => resolve(dir)),
     keepTestData: Boolean(env.CONNECTA_KEEP_TEST_DATA),
     updateSchema: Boolean(env.CONNECTA_UPDATE_SCHEMA),
     testVerbose: Boolean(env.CONNECTA_TEST_VERBOSE),

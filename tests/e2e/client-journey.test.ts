@@ -533,9 +533,15 @@ async function journey(): Promise<void> {
   await colleague.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
   const draft = `A reply I am still thinking about ${unique()}`;
   await typeInto(colleague, "#composer", draft);
+  // The whole draft is stored (encrypted: its length tells), not a part saved while typing paused.
   await expect
-    .poll(() => colleague.evaluate(() => Object.keys(sessionStorage).some((k) => k.startsWith("connecta.draft."))))
-    .toBe(true);
+    .poll(() =>
+      colleague.evaluate(() => {
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith("connecta.draft."));
+        return key ? atob(sessionStorage.getItem(key)?.split(".")[1] ?? "").length : 0;
+      }),
+    )
+    .toBe(new TextEncoder().encode(draft).length + 16);
   await colleague.clock.fastForward("16:00");
   await colleague.waitForURL(/\/beratung\/gesperrt\?weiter=/, { timeout: 30_000 });
   await expectHeading(colleague, "Screen locked");

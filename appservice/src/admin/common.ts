@@ -12,16 +12,24 @@ export const TAG = "admin";
 /** Path prefix of every operator route. */
 export const PREFIX = "/api/v1/admin";
 
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
+/**
+ * No control characters, and no invisible formatting characters (zero-width spaces and joiners,
+ * direction overrides, soft hyphens): in a name a seeker reads, these make "Bera\u200bterin" or
+ * a reversed text pass for another name (tests/attack/operator.test.ts, A-OPS-04).
+ */
+const VISIBLE_TEXT = /^[^\p{Cc}\p{Cf}]*$/u;
 
-/** A name shown to people: trimmed, 1..`max` characters, no control characters. */
+/** A name shown to people: trimmed, 1..`max` characters, no control or invisible formatting characters. */
 export function nameSchema(max: number) {
   return z
     .string()
     .trim()
     .min(1, "must not be empty")
     .max(max, `must be at most ${max} characters`)
-    .regex(NO_CONTROL_CHARACTERS, "must not contain control characters");
+    .regex(
+      VISIBLE_TEXT,
+      "must not contain control characters or invisible formatting characters (zero-width, direction marks)",
+    );
 }
 
 /** A topic id: the slug used in URLs and by the intake. */

@@ -7,10 +7,18 @@ export const EnquiryParams = z.strictObject({
   enquiryId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
 });
 
+/** The seeker's pseudonym (their Matrix localpart); null once their account is gone. */
+const Pseudonym = z
+  .string()
+  .nullable()
+  .describe("The seeker's pseudonym (Matrix localpart); null once their account is gone");
+
 export const QueueItem = z.object({
   enquiry_id: z.number().int(),
   room_id: z.string(),
   agency_id: z.number().int(),
+  agency_name: z.string(),
+  pseudonym: Pseudonym,
   topic: z.string(),
   language: z.string(),
   age_group: z.string(),
@@ -30,7 +38,12 @@ export const EnquirySummary = z.object({
     ),
   state: z.string(),
   agency_id: z.number().int(),
+  agency_name: z.string(),
   topic: z.string(),
+  language: z.string(),
+  age_group: z.string(),
+  pseudonym: Pseudonym,
+  created_at: z.string().describe("When the enquiry was made (ISO 8601)"),
   counsellor_id: z.string().nullable(),
   counsellor_absence: z
     .object({

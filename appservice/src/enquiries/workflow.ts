@@ -72,17 +72,23 @@ async function lockEnquiry(db: pg.PoolClient, id: number): Promise<LockedEnquiry
   return rows[0];
 }
 
-/** The caller's role for a locked enquiry; refused as unknown when it is not theirs to see. */
-async function counsellorRole(
+/**
+ * Locks an enquiry for a counsellor's action and answers the caller's role in its agency. Who is
+ * no counsellor is refused before the enquiry is looked up, so that the answer is the same
+ * whether it exists or not (tests/attack/seeker.test.ts, A-SEEK-01); another agency's enquiry
+ * is refused as unknown.
+ */
+async function lockAsCounsellor(
   db: pg.PoolClient,
   userId: string,
-  enquiry: LockedEnquiry,
-): Promise<"counsellor" | "team_lead"> {
+  enquiryId: number,
+): Promise<{ enquiry: LockedEnquiry; role: "counsellor" | "team_lead" }> {
   const mine = await memberships(db, userId);
+  const enquiry = await lockEnquiry(db, enquiryId);
   const here = mine.find((m) => m.agency_id === enquiry.agency_id);
   // Another agency's enquiry does not exist for this caller.
   if (!here) throw refuse({ reason: "no_such_enquiry" });
-  return here.role;
+  return { enquiry, role: here.role };
 }
 
 /** The workflow's operations; `userId` is the caller. */
@@ -152,17 +158,20 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
         id: string;
         room_id: string;
         agency_id: string;
+        agency_name: string;
+        pseudonym: string | null;
         topic_id: string;
         language: string;
         age_group: string;
         waiting_since: Date;
         waiting_seconds: number;
       }>(
-        `SELECT id, room_id, agency_id, topic_id, language, age_group, waiting_since,
-                floor(extract(epoch FROM now() - waiting_since))::int AS waiting_seconds
-           FROM enquiries
-          WHERE state = 'waiting' AND agency_id = ANY($1::bigint[]) AND room_id IS NOT NULL
-          ORDER BY waiting_since, id
+        `SELECT e.id, e.room_id, e.agency_id, a.name AS agency_name, ${PSEUDONYM} AS pseudonym, e.topic_id,
+                e.language, e.age_group, e.waiting_since,
+                floor(extract(epoch FROM now() - e.waiting_since))::int AS waiting_seconds
+           FROM enquiries e JOIN agencies a ON a.id = e.agency_id
+          WHERE e.state = 'waiting' AND e.agency_id = ANY($1::bigint[]) AND e.room_id IS NOT NULL
+          ORDER BY e.waiting_since, e.id
           LIMIT $2`,
         [wanted, query.limit],
       );
@@ -171,6 +180,8 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
           enquiry_id: Number(r.id),
           room_id: r.room_id,
           agency_id: Number(r.agency_id),
+          agency_name: r.agency_name,
+          pseudonym: r.pseudonym,
           topic: r.topic_id,
           language: r.language,
           age_group: r.age_group,
@@ -197,8 +208,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async claim(userId, enquiryId) {
       const counsellor = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        await counsellorRole(db, counsellor, enquiry);
+        const { enquiry } = await lockAsCounsellor(db, counsellor, enquiryId);
         const eid = Number(enquiry.id);
         if (enquiry.state === "active") {
           if (enquiry.counsellor_id === counsellor) return eid; // a retried claim
@@ -224,8 +234,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async handover(userId, enquiryId, counsellorId) {
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        const role = await counsellorRole(db, caller, enquiry);
+        const { enquiry, role } = await lockAsCounsellor(db, caller, enquiryId);
         if (enquiry.state !== "active") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
@@ -266,8 +275,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
     async close(userId, enquiryId) {
       const caller = String(userId);
       const id = await withTransaction(pool, async (db) => {
-        const enquiry = await lockEnquiry(db, enquiryId);
-        const role = await counsellorRole(db, caller, enquiry);
+        const { enquiry, role } = await lockAsCounsellor(db, caller, enquiryId);
         if (enquiry.state !== "active" && enquiry.state !== "closed") {
           throw refuse({ reason: "wrong_state", state: enquiry.state, wanted: "active" });
         }
@@ -363,18 +371,23 @@ export function timedWorkflow(workflow: Workflow, metrics: Pick<Metrics, "workfl
   return timed;
 }
 
+/** The seeker's pseudonym of enquiry `e`: the localpart of their Matrix id (domain.ts). */
+const PSEUDONYM = "split_part(substr(e.seeker_id, 2), ':', 1)";
+
 /**
  * What an enquiry's participants see of it (`e`), with the absence of its counsellor (`c`): only
  * while they are absent and not deactivated.
  */
 const SELECT_SUMMARIES = `
-  SELECT e.id, e.room_id, e.notes_room_id, e.state, e.agency_id, e.topic_id, e.counsellor_id,
+  SELECT e.id, e.room_id, e.notes_room_id, e.state, e.agency_id, a.name AS agency_name, e.topic_id, e.language,
+         e.age_group, ${PSEUDONYM} AS pseudonym, e.created_at, e.counsellor_id,
          coalesce(c.absent AND c.deactivated_at IS NULL, false) AS counsellor_absent,
          c.absence_message AS counsellor_absence_message,
          ${deletionAt("e", "$2")} AS deletion_at,
          CASE WHEN e.state = 'closed' THEN e.closed_at + $2::int * interval '1 day' END AS reopen_until,
          $2::int AS reopen_window_days
-    FROM enquiries e LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
+    FROM enquiries e JOIN agencies a ON a.id = e.agency_id
+         LEFT JOIN counsellors c ON c.user_id = e.counsellor_id`;
 
 interface SummaryRow {
   id: string;
@@ -382,7 +395,12 @@ interface SummaryRow {
   notes_room_id: string | null;
   state: string;
   agency_id: string;
+  agency_name: string;
   topic_id: string;
+  language: string;
+  age_group: string;
+  pseudonym: string | null;
+  created_at: Date;
   counsellor_id: string | null;
   counsellor_absent: boolean;
   counsellor_absence_message: string | null;
@@ -399,7 +417,12 @@ function toSummary(r: SummaryRow, viewer: string): EnquirySummary {
     notes_room_id: viewer === r.counsellor_id ? r.notes_room_id : null,
     state: r.state,
     agency_id: Number(r.agency_id),
+    agency_name: r.agency_name,
     topic: r.topic_id,
+    language: r.language,
+    age_group: r.age_group,
+    pseudonym: r.pseudonym,
+    created_at: r.created_at.toISOString(),
     counsellor_id: r.counsellor_id,
     counsellor_absence: r.counsellor_absent ? { message: r.counsellor_absence_message } : null,
     deletion_at: r.deletion_at.toISOString(),

@@ -84,6 +84,8 @@ const BODY_ERRORS: Record<string, MatrixError> = {
   "entity.too.large": new MatrixError("M_TOO_LARGE", "The request body is too large"),
   "encoding.unsupported": new MatrixError("M_NOT_JSON", "The request body must be UTF-8 JSON"),
   "charset.unsupported": new MatrixError("M_NOT_JSON", "The request body must be UTF-8 JSON"),
+  // Thrown by the API's body check (app.ts, utf8Only): another charset or bytes that are no UTF-8.
+  "entity.verify.failed": new MatrixError("M_NOT_JSON", "The request body must be UTF-8 JSON"),
   "request.aborted": new MatrixError("M_BAD_JSON", "The request body was incomplete"),
 };
 

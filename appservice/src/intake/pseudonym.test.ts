@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IMPERSONATING as CLIENT_IMPERSONATING } from "../../../client/src/lib/intake/pseudonym.ts";
+import { IMPERSONATING as CLIENT_IMPERSONATING, pseudonymProblem } from "../../../client/src/lib/intake/pseudonym.ts";
 import { checkPseudonym, IMPERSONATING } from "./pseudonym.ts";
 
 function reason(input: string): string {
@@ -123,6 +123,27 @@ describe("checkPseudonym", () => {
     "polizei.hilft",
   ])("refuses the reserved %j", (input) => {
     expect(reason(input)).toMatch(/reserved/);
+  });
+
+  it.each([
+    "c0nnecta",
+    "adm1n",
+    "adrnin",
+    "5upport",
+    "t3am",
+    "beraterln",
+    "po1izei",
+    "0ffiziell",
+    "c0unse11or",
+    "sy5tem",
+  ])("refuses the look-alike %j, here and in the web client", (input) => {
+    expect(reason(input)).toMatch(/reserved/);
+    expect(pseudonymProblem(input)).toBe("pseudonymReserved");
+  });
+
+  it.each(["anna-lena", "mondschein", "kiwi_42", "tulpe.88"])("still takes the plain %j", (input) => {
+    expect(checkPseudonym(input)).toEqual({ ok: true, pseudonym: input });
+    expect(pseudonymProblem(input)).toBeNull();
   });
 
   it("keeps its list of impersonating stems in step with the web client's", () => {

@@ -124,8 +124,35 @@ export function checkPseudonym(input: string): PseudonymCheck {
   return { ok: true, pseudonym };
 }
 
-/** True when `pseudonym` contains one of {@link IMPERSONATING}, also across separators. */
+/** Digits and letter pairs that pass for letters: "c0nnecta", "adrnin", "5upport". */
+const LOOK_ALIKES: [string, string][] = [
+  ["0", "o"],
+  ["3", "e"],
+  ["4", "a"],
+  ["5", "s"],
+  ["7", "t"],
+  ["8", "b"],
+  ["rn", "m"],
+  ["vv", "w"],
+];
+
+/**
+ * `text` with its look-alikes read as the letters they pass for; a "1" as `one`, and when `one`
+ * is "i", every "l" as an "i" too ("po1izei", "offlziell"). The web client reads them the same
+ * way (client/src/lib/intake/pseudonym.ts).
+ */
+export function readAs(text: string, one: "i" | "l"): string {
+  let read = text;
+  for (const [from, to] of LOOK_ALIKES) read = read.replaceAll(from, to);
+  read = read.replaceAll("1", one);
+  return one === "i" ? read.replaceAll("l", "i") : read;
+}
+
+/** True when `pseudonym` contains one of {@link IMPERSONATING}, also across separators and in look-alikes. */
 export function impersonates(pseudonym: string): boolean {
   const plain = pseudonym.toLowerCase().replace(/[._-]/g, "");
-  return IMPERSONATING.some((stem) => plain.includes(stem));
+  return IMPERSONATING.some(
+    (stem) =>
+      plain.includes(stem) || (["i", "l"] as const).some((one) => readAs(plain, one).includes(readAs(stem, one))),
+  );
 }

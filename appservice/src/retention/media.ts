@@ -1,13 +1,17 @@
 /**
  * Files of a conversation, as its members' clients report them after sending one: Synapse
  * cannot see them in encrypted events, and the purge (purge.ts) must delete them with the room.
- * Only the ids (mxc URIs), never content. Seeker and assigned counsellor may report; a room
- * being purged takes no more.
+ * Only the ids (mxc URIs), never content. Seeker and assigned counsellor may report, each only a
+ * file they uploaded themselves: the purge deletes every reported file, and a file of another
+ * conversation reported into one's own would go with it (tests/attack/seeker.test.ts, A-SEEK-04).
+ * A room being purged takes no more.
  */
 import type pg from "pg";
 import { z } from "zod";
+import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
+import { HomeserverError, type Homeserver } from "../matrix/homeserver.ts";
 import { EnquiryParams } from "../enquiries/schemas.ts";
 
 /** Files one conversation may report: far more than a conversation sends, few enough to bound the table. */
@@ -33,8 +37,24 @@ async function noteMedia(pool: pg.Pool, enquiryId: number, userId: string, media
   return known.rowCount === 1;
 }
 
+/** Who uploaded the file `mediaId` of this server, as Synapse's admin API says; null when it has no such file. */
+async function uploader(hs: Homeserver, serverName: string, mediaId: string): Promise<string | null> {
+  const [origin, id] = mediaId.slice("mxc://".length).split("/");
+  if (origin !== serverName || !id) return null;
+  try {
+    const info = await hs.request<{ media_info?: { user_id?: unknown } }>(
+      "GET",
+      `/_synapse/admin/v1/media/${encodeURIComponent(origin)}/${encodeURIComponent(id)}`,
+    );
+    return typeof info.media_info?.user_id === "string" ? info.media_info.user_id : null;
+  } catch (err) {
+    if (err instanceof HomeserverError && err.status === 404) return null;
+    throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+  }
+}
+
 /** Adds the route by which clients report a sent file. */
-export function mediaRoutes(api: Api, deps: { pool: pg.Pool }): void {
+export function mediaRoutes(api: Api, deps: Pick<FeatureDeps, "pool" | "homeserver" | "config">): void {
   api.add({
     method: "post",
     path: "/api/v1/enquiries/{enquiryId}/media",
@@ -51,10 +71,14 @@ export function mediaRoutes(api: Api, deps: { pool: pg.Pool }): void {
         .regex(/^mxc:\/\/[A-Za-z0-9.:-]+\/[A-Za-z0-9_-]+$/, "expected an mxc:// URI"),
     }),
     response: z.object({}),
-    errors: ["M_FORBIDDEN"],
+    errors: ["M_FORBIDDEN", "M_UNAVAILABLE"],
     handler: async ({ userId, params, body }) => {
-      if (!(await noteMedia(deps.pool, params.enquiryId, String(userId), body.media_id))) {
-        throw new MatrixError("M_FORBIDDEN", "Only the conversation's seeker and counsellor report its files");
+      const own = (await uploader(deps.homeserver, deps.config.serverName, body.media_id)) === userId;
+      if (!own || !(await noteMedia(deps.pool, params.enquiryId, String(userId), body.media_id))) {
+        throw new MatrixError(
+          "M_FORBIDDEN",
+          "Only the conversation's seeker and counsellor report its files, each their own",
+        );
       }
       return {};
     },

@@ -318,6 +318,9 @@ export interface Operations {
         enquiry_id: number;
         room_id: string;
         agency_id: number;
+        agency_name: string;
+        /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+        pseudonym: string | null;
         topic: string;
         language: string;
         age_group: string;
@@ -340,7 +343,14 @@ export interface Operations {
         notes_room_id: string | null;
         state: string;
         agency_id: number;
+        agency_name: string;
         topic: string;
+        language: string;
+        age_group: string;
+        /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+        pseudonym: string | null;
+        /** When the enquiry was made (ISO 8601) */
+        created_at: string;
         counsellor_id: string | null;
         /** Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null */
         counsellor_absence: {
@@ -370,7 +380,14 @@ export interface Operations {
       notes_room_id: string | null;
       state: string;
       agency_id: number;
+      agency_name: string;
       topic: string;
+      language: string;
+      age_group: string;
+      /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+      pseudonym: string | null;
+      /** When the enquiry was made (ISO 8601) */
+      created_at: string;
       counsellor_id: string | null;
       /** Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null */
       counsellor_absence: {
@@ -401,7 +418,14 @@ export interface Operations {
       notes_room_id: string | null;
       state: string;
       agency_id: number;
+      agency_name: string;
       topic: string;
+      language: string;
+      age_group: string;
+      /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+      pseudonym: string | null;
+      /** When the enquiry was made (ISO 8601) */
+      created_at: string;
       counsellor_id: string | null;
       /** Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null */
       counsellor_absence: {
@@ -430,7 +454,14 @@ export interface Operations {
       notes_room_id: string | null;
       state: string;
       agency_id: number;
+      agency_name: string;
       topic: string;
+      language: string;
+      age_group: string;
+      /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+      pseudonym: string | null;
+      /** When the enquiry was made (ISO 8601) */
+      created_at: string;
       counsellor_id: string | null;
       /** Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null */
       counsellor_absence: {
@@ -459,7 +490,14 @@ export interface Operations {
       notes_room_id: string | null;
       state: string;
       agency_id: number;
+      agency_name: string;
       topic: string;
+      language: string;
+      age_group: string;
+      /** The seeker's pseudonym (Matrix localpart); null once their account is gone */
+      pseudonym: string | null;
+      /** When the enquiry was made (ISO 8601) */
+      created_at: string;
       counsellor_id: string | null;
       /** Set while the assigned counsellor is absent (PUT /api/v1/me/absence), else null */
       counsellor_absence: {

@@ -42,6 +42,31 @@ export function pseudonymProblem(input: string): PseudonymProblem | null {
   if (!/[A-Za-z]/.test(input)) return "pseudonymLetter";
   if ((input.match(/[0-9]/g) ?? []).length > 5) return "pseudonymDigits";
   const plain = input.toLowerCase().replace(/[._-]/g, "");
-  if (IMPERSONATING.some((stem) => plain.includes(stem))) return "pseudonymReserved";
+  const impersonates = (stem: string) =>
+    plain.includes(stem) || (["i", "l"] as const).some((one) => readAs(plain, one).includes(readAs(stem, one)));
+  if (IMPERSONATING.some(impersonates)) return "pseudonymReserved";
   return null;
+}
+
+/** Digits and letter pairs that pass for letters: "c0nnecta", "adrnin", "5upport". */
+const LOOK_ALIKES: [string, string][] = [
+  ["0", "o"],
+  ["3", "e"],
+  ["4", "a"],
+  ["5", "s"],
+  ["7", "t"],
+  ["8", "b"],
+  ["rn", "m"],
+  ["vv", "w"],
+];
+
+/**
+ * `text` with its look-alikes read as the letters they pass for, as the application service
+ * reads them (`readAs` in appservice/src/intake/pseudonym.ts).
+ */
+export function readAs(text: string, one: "i" | "l"): string {
+  let read = text;
+  for (const [from, to] of LOOK_ALIKES) read = read.replaceAll(from, to);
+  read = read.replaceAll("1", one);
+  return one === "i" ? read.replaceAll("l", "i") : read;
 }

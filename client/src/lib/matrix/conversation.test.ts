@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DecryptionFailureCode } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { MatrixEvent } from "matrix-js-sdk";
-import { KEY_GRACE_MS, markerOf, refusal, stillDecrypting, unreadableReason } from "./conversation.ts";
+import { KEY_GRACE_MS, markerOf, refusal, stillDecrypting, unreadableReason, waitingSince } from "./conversation.ts";
 
 describe("refusal", () => {
   // The texts of the Rust crypto's SessionRecipientCollectionError (matrix-sdk-crypto-wasm 18).
@@ -81,5 +81,29 @@ describe("markerOf", () => {
     expect(markerOf(stateEvent({ state: "active", change: "claimed" }, "de.connecta.enquiry", "x"))).toBeNull();
     expect(markerOf(stateEvent({ state: "active", change: "deleted" }))).toBeNull();
     expect(markerOf(stateEvent({ change: "closed" }))).toBeNull();
+  });
+});
+
+describe("waitingSince", () => {
+  const seeker = "@seeker:example.org";
+  const said = (sender: string, ts: number) => ({ sender, own: sender === "@me:example.org", ts });
+
+  it("counts from the seeker's oldest message after the last answer", () => {
+    const messages = [said(seeker, 1), said("@me:example.org", 2), said(seeker, 3), said(seeker, 4)];
+    expect(waitingSince(messages, seeker)).toBe(3);
+  });
+
+  it("counts an answer of the counsellor before a handover as an answer", () => {
+    expect(waitingSince([said(seeker, 1), said("@before:example.org", 2)], seeker)).toBeNull();
+    expect(waitingSince([said(seeker, 1), said("@before:example.org", 2), said(seeker, 5)], seeker)).toBe(5);
+  });
+
+  it("is null without messages or when the last word was a counsellor's", () => {
+    expect(waitingSince([], seeker)).toBeNull();
+    expect(waitingSince([said(seeker, 1), said("@me:example.org", 2)], seeker)).toBeNull();
+  });
+
+  it("takes everyone else's messages as the seeker's when the seeker is not known", () => {
+    expect(waitingSince([said("@me:example.org", 1), said(seeker, 2)])).toBe(2);
   });
 });

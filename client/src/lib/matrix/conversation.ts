@@ -318,13 +318,18 @@ export function conversationState(client: MatrixClient, room: Room): Conversatio
     const message = toMessage(room, event, me, readUpTo, i);
     if (message) messages.push(message);
   });
+  // Messages of others after our own read receipt and our own last message. Not the SDK's
+  // hasUserReadEvent: it takes any event of ours as having read everything before it, our join
+  // too, and a counsellor often joins a room after the seeker wrote.
+  const ownReceipt = room.getEventReadUpTo(me, true);
   let unread = 0;
   for (let i = all.length - 1; i >= 0; i--) {
     const event = all[i] as MatrixEvent;
-    const id = event.getId();
     if (event.status !== null) continue;
-    if (event.getSender() === me || (id && room.hasUserReadEvent(me, id))) break;
-    if (event.getType() === (EventType.RoomMessage as string) || event.isDecryptionFailure()) unread++;
+    if (ownReceipt !== null && event.getId() === ownReceipt) break;
+    if (event.getType() !== (EventType.RoomMessage as string) && !event.isDecryptionFailure()) continue;
+    if (event.getSender() === me) break;
+    unread++;
   }
   const readOnly = !room.currentState.maySendMessage(me);
   const complete = room.getLiveTimeline().getPaginationToken(Direction.Backward) === null;
@@ -556,11 +561,18 @@ export async function openAttachment(client: MatrixClient, message: Pick<ChatMes
   return new Blob([plain], { type: message.file.mimetype });
 }
 
-/** What a counsellor's lists show of a room: the first message, unread count, last activity. */
+/** What a counsellor's lists show of a room: first and last message, unread count, waiting time. */
 export interface RoomOverview {
   /** The first message of the seeker (the enquiry), or null if none is there yet. */
   first: ChatMessage | null;
+  /** The newest message of anyone (the list's preview), or null. */
+  last: ChatMessage | null;
   unread: number;
+  /**
+   * Milliseconds since the epoch of the seeker's oldest message that no counsellor has answered
+   * yet, or null when the last word was a counsellor's (see {@link waitingSince}).
+   */
+  waitingSince: number | null;
   /** Milliseconds since the epoch of the newest event, or null. */
   lastActivity: number | null;
   /** The other person's name in the room (the seeker's pseudonym for a counsellor). */
@@ -569,16 +581,54 @@ export interface RoomOverview {
   membership: string | null;
 }
 
+/**
+ * When the seeker started waiting for an answer: the time of their oldest message after the last
+ * message of anyone else (a counsellor: this one, or one before a handover), or null when there
+ * is none. Without `seekerId`, every message not our own counts as the seeker's.
+ */
+export function waitingSince(
+  messages: readonly Pick<ChatMessage, "sender" | "own" | "ts">[],
+  seekerId?: string,
+): number | null {
+  const fromSeeker = (m: Pick<ChatMessage, "sender" | "own">): boolean =>
+    seekerId === undefined ? !m.own : m.sender === seekerId;
+  let since: number | null = null;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i] as Pick<ChatMessage, "sender" | "own" | "ts">;
+    if (!fromSeeker(message)) break;
+    since = message.ts;
+  }
+  return since;
+}
+
 /** The overview of a room for the counsellor's queue and session lists. */
 export function roomOverview(client: MatrixClient, roomId: string, seekerId?: string): RoomOverview {
   const room = client.getRoom(roomId);
-  if (!room) return { first: null, unread: 0, lastActivity: null, counterpart: null, membership: null };
+  if (!room) {
+    return {
+      first: null,
+      last: null,
+      unread: 0,
+      waitingSince: null,
+      lastActivity: null,
+      counterpart: null,
+      membership: null,
+    };
+  }
   const membership = room.getMyMembership();
   const state = conversationState(client, room);
   const first = state.messages.find((m) => !m.own && (seekerId === undefined || m.sender === seekerId)) ?? null;
-  const last = room.getLiveTimeline().getEvents().at(-1);
+  const lastEvent = room.getLiveTimeline().getEvents().at(-1);
   const counterpart = seekerId ? (room.getMember(seekerId)?.name ?? seekerId) : null;
-  return { first, unread: state.unread, lastActivity: last ? last.getTs() : null, counterpart, membership };
+  return {
+    first,
+    last: state.messages.at(-1) ?? null,
+    unread: state.unread,
+    waitingSince: waitingSince(state.messages, seekerId),
+    lastActivity: lastEvent ? lastEvent.getTs() : null,
+    counterpart,
+    membership,
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

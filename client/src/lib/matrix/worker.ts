@@ -109,8 +109,9 @@ const api = {
     const room = running().getRoom(roomId);
     return room ? conversationState(running(), room) : null;
   },
-  roomOverviews: (roomIds: string[]): Record<string, RoomOverview> =>
-    Object.fromEntries(roomIds.map((roomId) => [roomId, roomOverview(running(), roomId)])),
+  /** Overviews of rooms, each with its seeker's user id when known (see roomOverview). */
+  roomOverviews: (rooms: { roomId: string; seekerId?: string }[]): Record<string, RoomOverview> =>
+    Object.fromEntries(rooms.map(({ roomId, seekerId }) => [roomId, roomOverview(running(), roomId, seekerId)])),
   /** Watches a room (see watchConversation); returns the id for `unwatch`. */
   watchConversation: (roomId: string, onChange: (state: ConversationState) => void): number =>
     addWatch(watchConversation(running(), roomId, onChange)),

@@ -102,7 +102,9 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array<Arr
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      // Stop reading, but do not cancel: cancelling destroys the connection before the 413 is
+      // sent (a chunked body has no length to refuse it by; tests/attack/bodies.test.ts, A-BODY-01).
+      reader.releaseLock();
       return null;
     }
     chunks.push(value);
