@@ -135,12 +135,38 @@ describe("the quick exit", () => {
     const page = await open(context, startUrl);
     await fillStorage(page);
     const historyLength = await page.evaluate(() => history.length);
+    // When the page saw each Escape (its own clock, as the quick exit's), and whether the exit
+    // has begun: it hides <html> at once, before anything asynchronous, then navigates away.
+    const escapes: number[] = [];
+    await page.exposeFunction("connectaEscapeSeen", (time: number) => escapes.push(time));
+    await page.evaluate(() => {
+      const report = (window as unknown as { connectaEscapeSeen: (time: number) => void }).connectaEscapeSeen;
+      window.addEventListener("keydown", (event) => event.key === "Escape" && report(event.timeStamp), true);
+    });
+    let navigations = 0;
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    const exitBegun = async () =>
+      navigations > 0 || (await page.evaluate(() => document.documentElement.hidden).catch(() => true));
+
     await page.keyboard.press("Escape");
     await page.waitForTimeout(1200);
     await page.keyboard.press("Escape");
     await page.waitForTimeout(300);
+    await expect.poll(() => escapes.length).toBe(2);
+    const [first = 0, second = 0] = escapes;
+    expect(second - first).toBeGreaterThan(1000);
+    expect(await exitBegun()).toBe(false);
     expect(page.url()).toBe(startUrl);
+    expect((await storageState(page)).local).toBe(1);
+
+    // The positive control: the same probe, as soon after a press, sees a quick pair begin the exit.
     await page.keyboard.press("Escape");
+    await expect.poll(() => escapes.length).toBe(3);
+    expect((escapes[2] ?? Infinity) - second).toBeLessThan(1000);
+    await page.waitForTimeout(300);
+    expect(await exitBegun()).toBe(true);
     await expectExited(page, historyLength);
     await context.close();
   });
