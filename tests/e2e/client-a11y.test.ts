@@ -119,6 +119,40 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA and best practices)
   }
 });
 
+describe("the axe check itself (positive controls)", () => {
+  // Each page below has exactly the problem named: the check must report it, or a clean result
+  // elsewhere would prove nothing.
+  const cases = [
+    {
+      problem: "text too faint (WCAG 1.4.3)",
+      html: '<p style="color:#bbb;background:#fff">Kaum lesbar</p>',
+      rule: "color-contrast",
+    },
+    {
+      problem: "a button too small and too close to the next (WCAG 2.2's 2.5.8)",
+      html: '<p><button style="width:10px;height:10px;padding:0">a</button><button style="width:10px;height:10px;padding:0">b</button></p>',
+      rule: "target-size",
+    },
+    {
+      problem: "text over a background image, whose contrast axe cannot compute (undecided)",
+      html: '<p style="background-image:linear-gradient(#fff,#eee);color:#222">Über einem Verlauf</p>',
+      rule: "incomplete: color-contrast",
+    },
+  ];
+  for (const { problem, html, rule } of cases) {
+    it(`reports ${problem}`, async () => {
+      const context = await newContext();
+      const page = await context.newPage();
+      await page.setContent(
+        `<!doctype html><html lang="de"><head><title>Probe</title></head><body><main><h1>Probe</h1>${html}</main></body></html>`,
+      );
+      const found = await a11yViolations(page);
+      expect(found.map((violation) => violation.rule)).toEqual([rule, rule, rule, rule]);
+      await context.close();
+    });
+  }
+});
+
 describe("the quick exit", () => {
   it("leaves by the button and wipes our storage", async () => {
     const context = await newContext();
