@@ -130,7 +130,9 @@ describe("the axe check itself (positive controls)", () => {
     },
     {
       problem: "a button too small and too close to the next (WCAG 2.2's 2.5.8)",
-      html: '<p><button style="width:10px;height:10px;padding:0">a</button><button style="width:10px;height:10px;padding:0">b</button></p>',
+      html:
+        '<p><button aria-label="Eins" style="width:10px;height:10px;padding:0"></button>' +
+        '<button aria-label="Zwei" style="width:10px;height:10px;padding:0"></button></p>',
       rule: "target-size",
     },
     {

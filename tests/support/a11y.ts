@@ -47,7 +47,18 @@ interface CheckedByHand {
  * Incomplete results that were checked by hand (in German and English, light and dark, at 390
  * and 1280 px). Keep it short: fixing the page so that axe can decide is better.
  */
-export const CHECKED_BY_HAND: readonly CheckedByHand[] = [];
+export const CHECKED_BY_HAND: readonly CheckedByHand[] = [
+  {
+    rule: "color-contrast",
+    reason: "bgOverlap",
+    target: /^(\.own)?\.message\[data-testid="message"\]:nth-child\(\d+\) > \.(state|meta|body)$/,
+    why:
+      "A message partly scrolled out of the chat's log (a scroll box of its own): axe finds what lies " +
+      "beyond the box's edge (the composer) on top of it. In view, these lines are --muted or --text on " +
+      "--surface: 7.65:1 and more in light, 8.78:1 and more in dark, and axe decides them so on the " +
+      "messages that are in view in the same run.",
+  },
+];
 
 interface AxeNode {
   target: unknown[];
@@ -78,12 +89,17 @@ const HEIGHTS: Record<(typeof WIDTHS)[number], number> = { 390: 844, 1280: 900 }
 export async function a11yViolations(page: Page): Promise<A11yViolation[]> {
   const viewport = page.viewportSize();
   const dark = await page.evaluate(() => matchMedia("(prefers-color-scheme: dark)").matches);
+  // axe looks at the page where it is scrolled to. Scrolled down (e.g. to a form's errors), the
+  // header lies under the sticky quick-exit bar, and axe can tell neither the contrast nor the
+  // size of what it cannot see: checked from the top (axe reaches what lies below the fold).
+  const scroll = await page.evaluate(() => [window.scrollX, window.scrollY] as const);
   const found: A11yViolation[] = [];
   try {
     for (const colorScheme of ["light", "dark"] as const) {
       await page.emulateMedia({ colorScheme });
       for (const width of WIDTHS) {
         await page.setViewportSize({ width, height: HEIGHTS[width] });
+        await page.evaluate(() => window.scrollTo(0, 0));
         await settled(page);
         for (const finding of await axeOnce(page))
           found.push({ ...finding, impact: `${finding.impact} (${colorScheme}, ${width} px)` });
@@ -92,6 +108,7 @@ export async function a11yViolations(page: Page): Promise<A11yViolation[]> {
   } finally {
     await page.emulateMedia({ colorScheme: dark ? "dark" : "light" });
     if (viewport) await page.setViewportSize(viewport);
+    await page.evaluate(([x, y]) => window.scrollTo(x, y), scroll);
     await settled(page);
   }
   return found;
