@@ -42,33 +42,40 @@ const PNG = Buffer.from(
   "base64",
 );
 
-/** Findings per state, asserted together at the end of each test (so one run shows them all). */
-let found: Record<string, A11yViolation[]> = {};
-/** The states checked, to show that each was reached. */
-let checked: string[] = [];
+/** Findings per state, asserted together at the end of a test (so one run shows them all). */
+interface Findings {
+  /** The states checked, to show that each was reached. */
+  checked: string[];
+  found: Record<string, A11yViolation[]>;
+}
 
-async function record(page: Page, state: string): Promise<void> {
+async function record(page: Page, state: string, findings: Findings): Promise<void> {
   const lang = await page.getAttribute("html", "lang");
   const name = `${state} (${lang})`;
-  checked.push(name);
+  findings.checked.push(name);
   const violations = await a11yViolations(page);
-  if (violations.length > 0) found[name] = violations;
+  if (violations.length > 0) findings.found[name] = violations;
 }
 
 /**
  * Checks the page's state in its language, then loads it again in the other language, waits
  * until `ready` holds and checks it there, then loads it back in the first language.
  */
-async function inBothLanguages(page: Page, state: string, ready: (page: Page) => Promise<void>): Promise<void> {
+async function inBothLanguages(
+  findings: Findings,
+  page: Page,
+  state: string,
+  ready: (page: Page) => Promise<void>,
+): Promise<void> {
   await ready(page);
-  await record(page, state);
+  await record(page, state, findings);
   const first = (await page.getAttribute("html", "lang")) as Lang;
   for (const lang of [first === "de" ? "en" : "de", first]) {
     const url = new URL(page.url());
     url.searchParams.set("lang", lang);
     await page.goto(url.href, { waitUntil: "load" });
     await ready(page);
-    if (lang !== first) await record(page, state);
+    if (lang !== first) await record(page, state, findings);
   }
 }
 
@@ -80,8 +87,7 @@ async function newPage(): Promise<Page> {
 
 describe("axe on the forms with their errors, in German and English", () => {
   it("finds nothing on the logins and the intake's first step after a wrong entry", async () => {
-    found = {};
-    checked = [];
+    const findings: Findings = { checked: [], found: {} };
     const page = await newPage();
     for (const lang of LANGS) {
       for (const path of ["/beratung/anmelden", "/anmelden"]) {
@@ -90,23 +96,22 @@ describe("axe on the forms with their errors, in German and English", () => {
         await page.fill("#login-password", "not the password at all");
         await page.locator("form button[type=submit]").click();
         await page.locator(".error-summary").waitFor({ timeout: 30_000 });
-        await record(page, `${path} with a refused login`);
+        await record(page, `${path} with a refused login`, findings);
       }
       await page.goto(`${stack.clientUrl}/anfrage?lang=${lang}`, { waitUntil: "networkidle" });
       await page.locator("form button[type=submit]").click();
       await page.locator(".error-summary").waitFor({ timeout: 30_000 });
-      await record(page, "intake step 1 with errors");
+      await record(page, "intake step 1 with errors", findings);
     }
     await page.context().close();
-    expect(checked).toHaveLength(6);
-    expect(found).toEqual({});
-  });
+    expect(findings.checked).toHaveLength(6);
+    expect(findings.found).toEqual({});
+  }, 600_000);
 });
 
 describe("axe on every state of a conversation, in German and English", () => {
   it("finds nothing on the desk, the counsellor's conversation, the seeker's chat and my data", async () => {
-    found = {};
-    checked = [];
+    const findings: Findings = { checked: [], found: {} };
     const agency = await seedIntakeAgency(stack, 1);
     const counsellor = agency.counsellors[0]!;
     const seekerAccount = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
@@ -121,7 +126,7 @@ describe("axe on every state of a conversation, in German and English", () => {
           .poll(() => page.locator('a[href^="/beratung/gespraech/"]').count(), { timeout: 60_000 })
           .toBe(mine);
       };
-      await inBothLanguages(desk, "desk, empty", deskReady(0, 0));
+      await inBothLanguages(findings, desk, "desk, empty", deskReady(0, 0));
 
       await seekerFirstBrowserLogin(stack, chat, seekerAccount);
       const chatReady =
@@ -139,37 +144,42 @@ describe("axe on every state of a conversation, in German and English", () => {
           if (composer)
             await page.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
         };
-      await inBothLanguages(chat, "chat, empty", chatReady([]));
+      await inBothLanguages(findings, chat, "chat, empty", chatReady([]));
 
       const first = `Ich weiß nicht weiter ${Date.now()}`;
       await sendMessage(chat, first);
-      await inBothLanguages(chat, "chat with a message, waiting", chatReady([first]));
-      await inBothLanguages(desk, "desk with the queue", deskReady(1, 0));
+      await inBothLanguages(findings, chat, "chat with a message, waiting", chatReady([first]));
+      await inBothLanguages(findings, desk, "desk with the queue", deskReady(1, 0));
 
       await desk.getByTestId("queue-item").getByRole("button").first().click();
       await desk.waitForURL(/\/beratung\/gespraech\/\d+/, { timeout: 60_000 });
       const reply = `Danke für Ihre Nachricht ${Date.now()}`;
       await sendMessage(desk, reply);
-      await inBothLanguages(desk, "counsellor's conversation", chatReady([first, reply]));
+      await inBothLanguages(findings, desk, "counsellor's conversation", chatReady([first, reply]));
       await desk.goto(`${stack.clientUrl}/beratung`, { waitUntil: "load" });
-      await inBothLanguages(desk, "desk with own conversations", deskReady(0, 1));
+      await inBothLanguages(findings, desk, "desk with own conversations", deskReady(0, 1));
 
       await chooseFileByKeyboard(chat, "#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
-      await inBothLanguages(chat, "chat with messages and an attachment", chatReady([first, reply, "foto.png"]));
+      await inBothLanguages(
+        findings,
+        chat,
+        "chat with messages and an attachment",
+        chatReady([first, reply, "foto.png"]),
+      );
 
       await desk.locator('a[href^="/beratung/gespraech/"]').first().click();
       await chatReady([first, reply, "foto.png"])(desk);
       await desk.getByRole("button", { name: "Gespräch beenden …" }).click();
       await desk.getByRole("button", { name: "Ja, beenden" }).click();
       await desk.getByText("Dieses Gespräch ist beendet.").first().waitFor({ timeout: 30_000 });
-      await inBothLanguages(desk, "counsellor's conversation, closed", chatReady([first, reply], false));
-      await inBothLanguages(chat, "chat, closed", async (page) => {
+      await inBothLanguages(findings, desk, "counsellor's conversation, closed", chatReady([first, reply], false));
+      await inBothLanguages(findings, chat, "chat, closed", async (page) => {
         await chatReady([first, reply], false)(page);
         await expect.poll(() => page.locator("#composer").count(), { timeout: 60_000 }).toBe(0);
       });
 
       await chat.goto(`${stack.clientUrl}/meine-daten`, { waitUntil: "load" });
-      await inBothLanguages(chat, "my data", async (page) => {
+      await inBothLanguages(findings, chat, "my data", async (page) => {
         await page.locator("h1").waitFor();
         expect(new URL(page.url()).pathname).toBe("/meine-daten");
       });
@@ -179,7 +189,7 @@ describe("axe on every state of a conversation, in German and English", () => {
       await desk.context().close();
       await chat.context().close();
     }
-    expect(checked).toHaveLength(20);
-    expect(found).toEqual({});
+    expect(findings.checked).toHaveLength(20);
+    expect(findings.found).toEqual({});
   }, 900_000);
 });
