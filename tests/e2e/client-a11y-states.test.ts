@@ -21,7 +21,7 @@ import {
   seekerFirstBrowserLogin,
   sendMessage,
 } from "../support/client-flows.ts";
-import { chooseFileByKeyboard } from "../support/keyboard.ts";
+import { sendFileByKeyboard } from "../support/keyboard.ts";
 import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
 
 const stack = inject("stack");
@@ -159,7 +159,7 @@ describe("axe on every state of a conversation, in German and English", () => {
       await desk.goto(`${stack.clientUrl}/beratung`, { waitUntil: "load" });
       await inBothLanguages(findings, desk, "desk with own conversations", deskReady(0, 1));
 
-      await chooseFileByKeyboard(chat, "#attachment", { name: "foto.png", mimeType: "image/png", buffer: PNG });
+      await sendFileByKeyboard(chat, { name: "foto.png", mimeType: "image/png", buffer: PNG });
       await inBothLanguages(
         findings,
         chat,
