@@ -279,15 +279,25 @@ async function workspaceCounsellor(stack: StackInfo): Promise<WorkspaceCounsello
 
 /** Waits until the tab shows the workspace with every conversation's preview decrypted. */
 async function workspaceShown(page: Page): Promise<void> {
-  await page.waitForFunction(
-    (count: number) =>
-      location.pathname === "/beratung" &&
-      [...document.querySelectorAll('[data-testid="conversation-item"] [data-testid="preview"]')].filter((p) =>
-        p.textContent?.startsWith("Anfrage "),
-      ).length === count,
-    { timeout: 180_000 },
-    WORKSPACE_CONVERSATIONS,
-  );
+  const shown = () =>
+    page.evaluate(() => ({
+      path: location.pathname,
+      previews: [...document.querySelectorAll('[data-testid="preview"]')].map((p) => p.textContent ?? ""),
+      main: document.querySelector("main")?.textContent?.slice(0, 400) ?? "",
+    }));
+  await page
+    .waitForFunction(
+      (count: number) =>
+        location.pathname === "/beratung" &&
+        [...document.querySelectorAll('[data-testid="conversation-item"] [data-testid="preview"]')].filter((p) =>
+          p.textContent?.startsWith("Anfrage "),
+        ).length === count,
+      { timeout: 180_000 },
+      WORKSPACE_CONVERSATIONS,
+    )
+    .catch(async (error: unknown) => {
+      throw new Error(`the workspace was not shown: ${JSON.stringify(await shown())}`, { cause: error });
+    });
 }
 
 /** Waits until the tab shows the seeker's conversation, every message decrypted. */
