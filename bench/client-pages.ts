@@ -40,9 +40,8 @@ import { loadStackConfig } from "../ops/stack/config.ts";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { bootstrapCrossSigning, joinInvitedRoom } from "../tests/support/crypto-identity.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "../tests/support/browser.ts";
-import { matrixRequest, registerUser, type TestUser } from "../tests/support/matrix.ts";
+import { matrixRequest } from "../tests/support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency, type Seeker } from "../tests/support/seeker.ts";
-import { callApi, connectaDb, openIdToken, openTestEnquiry } from "../tests/support/workflow.ts";
 import { benchDataDir, benchStack, requireClientBuild } from "./support.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
@@ -66,8 +65,6 @@ interface Context {
   baselineUrl: string;
   /** The seeker whose chat page is measured, set up on first use. */
   chatSeeker?: Promise<ChatSeeker>;
-  /** The counsellor whose workspace is measured, set up on first use. */
-  workspaceCounsellor?: Promise<WorkspaceCounsellor>;
 }
 
 /** A page to measure. */
@@ -128,20 +125,20 @@ const quietLogger: Logger = {
 }
 
 /**
- * A first device of `user` (matrix-js-sdk with Rust crypto in Node) whose keys are set up as the
- * web client's createKeys() does: cross-signing, secret storage from a new passphrase, key backup.
- * Stop the client with `stopClient()`.
+ * A seeker after the intake whose first device (matrix-js-sdk with Rust crypto in Node) set up
+ * keys as the web client's createKeys() does (cross-signing, secret storage from a passphrase, key
+ * backup) and wrote CHAT_MESSAGES messages into the enquiry room; resolves once their keys are in
+ * the backup.
  */
-async function nodeDeviceWithKeys(
-  stack: StackInfo,
-  user: Pick<Seeker, "userId" | "accessToken" | "deviceId" | "password">,
-): Promise<{ client: sdk.MatrixClient; passphrase: string }> {
+async function chatSeeker(stack: StackInfo): Promise<ChatSeeker> {
+  const agency = await seedIntakeAgency(stack, 1);
+  const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
   let secretStorageKey: Uint8Array<ArrayBuffer> | null = null;
   const client = sdk.createClient({
     baseUrl: stack.synapseUrl,
-    userId: user.userId,
-    accessToken: user.accessToken,
-    deviceId: user.deviceId,
+    userId: seeker.userId,
+    accessToken: seeker.accessToken,
+    deviceId: seeker.deviceId,
     logger: quietLogger,
     cryptoCallbacks: {
       getSecretStorageKey: ({ keys }) => {
@@ -164,7 +161,7 @@ async function nodeDeviceWithKeys(
     await synced;
     const crypto = client.getCrypto();
     if (!crypto) throw new Error("no crypto");
-    await bootstrapCrossSigning(client, user as Seeker);
+    await bootstrapCrossSigning(client, seeker);
     const passphrase = `Leuchtturm ${randomBytes(6).toString("hex")} am Meer`;
     const generated = await crypto.createRecoveryKeyFromPassphrase(passphrase);
     secretStorageKey = generated.privateKey;
@@ -173,121 +170,32 @@ async function nodeDeviceWithKeys(
       setupNewSecretStorage: true,
       setupNewKeyBackup: true,
     });
-    return { client, passphrase };
-  } catch (err) {
-    client.stopClient();
-    throw err;
-  }
-}
-
-/** Sends a text message, waiting out Synapse's message rate limit (rc_message, not raised here). */
-async function sendPatiently(client: sdk.MatrixClient, roomId: string, text: string): Promise<void> {
-  for (;;) {
-    try {
-      await client.sendTextMessage(roomId, text);
-      return;
-    } catch (err) {
-      if (!(err instanceof sdk.MatrixError) || err.httpStatus !== 429) throw err;
-      await new Promise((r) => setTimeout(r, err.getRetryAfterMs() ?? 1000));
-    }
-  }
-}
-
-/** Waits until `user`'s key backup holds at least `count` room keys. */
-async function backedUp(stack: StackInfo, user: Pick<Seeker, "accessToken">, count: number, who: string) {
-  for (let i = 0; ; i++) {
-    const backup = await matrixRequest(stack, "GET", "/_matrix/client/v3/room_keys/version", user);
-    if (Number(backup.body.count) >= count) return;
-    if (i > 240) throw new Error(`${who}'s keys were not backed up: ${JSON.stringify(backup.body)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/**
- * A seeker after the intake whose first device (see nodeDeviceWithKeys) wrote CHAT_MESSAGES
- * messages into the enquiry room; resolves once their keys are in the backup.
- */
-async function chatSeeker(stack: StackInfo): Promise<ChatSeeker> {
-  const agency = await seedIntakeAgency(stack, 1);
-  const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
-  const { client, passphrase } = await nodeDeviceWithKeys(stack, seeker);
-  try {
     await joinInvitedRoom(client, seeker.roomId);
     const texts: string[] = [];
     for (let i = 1; i <= CHAT_MESSAGES; i++) {
       const text = `Nachricht ${i}: ${i % 2 === 0 ? "Wie geht es weiter?" : "Ich schreibe, weil es mir nicht gut geht."}`;
-      await sendPatiently(client, seeker.roomId, text);
+      for (;;) {
+        try {
+          await client.sendTextMessage(seeker.roomId, text);
+          break;
+        } catch (err) {
+          // Synapse's message rate limit (rc_message) is not raised for this benchmark.
+          if (!(err instanceof sdk.MatrixError) || err.httpStatus !== 429) throw err;
+          await new Promise((r) => setTimeout(r, err.getRetryAfterMs() ?? 1000));
+        }
+      }
       texts.push(text);
     }
-    await backedUp(stack, seeker, 1, "the chat seeker");
+    for (let i = 0; ; i++) {
+      const backup = await matrixRequest(stack, "GET", "/_matrix/client/v3/room_keys/version", seeker);
+      if (Number(backup.body.count) >= 1) break;
+      if (i > 120) throw new Error(`the chat seeker's keys were not backed up: ${JSON.stringify(backup.body)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     return { ...seeker, passphrase, texts };
   } finally {
     client.stopClient();
   }
-}
-
-/** Conversations of the measured workspace (issue 15: Lighthouse on the workspace with 30). */
-const WORKSPACE_CONVERSATIONS = 30;
-
-interface WorkspaceCounsellor {
-  localpart: string;
-  password: string;
-  passphrase: string;
-}
-
-/**
- * A counsellor whose first device (see nodeDeviceWithKeys; the operator's password needs no
- * change for this) holds WORKSPACE_CONVERSATIONS claimed conversations, each with a seeker's
- * message; resolves once the room keys are in the counsellor's backup.
- */
-async function workspaceCounsellor(stack: StackInfo): Promise<WorkspaceCounsellor> {
-  const agency = await seedIntakeAgency(stack, 1);
-  const counsellor = agency.counsellors[0] as TestUser;
-  const db = await connectaDb(stack);
-  const clients: sdk.MatrixClient[] = [];
-  try {
-    await db.query("UPDATE counsellors SET must_change_password = false WHERE user_id = $1", [counsellor.userId]);
-    const desk = await nodeDeviceWithKeys(stack, counsellor);
-    clients.push(desk.client);
-    const seeker = await registerUser(stack, "lighthouse-seeker");
-    const { client: writer } = await nodeDeviceWithKeys(stack, seeker);
-    clients.push(writer);
-    const rooms: { id: number; roomId: string }[] = [];
-    for (let i = 0; i < WORKSPACE_CONVERSATIONS; i++) {
-      const enquiry = await openTestEnquiry(db, seeker, agency.agencyId, agency.topic);
-      rooms.push({ id: enquiry.enquiryId, roomId: enquiry.roomId });
-    }
-    const token = await openIdToken(stack, counsellor);
-    for (const [i, room] of rooms.entries()) {
-      await joinInvitedRoom(writer, room.roomId);
-      await sendPatiently(writer, room.roomId, `Anfrage ${i + 1}: Ich weiß gerade nicht weiter.`);
-      for (let attempt = 0; ; attempt++) {
-        const claimed = await callApi(stack.appserviceUrl, "POST", `/api/v1/enquiries/${room.id}/claim`, token, {});
-        if (claimed.status === 200) break;
-        // Waiting only once the seeker's message reached the application service.
-        if (attempt > 100) throw new Error(`claim: ${claimed.status} ${JSON.stringify(claimed.body)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    await backedUp(stack, counsellor, WORKSPACE_CONVERSATIONS, "the workspace counsellor");
-    return { localpart: counsellor.localpart, password: counsellor.password, passphrase: desk.passphrase };
-  } finally {
-    for (const client of clients) client.stopClient();
-    await db.end();
-  }
-}
-
-/** Waits until the tab shows the workspace with every conversation's preview decrypted. */
-async function workspaceShown(page: Page): Promise<void> {
-  await page.waitForFunction(
-    (count: number) =>
-      location.pathname === "/beratung" &&
-      [...document.querySelectorAll('[data-testid="conversation-item"] [data-testid="preview"]')].filter((p) =>
-        p.textContent?.startsWith("Anfrage "),
-      ).length === count,
-    { timeout: 180_000 },
-    WORKSPACE_CONVERSATIONS,
-  );
 }
 
 /** Waits until the tab shows the seeker's conversation, every message decrypted. */
@@ -356,27 +264,6 @@ const ALL_PAGES: PageEntry[] = [
       const seeker = await (ctx.chatSeeker as Promise<ChatSeeker>);
       await chatShown(page, seeker.texts);
     },
-  },
-  {
-    // The counsellor's workspace with its conversations, reloaded: `prepare` logs in at
-    // /beratung/anmelden and unlocks with the passphrase (a new device, keys from the backup)
-    // until every preview is decrypted; Lighthouse then loads /beratung again in that tab.
-    name: "workspace /beratung (30 conversations, logged in, reloaded)",
-    url: (ctx) => `${ctx.stack.clientUrl}/beratung`,
-    targets: true,
-    scripts: false, // the script measurement runs no `prepare` (yet)
-    prepare: async (page, ctx) => {
-      const counsellor = await (ctx.workspaceCounsellor ??= workspaceCounsellor(ctx.stack));
-      await page.goto(`${ctx.stack.clientUrl}/beratung/anmelden`, { waitUntil: "networkidle0" });
-      await page.type("#login-name", counsellor.localpart);
-      await page.type("#login-password", counsellor.password);
-      await page.click("form button[type=submit]");
-      await page.waitForSelector("#passphrase", { timeout: 120_000 });
-      await page.type("#passphrase", counsellor.passphrase);
-      await page.click("form button[type=submit]");
-      await workspaceShown(page);
-    },
-    check: async (page) => workspaceShown(page),
   },
   // ---------------------------------------------------------------------------------------------
   { name: "baseline: blank HTML page (node:http)", url: (ctx) => ctx.baselineUrl, targets: false, scripts: false },
