@@ -119,6 +119,42 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA and best practices)
   }
 });
 
+describe("the axe check itself (positive controls)", () => {
+  // Each page below has exactly the problem named: the check must report it, or a clean result
+  // elsewhere would prove nothing.
+  const cases = [
+    {
+      problem: "text too faint (WCAG 1.4.3)",
+      html: '<p style="color:#bbb;background:#fff">Kaum lesbar</p>',
+      rule: "color-contrast",
+    },
+    {
+      problem: "a button too small and too close to the next (WCAG 2.2's 2.5.8)",
+      html:
+        '<p><button aria-label="Eins" style="width:10px;height:10px;padding:0"></button>' +
+        '<button aria-label="Zwei" style="width:10px;height:10px;padding:0"></button></p>',
+      rule: "target-size",
+    },
+    {
+      problem: "text over a background image, whose contrast axe cannot compute (undecided)",
+      html: '<p style="background-image:linear-gradient(#fff,#eee);color:#222">Über einem Verlauf</p>',
+      rule: "incomplete: color-contrast",
+    },
+  ];
+  for (const { problem, html, rule } of cases) {
+    it(`reports ${problem}`, async () => {
+      const context = await newContext();
+      const page = await context.newPage();
+      await page.setContent(
+        `<!doctype html><html lang="de"><head><title>Probe</title></head><body><main><h1>Probe</h1>${html}</main></body></html>`,
+      );
+      const found = await a11yViolations(page);
+      expect(found.map((violation) => violation.rule)).toEqual([rule, rule, rule, rule]);
+      await context.close();
+    });
+  }
+});
+
 describe("the quick exit", () => {
   it("leaves by the button and wipes our storage", async () => {
     const context = await newContext();
@@ -135,12 +171,38 @@ describe("the quick exit", () => {
     const page = await open(context, startUrl);
     await fillStorage(page);
     const historyLength = await page.evaluate(() => history.length);
+    // When the page saw each Escape (its own clock, as the quick exit's), and whether the exit
+    // has begun: it hides <html> at once, before anything asynchronous, then navigates away.
+    const escapes: number[] = [];
+    await page.exposeFunction("connectaEscapeSeen", (time: number) => escapes.push(time));
+    await page.evaluate(() => {
+      const report = (window as unknown as { connectaEscapeSeen: (time: number) => void }).connectaEscapeSeen;
+      window.addEventListener("keydown", (event) => event.key === "Escape" && report(event.timeStamp), true);
+    });
+    let navigations = 0;
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    const exitBegun = async () =>
+      navigations > 0 || (await page.evaluate(() => document.documentElement.hidden).catch(() => true));
+
     await page.keyboard.press("Escape");
     await page.waitForTimeout(1200);
     await page.keyboard.press("Escape");
     await page.waitForTimeout(300);
+    await expect.poll(() => escapes.length).toBe(2);
+    const [first = 0, second = 0] = escapes;
+    expect(second - first).toBeGreaterThan(1000);
+    expect(await exitBegun()).toBe(false);
     expect(page.url()).toBe(startUrl);
+    expect((await storageState(page)).local).toBe(1);
+
+    // The positive control: the same probe, as soon after a press, sees a quick pair begin the exit.
     await page.keyboard.press("Escape");
+    await expect.poll(() => escapes.length).toBe(3);
+    expect((escapes[2] ?? Infinity) - second).toBeLessThan(1000);
+    await page.waitForTimeout(300);
+    expect(await exitBegun()).toBe(true);
     await expectExited(page, historyLength);
     await context.close();
   });

@@ -146,10 +146,28 @@ describe("the homeserver is closed", () => {
   });
 
   it("offers no user directory search", async () => {
-    const res = await matrixRequest(stack, "POST", "/_matrix/client/v3/user_directory/search", user, {
-      search_term: "closed",
+    // Someone a directory would list: Synapse's (with search_all_users off, as by default) shows
+    // the users one shares a room with. `admin` shares one with `user`, and `user` may read
+    // their profile: the search below would find them if the directory were on.
+    const created = await matrixRequest(stack, "POST", "/_matrix/client/v3/createRoom", admin, {
+      invite: [user.userId],
     });
-    expect(res.status).toBe(200);
-    expect(res.body.results).toEqual([]);
+    expect(created.status).toBe(200);
+    const roomId = encodeURIComponent(String(created.body.room_id));
+    expect((await matrixRequest(stack, "POST", `/_matrix/client/v3/join/${roomId}`, user, {})).status).toBe(200);
+    const profile = await matrixRequest(
+      stack,
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(admin.userId)}`,
+      user,
+    );
+    expect([profile.status, profile.body.displayname]).toEqual([200, admin.localpart]);
+
+    for (const term of [admin.localpart, admin.userId, "closed"]) {
+      const res = await matrixRequest(stack, "POST", "/_matrix/client/v3/user_directory/search", user, {
+        search_term: term,
+      });
+      expect([term, res.status, res.body.results]).toEqual([term, 200, []]);
+    }
   });
 });

@@ -1,0 +1,268 @@
+/**
+ * Lighthouse (mobile preset with its default simulated throttling) on the pages people spend
+ * their day on, logged in: the seeker's chat with messages and the counsellor's desk with 30
+ * conversations. Targets: performance ≥ 95, accessibility 100 (issue 15).
+ *
+ * The login lives in the tab (sessionStorage, the crypto store in IndexedDB), so Lighthouse must
+ * run in the very tab the test logged in with: Chromium is started by Playwright with a
+ * remote-debugging port, Lighthouse's puppeteer-core connects to it and takes over that tab, and
+ * loads the page again there with `disableStorageReset` (the HTTP cache is emptied first, so the
+ * page loads cold). After the run the tab must still show the prepared state, or the score would
+ * be of a login page.
+ *
+ * Nothing leaves the machine: Chromium's flags keep it from calling home; Lighthouse's Node
+ * module reports no errors (its Sentry starts only with the CLI's --enable-error-reporting) and
+ * asks no outside service (no CrUX, no PageSpeed Insights: only the PSI front end does); every
+ * request the tab made is asserted to be loopback.
+ *
+ * To measure other pages (e.g. the new workspace), change {@link PAGES}: a path, a preparation in
+ * the tab, and what the tab shows when the page is ready.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { generateReport, navigation, type Flags, type Result } from "lighthouse";
+import { chromium, type Browser, type Page } from "playwright-core";
+import puppeteer, { type Browser as PuppeteerBrowser, type Page as PuppeteerPage } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadStackConfig } from "../../ops/stack/config.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../support/browser.ts";
+import {
+  counsellorFirstLogin,
+  messages,
+  pageSession,
+  seekerFirstBrowserLogin,
+  sendMessage,
+} from "../support/client-flows.ts";
+import { registerUser } from "../support/matrix.ts";
+import { intakeSeeker, seedIntakeAgency } from "../support/seeker.ts";
+import { callApi, connectaDb, openIdToken, openTestEnquiry, seekerWrites } from "../support/workflow.ts";
+
+const stack = inject("stack");
+/** CONNECTA_LIGHTHOUSE_REPORTS=<folder>: keep each run's HTML report there. */
+const REPORTS = loadStackConfig().lighthouseReports;
+
+/** The targets of issue 15. */
+const TARGETS = { performance: 95, accessibility: 100 } as const;
+type Category = keyof typeof TARGETS;
+
+/** A page to measure, logged in. */
+interface LighthousePage {
+  name: string;
+  path: string;
+  /** Logs in in `page` (the tab Lighthouse will use) and sets up what the page should show. */
+  prepare: (page: Page) => Promise<void>;
+  /** Resolves once the tab shows the prepared state (before and after Lighthouse's run). */
+  ready: (page: Page) => Promise<void>;
+}
+
+/** Messages in the seeker's chat. */
+const CHAT_MESSAGES = 8;
+/** Conversations the counsellor holds. */
+const CONVERSATIONS = 30;
+
+const PAGES: LighthousePage[] = [
+  {
+    name: `the seeker's chat with ${CHAT_MESSAGES} messages`,
+    path: "/gespraech",
+    prepare: async (page) => {
+      const agency = await seedIntakeAgency(stack, 1);
+      const seeker = await intakeSeeker(stack, { topic: agency.topic, postcode: agency.postcode });
+      await seekerFirstBrowserLogin(stack, page, seeker);
+      for (let i = 1; i <= CHAT_MESSAGES; i++) await sendMessage(page, `Nachricht ${i} für Lighthouse`);
+    },
+    ready: async (page) => {
+      await expect
+        .poll(async () => (await messages(page)).filter((m) => /Nachricht \d+ für Lighthouse/.test(m)).length, {
+          timeout: 120_000,
+        })
+        .toBe(CHAT_MESSAGES);
+    },
+  },
+  {
+    name: `the counsellor's desk with ${CONVERSATIONS} conversations`,
+    path: "/beratung",
+    prepare: async (page) => {
+      const agency = await seedIntakeAgency(stack, 1);
+      const counsellor = agency.counsellors[0]!;
+      await counsellorFirstLogin(stack, page, counsellor, "de");
+      const token = await openIdToken(stack, await pageSession(page));
+      const db = await connectaDb(stack);
+      try {
+        for (let i = 0; i < CONVERSATIONS; i++) {
+          const seeker = await registerUser(stack, "lighthouse-seeker");
+          const enquiry = await openTestEnquiry(db, seeker, agency.agencyId, agency.topic);
+          await seekerWrites(stack, db, seeker, enquiry);
+          const claim = await callApi(
+            stack.appserviceUrl,
+            "POST",
+            `/api/v1/enquiries/${enquiry.enquiryId}/claim`,
+            token,
+            {},
+          );
+          expect(claim.status, JSON.stringify(claim.body)).toBe(200);
+        }
+      } finally {
+        await db.end();
+      }
+      await page.reload({ waitUntil: "load" });
+    },
+    ready: async (page) => {
+      await expect
+        .poll(() => page.locator('a[href^="/beratung/gespraech/"]').count(), { timeout: 120_000 })
+        .toBe(CONVERSATIONS);
+    },
+  },
+];
+
+let browser: Browser | undefined;
+let lighthouseBrowser: PuppeteerBrowser | undefined;
+let port = 0;
+
+/** A free TCP port on loopback, for Chromium's remote debugging. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, "--lang=de-DE", "--accept-lang=de-DE,de", `--remote-debugging-port=${port}`],
+  });
+  lighthouseBrowser = await puppeteer.connect({ browserURL: `http://127.0.0.1:${port}`, defaultViewport: null });
+});
+afterAll(async () => {
+  await lighthouseBrowser?.disconnect();
+  await browser?.close();
+});
+
+const isLoopback = (url: string): boolean => {
+  const { protocol, hostname } = new URL(url);
+  if (["data:", "blob:", "about:", "chrome:", "chrome-extension:"].includes(protocol)) return true;
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+};
+
+/** The puppeteer-core handle of the Playwright tab `page` (found by a marker in its window). */
+async function samePage(page: Page): Promise<PuppeteerPage> {
+  const marker = `lighthouse-${Math.random().toString(36).slice(2)}`;
+  await page.evaluate((name) => (window.name = name), marker);
+  for (const context of lighthouseBrowser!.browserContexts()) {
+    for (const candidate of await context.pages()) {
+      if ((await candidate.evaluate(() => window.name).catch(() => "")) === marker) return candidate;
+    }
+  }
+  throw new Error(`the tab ${page.url()} is not among the remote-debugging port's pages`);
+}
+
+const score = (lhr: Result, category: Category) => Math.round((lhr.categories[category]?.score ?? 0) * 100);
+
+/** What an audit blames: its first rows, shortened. */
+function blamed(audit: Result["audits"][string]): string {
+  const items = (audit.details as { items?: Record<string, unknown>[] } | undefined)?.items ?? [];
+  return items
+    .slice(0, 4)
+    .map((item) => {
+      const what = [item.url, item.groupLabel, (item.node as { snippet?: unknown } | undefined)?.snippet].find(
+        (value) => typeof value === "string",
+      );
+      const size = ["duration", "total", "wastedMs", "wastedBytes"].find((key) => typeof item[key] === "number");
+      return `${(what ?? "").replace(stack.clientUrl, "")}${size ? ` ${Math.round(item[size] as number)}` : ""}`;
+    })
+    .join("; ");
+}
+
+/**
+ * The audits of `category` that weigh in its score and did not pass, and for performance where
+ * the main thread's time went, for the failure message.
+ */
+function failingAudits(lhr: Result, category: Category): string[] {
+  const failed = (lhr.categories[category]?.auditRefs ?? []).flatMap((ref) => {
+    const audit = lhr.audits[ref.id];
+    if (!audit || ref.weight === 0 || audit.score === null || audit.score >= 0.9) return [];
+    return [`  ${audit.id} (weight ${ref.weight}, score ${audit.score}): ${audit.displayValue ?? ""} ${blamed(audit)}`];
+  });
+  if (category !== "performance") return failed;
+  const where = ["long-tasks", "bootup-time", "mainthread-work-breakdown"].flatMap((id) => {
+    const audit = lhr.audits[id];
+    return audit ? [`  ${id}: ${audit.displayValue ?? ""} ${blamed(audit)}`] : [];
+  });
+  return [...failed, ...where];
+}
+
+describe("Lighthouse, mobile, logged in", () => {
+  for (const entry of PAGES) {
+    it(`scores ${entry.name} ${entry.path}: performance ≥ ${TARGETS.performance}, accessibility ${TARGETS.accessibility}`, async () => {
+      const context = await browser!.newContext({ locale: "de-DE" });
+      const requests: string[] = [];
+      context.on("request", (request) => requests.push(request.url()));
+      try {
+        const page = await context.newPage();
+        await entry.prepare(page);
+        expect(new URL(page.url()).pathname).toBe(entry.path);
+        await entry.ready(page);
+        const tab = await samePage(page);
+        const cdp = await tab.createCDPSession();
+        await cdp.send("Network.clearBrowserCache");
+        const flags: Flags = {
+          locale: "de",
+          onlyCategories: Object.keys(TARGETS),
+          disableStorageReset: true,
+          logLevel: "error",
+        };
+        // Lighthouse's own failure to run (e.g. NO_NAVSTART, a trace without the navigation's
+        // start) asks to be run again; a score is never run again.
+        let result: Awaited<ReturnType<typeof navigation>>;
+        for (let attempt = 1; ; attempt++) {
+          result = await navigation(tab, `${stack.clientUrl}${entry.path}`, { flags });
+          const failure = result?.lhr.runtimeError;
+          if (!failure || attempt === 3) break;
+          console.log(`Lighthouse could not run (${failure.code}: ${failure.message}); running it again`);
+          await entry.ready(page);
+          await cdp.send("Network.clearBrowserCache");
+        }
+        await cdp.detach();
+        const lhr = result?.lhr;
+        if (!lhr) throw new Error("Lighthouse returned no result");
+        expect(lhr.runtimeError, "Lighthouse's run").toBeUndefined();
+        // Still logged in, showing what was prepared: the score is of this page.
+        expect(new URL(page.url()).pathname).toBe(entry.path);
+        await entry.ready(page);
+        expect(requests.filter((url) => !isLoopback(url))).toEqual([]);
+
+        const scores = { performance: score(lhr, "performance"), accessibility: score(lhr, "accessibility") };
+        const metrics = [
+          "first-contentful-paint",
+          "largest-contentful-paint",
+          "total-blocking-time",
+          "cumulative-layout-shift",
+        ]
+          .map((id) => `${id} ${lhr.audits[id]?.displayValue ?? "?"}`)
+          .join(", ");
+        console.log(`Lighthouse ${lhr.lighthouseVersion}, ${entry.name}: ${JSON.stringify(scores)}; ${metrics}`);
+        const failing = (Object.keys(TARGETS) as Category[])
+          .filter((category) => scores[category] < TARGETS[category])
+          .flatMap((category) => [
+            `${category} ${scores[category]} < ${TARGETS[category]}:`,
+            ...failingAudits(lhr, category),
+          ]);
+        if (REPORTS) {
+          mkdirSync(REPORTS, { recursive: true });
+          const name = entry.path.replace(/\W+/g, "_");
+          writeFileSync(join(REPORTS, `${name}.html`), generateReport(lhr, "html"));
+          // The trace, to see what the main thread did (e.g. in the Performance panel of DevTools).
+          writeFileSync(join(REPORTS, `${name}.trace.json`), JSON.stringify(result?.artifacts.Trace));
+        }
+        expect(failing).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 600_000);
+  }
+});
