@@ -161,6 +161,7 @@ async function newPage(lang: Lang, width: 390 | 1280): Promise<Page> {
   return context.newPage();
 }
 
+/** axe on the page as it is now (support/a11y.ts checks it from its top, at both widths and schemes). */
 async function expectNoViolations(page: Page, state: string): Promise<void> {
   expect(await a11yViolations(page), state).toEqual([]);
 }
