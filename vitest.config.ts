@@ -49,6 +49,26 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      // Lighthouse's scores of the logged-in pages (tests/lighthouse/), only with
+      // CONNECTA_LIGHTHOUSE=1 on a quiet machine: its performance score starts from the task
+      // durations it observes, which the other test files running beside it on 2 cores inflate
+      // (81 and 67 in a loaded run, issue 15 keeps it open).
+      ...(process.env.CONNECTA_LIGHTHOUSE === "1"
+        ? [
+            {
+              test: {
+                name: "lighthouse",
+                include: ["tests/lighthouse/**/*.test.ts"],
+                environment: "node",
+                globalSetup: ["tests/support/global-setup.ts"],
+                setupFiles: ["tests/support/quiet-logs.ts"],
+                testTimeout: 600_000,
+                hookTimeout: 300_000,
+                maxWorkers: 1,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });
