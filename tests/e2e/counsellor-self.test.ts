@@ -290,6 +290,15 @@ describe("the counsellor's absence in the seeker's enquiries", () => {
       deletion_at: expect.any(String),
       // Added with case notes: the counsellor's alone, never the seeker's.
       notes_room_id: null,
+      // Added with the workspace: the enquiry's context, as the counsellor's list shows it.
+      agency_name: expect.any(String),
+      language: expect.any(String),
+      age_group: expect.any(String),
+      pseudonym: expect.any(String),
+      created_at: expect.any(String),
+      // Added with the seeker's way: until when a closed conversation can be reopened.
+      reopen_until: null,
+      reopen_window_days: expect.any(Number),
     });
 
     const notice = "Ich bin bis Montag nicht da. Meine Kollegin antwortet Ihnen.";

@@ -59,6 +59,17 @@ export const CHECKED_BY_HAND: readonly CheckedByHand[] = [
       "messages that are in view in the same run.",
   },
   {
+    rule: "color-contrast",
+    reason: "elmPartiallyObscured",
+    target:
+      /^(#queue-title|#mine-title|section\[aria-labelledby="(queue|mine)-title"\] > \.hint:nth-child\(\d+\)|\.hint:nth-child\(\d+\))$/,
+    why:
+      "The workspace's list beside the open conversation (1280 px) is a scroll box of its own; with many " +
+      "conversations the queue's heading and hints lie partly beyond its bottom edge, and axe cannot judge " +
+      "text it sees cut off. They are --text and --muted on --surface, which axe decides (no finding) at " +
+      "390 px, where the list is the page and nothing is cut off.",
+  },
+  {
     rule: "video-caption",
     reason: "caption",
     target: /^video\[aria-label="[^"]+"\]$/,
