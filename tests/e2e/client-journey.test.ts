@@ -530,13 +530,15 @@ async function journey(): Promise<void> {
   const draft = `A reply I am still thinking about ${unique()}`;
   await typeInto(colleague, "#composer", draft);
   // The whole draft is stored (encrypted: its length tells), not a part saved while typing paused.
+  // The tab's clock is installed: the draft's delayed save runs only when time is moved on.
   await expect
-    .poll(() =>
-      colleague.evaluate(() => {
+    .poll(async () => {
+      await colleague.clock.runFor(1000);
+      return colleague.evaluate(() => {
         const key = Object.keys(sessionStorage).find((k) => k.startsWith("connecta.draft."));
         return key ? atob(sessionStorage.getItem(key)?.split(".")[1] ?? "").length : 0;
-      }),
-    )
+      });
+    })
     .toBe(new TextEncoder().encode(draft).length + 16);
   await colleague.clock.fastForward("16:00");
   await colleague.waitForURL(/\/beratung\/gesperrt\?weiter=/, { timeout: 30_000 });
