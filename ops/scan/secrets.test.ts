@@ -4,6 +4,7 @@
  * lets through a {{PLACEHOLDER}}. Needs gitleaks from `ops/connecta setup` (CONNECTA_GITLEAKS).
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,8 @@ describe("the secret scan", () => {
     git("init", "-q");
     // Built from parts so that this file itself holds no token for the scan to find.
     const token = ["syt", "YWxpY2U", "AbCdEfGhIjKlMnOpQrSt", "1a2B3c"].join("_");
-    const secret = ["Zx9Qw8Er7Ty6", "Ui5Op4As3Df2", "Gh1Jk0LmNb"].join("");
+    // Made here, never written in the repository: what the scan must find in the throw-away one.
+    const secret = randomBytes(18).toString("base64url");
     writeFileSync(join(repo, "homeserver.yaml"), `macaroon_secret_key: "${secret}"\nas_token: "{{AS_TOKEN}}"\n`);
     writeFileSync(join(repo, "notes.md"), `curl -H 'Authorization: Bearer ${token}'\n`);
     git("add", ".");
