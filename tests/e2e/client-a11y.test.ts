@@ -119,6 +119,24 @@ describe("the web client's accessibility (axe, WCAG 2.1 A+AA and best practices)
   }
 });
 
+/** A scroll box whose content starts with `line` half cut off at its top edge. */
+const scrollBox = (line: string): string =>
+  '<div role="log" tabindex="0" aria-label="Verlauf" style="height:6em;overflow-y:auto;background:#fff" id="box">' +
+  '<p style="color:#222">Erste Zeile</p>'.repeat(3) +
+  line +
+  '<p style="color:#222">Weitere Zeile</p>'.repeat(12) +
+  "</div>";
+
+/** Scrolls the box (if the page has one) so that its fourth line is cut in half at its top edge. */
+const halfCut = (page: Page): Promise<number> =>
+  page.evaluate(() => {
+    const box = document.getElementById("box");
+    const line = box?.children[3] as HTMLElement | undefined;
+    if (!box || !line) return 0;
+    box.scrollTop = line.offsetTop - box.offsetTop + line.offsetHeight / 2;
+    return box.scrollTop;
+  });
+
 describe("the axe check itself (positive controls)", () => {
   // Each page below has exactly the problem named: the check must report it, or a clean result
   // elsewhere would prove nothing.
@@ -140,6 +158,18 @@ describe("the axe check itself (positive controls)", () => {
       html: '<p style="background-image:linear-gradient(#fff,#eee);color:#222">Über einem Verlauf</p>',
       rule: "incomplete: color-contrast",
     },
+    {
+      problem: "faint text cut off at the edge of a scroll box (asked again in view)",
+      html: scrollBox('<p style="color:#bbb;background:#fff">Kaum lesbar, halb verdeckt</p>'),
+      rule: "color-contrast",
+    },
+    {
+      problem: "text that something really lies over (still undecided)",
+      html:
+        '<div style="position:relative"><p style="color:#222;background:#fff">Darunter</p>' +
+        '<div aria-hidden="true" style="position:absolute;top:0.6em;left:0;width:60%;height:2em;background:#ddd"></div></div>',
+      rule: "incomplete: color-contrast",
+    },
   ];
   for (const { problem, html, rule } of cases) {
     it(`reports ${problem}`, async () => {
@@ -148,11 +178,27 @@ describe("the axe check itself (positive controls)", () => {
       await page.setContent(
         `<!doctype html><html lang="de"><head><title>Probe</title></head><body><main><h1>Probe</h1>${html}</main></body></html>`,
       );
+      await halfCut(page);
       const found = await a11yViolations(page);
       expect(found.map((violation) => violation.rule)).toEqual([rule, rule, rule, rule]);
       await context.close();
     });
   }
+
+  it("decides readable text cut off at the edge of a scroll box (no finding), and leaves the box where it was", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.setContent(
+      `<!doctype html><html lang="de"><head><title>Probe</title></head><body><main><h1>Probe</h1>${scrollBox(
+        '<p style="color:#222;background:#fff">Gut lesbar, halb verdeckt</p>',
+      )}</main></body></html>`,
+    );
+    const top = await halfCut(page);
+    expect(top).toBeGreaterThan(0);
+    expect(await a11yViolations(page)).toEqual([]);
+    expect(await page.evaluate(() => document.getElementById("box")?.scrollTop)).toBe(top);
+    await context.close();
+  });
 });
 
 describe("the quick exit", () => {

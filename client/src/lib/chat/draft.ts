@@ -40,8 +40,19 @@ async function draftKey(): Promise<CryptoKey> {
 const toBase64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
 const fromBase64 = (text: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
+// Saves run one after another, in the order they were asked for: two at once could otherwise
+// both create a key (the draft stored under the first one then cannot be read back) or finish
+// the wrong way round (an older, shorter draft written over the whole one).
+let saving: Promise<void> = Promise.resolve();
+
 /** Saves (or with an empty text, removes) the draft of a conversation. */
-export async function saveDraft(conversationId: string, text: string): Promise<void> {
+export function saveDraft(conversationId: string, text: string): Promise<void> {
+  const save = saving.then(() => store(conversationId, text));
+  saving = save.catch(() => {});
+  return save;
+}
+
+async function store(conversationId: string, text: string): Promise<void> {
   if (text === "") {
     sessionStorage.removeItem(PREFIX + conversationId);
     return;
