@@ -2,7 +2,8 @@
  * The seeker's way, as issue 15 asks it to be, against the real stack in Chromium on a phone
  * (390 × 844, touch) and a desktop (1280 × 800), in German and English:
  * - honest states: the first step tells who would take the enquiry (an agency nearby, or the
- *   nationwide team when none near the postcode offers the topic); "angekommen" only once the
+ *   nationwide team when none near the postcode offers the topic, or nobody, before anything is
+ *   written); "angekommen" only once the
  *   first message is sent; close, handover and reopening explained, with the reopening date;
  * - fewer, clearer secrets: a step counter that counts all five steps, one sentence per secret,
  *   the password refused as passphrase, a recovery key file with a neutral name, print;
@@ -73,6 +74,8 @@ const TEXT = {
     next: "Weiter",
     general: "Ihre Anfrage geht deshalb an unser überregionales Beratungsteam",
     local: "Eine Beratungsstelle in Ihrer Nähe bietet dieses Thema an.",
+    none: "in der Nähe dieser Postleitzahl gerade keine Beratungsstelle Anfragen an",
+    needsPostcode: "Für dieses Thema brauchen wir Ihre Postleitzahl",
     passwords: {
       "Sommer2024!": "mit Ziffern oder Zeichen davor, danach",
       aaaaaaaaaaaa: "nur aus einem Zeichen, das sich wiederholt",
@@ -112,6 +115,8 @@ const TEXT = {
     next: "Continue",
     general: "Your enquiry therefore goes to our nationwide counselling team",
     local: "A counselling service near you offers this topic.",
+    none: "No counselling service near this postcode takes enquiries on this topic at the moment.",
+    needsPostcode: "For this topic we need your postcode to find a counselling service.",
     passwords: {
       "Sommer2024!": "with digits or signs before, after or instead of letters",
       aaaaaaaaaaaa: "one character repeated",
@@ -577,6 +582,39 @@ describe.each([
         await page.goto(`${stack.clientUrl}${path}?lang=${lang}`, { waitUntil: "networkidle" });
         expect({ path, broken: await brokenHeadingWords(page) }).toEqual({ path, broken: [] });
       }
+    } finally {
+      await page.context().close();
+    }
+  });
+});
+
+describe.each([
+  ["de", 390],
+  ["de", 1280],
+  ["en", 390],
+  ["en", 1280],
+] as const)("when nobody would take the enquiry, in %s at %i px", (lang, width) => {
+  // "Nobody" needs a deployment without a nationwide (fallback) agency; this stack has one, which
+  // other files rely on. The appservice's answer `none` is proven against PostgreSQL in
+  // agencies/match.db.test.ts; here the page's own answer is replaced by it, in this tab only,
+  // to show what the seeker is told at the first step.
+  it("tells so at the first step, before anything is written, and says what to do", async () => {
+    const t = TEXT[lang];
+    const page = await newPage(lang, width);
+    try {
+      await page.route("**/api/v1/topics/*/coverage*", (route) => route.fulfill({ json: { coverage: "none" } }));
+      await page.goto(`${stack.clientUrl}/anfrage?lang=${lang}`, { waitUntil: "networkidle" });
+      await fillAbout(page, elsewhere);
+      await page.getByRole("button", { name: t.next }).click();
+      await expect.poll(() => page.locator("#postcode-error").innerText()).toContain(t.none);
+      expect(await page.locator(".error-summary").innerText()).toContain(t.none);
+      expect(await stepText(page)).toBe(t.step(1));
+      await expectNoViolations(page, `nobody near the postcode ${lang} ${width}`);
+      await page.fill("#postcode", "");
+      await page.getByRole("button", { name: t.next }).click();
+      await expect.poll(() => page.locator("#postcode-error").innerText()).toContain(t.needsPostcode);
+      expect(await stepText(page)).toBe(t.step(1));
+      expect(await page.locator("#pseudonym").count()).toBe(0);
     } finally {
       await page.context().close();
     }
