@@ -38,17 +38,21 @@ function bearer(req: Request): string {
 
 /**
  * Checks Matrix OpenID tokens with Synapse's `openid/userinfo` and answers whose they are; a
- * checked token is trusted for a minute without asking again.
+ * checked token is trusted for a minute without asking again. `beforeAsking` runs before Synapse
+ * is asked, and only then: the brake on token checks (auth/brakes.ts) counts there.
  *
  * @throws MatrixError M_UNKNOWN_TOKEN for a token Synapse does not know, M_UNAVAILABLE when it
- *   cannot be asked
+ *   cannot be asked, or what `beforeAsking` throws
  */
-export function createOpenIdVerifier(homeserverUrl: string): (token: string) => Promise<string> {
+export function createOpenIdVerifier(
+  homeserverUrl: string,
+): (token: string, beforeAsking?: () => Promise<void>) => Promise<string> {
   const cache = new Map<string, { userId: string; until: number }>();
-  return async (token) => {
+  return async (token, beforeAsking) => {
     const key = createHash("sha256").update(token).digest("hex");
     const cached = cache.get(key);
     if (cached && cached.until > Date.now()) return cached.userId;
+    await beforeAsking?.();
     let res: globalThis.Response;
     try {
       res = await fetch(
@@ -68,8 +72,15 @@ export function createOpenIdVerifier(homeserverUrl: string): (token: string) => 
   };
 }
 
-/** Creates the authenticator for the API. */
-export function createAuthenticator(homeserverUrl: string, operatorToken: string): Authenticator {
+/**
+ * Creates the authenticator for the API; `beforeTokenCheck` runs before a user's token is checked
+ * at Synapse (not for tokens checked in the last minute): the per-address brake of brakes.ts.
+ */
+export function createAuthenticator(
+  homeserverUrl: string,
+  operatorToken: string,
+  beforeTokenCheck: (req: Request) => Promise<void> = () => Promise.resolve(),
+): Authenticator {
   const operator = Buffer.from(operatorToken);
   const openIdUser = createOpenIdVerifier(homeserverUrl);
 
@@ -83,7 +94,7 @@ export function createAuthenticator(homeserverUrl: string, operatorToken: string
       callers.set(req, "operator");
       return null;
     }
-    const userId = await openIdUser(token);
+    const userId = await openIdUser(token, () => beforeTokenCheck(req));
     callers.set(req, userId);
     return userId;
   };
