@@ -14,9 +14,10 @@
  * application service, which must ignore their header.
  *
  * The application service's budgets are counted with small values on a replica of its own (the
- * same database and Synapse; the shipped budgets would need thousands of requests), and once with
- * the shipped values through the forwarder (A-FLOOD-07). Synapse's limits are those of the test
- * stack: as shipped, but for logins per address, which the harness needs raised (A-FLOOD-12).
+ * same database and Synapse; the shipped budgets would need thousands of requests, and the stack
+ * raises those per address, as all its clients share one), and once with the shipped budget per
+ * account through the forwarder (A-FLOOD-07). Synapse's limits are those of the test stack: as
+ * shipped, but for logins per address, which the harness needs raised (A-FLOOD-12).
  */
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -229,6 +230,13 @@ describe("the token check of authenticated routes", () => {
     const [known, elsewhere] = scene.counsellors as [TestUser, TestUser];
     const checked = await openIdToken(stack, known);
     expect((await viaForwarder(forwarded(6, 1), "GET", "/api/v1/enquiries", checked)).status).toBe(200);
+
+    // The same forged token again and again is asked about once a minute: it spends no budget.
+    const repeated = forgedToken();
+    const again = await flood(BUDGET.tokenChecks * 2, 4, () =>
+      viaForwarder(forwarded(6, 4), "GET", "/api/v1/enquiries", repeated),
+    );
+    for (const answer of again) expectRefusal(answer, 401, "M_UNKNOWN_TOKEN", "the same forged token");
 
     const flooder = forwarded(6, 2);
     const answers = await flood(BUDGET.tokenChecks + 5, 4, () =>
@@ -455,7 +463,7 @@ describe("Synapse's configuration", () => {
     return { perSecond: Number(match?.[1]), burst: Number(match?.[2]) };
   }
 
-  it("A-FLOOD-12: ships the limits per address and per account on, no higher than a person needs; the test stack raises only logins per address", () => {
+  it("A-FLOOD-12: ships the limits per address and per account on, no higher than a person needs; the test stack raises only those per address that its one address needs", () => {
     const shipped = readFileSync(join(ROOT, "homeserver-config", "homeserver.yaml"), "utf8");
     // Values a flooder feels within seconds, a person never: at most 2 per second, bursts of 20.
     for (const heading of [
@@ -481,5 +489,21 @@ describe("Synapse's configuration", () => {
     expect(raised.match(/^[a-z_]+:/gm)).toEqual(["rc_login:"]);
     expect(raised).toContain("account: {per_second: 0.2, burst_count: 5}");
     expect(raised).toContain("failed_attempts: {per_second: 0.1, burst_count: 5}");
+
+    // The application service's budgets (per 10 minutes) as shipped, and as the stack runs them:
+    // the same but for the per-address budgets of the authenticated API (ops/stack/stack.ts).
+    const stackEnv = appserviceEnv(stack, 1);
+    const perAddress = ["CONNECTA_TOKEN_CHECKS_PER_ADDRESS", "CONNECTA_ENQUIRY_ACTIONS_PER_ADDRESS"];
+    const asShipped = loadConfig(Object.fromEntries(Object.entries(stackEnv).filter(([k]) => !perAddress.includes(k))));
+    expect(asShipped.intakeRateLimitPerAddress).toBeLessThanOrEqual(100);
+    expect(asShipped.tokenChecksPerAddress).toBeLessThanOrEqual(1000);
+    expect(asShipped.enquiryActionsPerAccount).toBeLessThanOrEqual(120);
+    expect(asShipped.enquiryActionsPerAddress).toBeLessThanOrEqual(1200);
+    const asRun = loadConfig(stackEnv);
+    expect(asRun).toEqual({
+      ...asShipped,
+      tokenChecksPerAddress: asRun.tokenChecksPerAddress,
+      enquiryActionsPerAddress: asRun.enquiryActionsPerAddress,
+    });
   });
 });
