@@ -6,6 +6,7 @@ import express, { type Request } from "express";
 import { adminRoutes } from "./admin/routes.ts";
 import { refusalOf, type RefusalLog } from "./audit/refusals.ts";
 import { createAuthenticator } from "./auth/authenticate.ts";
+import { brakeSettings, routeBrake, tokenCheckBrake } from "./auth/brakes.ts";
 import { controlRoutes } from "./control/routes.ts";
 import { counsellorSelfRoutes } from "./counsellors/routes.ts";
 import type { FeatureDeps } from "./deps.ts";
@@ -76,7 +77,16 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(["/_matrix/app", "/transactions"], express.json({ limit: MAX_TRANSACTION_BODY, strict: false }));
   app.use(transactionRoutes({ ...deps, hsToken: deps.config.hsToken }));
 
-  const api = new Api(createAuthenticator(deps.config.homeserverUrl, deps.config.operatorToken));
+  const isTrustedProxy = trustedProxies(deps.config.trustedProxies);
+  const brakes = brakeSettings(deps.config);
+  const api = new Api(
+    createAuthenticator(
+      deps.config.homeserverUrl,
+      deps.config.operatorToken,
+      tokenCheckBrake(deps.pool, brakes, isTrustedProxy),
+    ),
+    routeBrake(deps.pool, brakes, isTrustedProxy),
+  );
   addRoutes(api, deps);
   app.use(["/api", "/_matrix/client"], noStore);
   const openapi = api.openapi(API_INFO);
@@ -87,7 +97,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(api.router);
 
   app.use(notFound);
-  const isTrustedProxy = trustedProxies(deps.config.trustedProxies);
   app.use(
     errorHandler(
       deps.log,

@@ -62,6 +62,13 @@ export function appserviceEnv(info: StackInfo, port: number): NodeJS.ProcessEnv 
     CONNECTA_OPERATOR_TOKEN_FILE: secrets.operatorToken,
     // The web client forwards the browser's API calls with X-Forwarded-For from this address.
     CONNECTA_TRUSTED_PROXIES: info.bindAddress,
+    // Every client of a development or test stack (the test harness, browsers through the web
+    // client) comes from this one address, as Synapse's login limit per address is raised for
+    // the tests (tests/support/global-setup.ts): the per-address budgets of the authenticated
+    // API are raised; those per account stay as shipped. tests/attack/flood.test.ts counts the
+    // per-address ones on a replica with small budgets (A-FLOOD-03 to 06).
+    CONNECTA_TOKEN_CHECKS_PER_ADDRESS: "1000000",
+    CONNECTA_ENQUIRY_ACTIONS_PER_ADDRESS: "1000000",
     CONNECTA_LOG_LEVEL: info.logLevel,
     CONNECTA_LIVEKIT_URL: info.livekitUrl.replace(/^http/, "ws"),
     CONNECTA_LIVEKIT_API_URL: info.livekitUrl,

@@ -28,7 +28,8 @@ function parseJson(text: string): Record<string, unknown> {
 
 /**
  * Sends `path` to `baseUrl` exactly as written (fetch would resolve dot segments and re-encode
- * it), with `headers` and an optional body (a string or raw bytes).
+ * it), with `headers` and an optional body (a string or raw bytes); from `localAddress` when
+ * given (another loopback address, `127.x.y.z`: a client with an address of its own).
  */
 export function send(
   baseUrl: string,
@@ -36,6 +37,7 @@ export function send(
   path: string,
   headers: Record<string, string> = {},
   body?: string | Buffer,
+  localAddress?: string,
 ): Promise<Answer> {
   const url = new URL(baseUrl);
   // Node sends a GET's or DELETE's body without a length unless told; say it, as browsers do.
@@ -46,7 +48,7 @@ export function send(
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = request(
-      { host: url.hostname, port: url.port, method, path, headers: { ...length, ...headers } },
+      { host: url.hostname, port: url.port, method, path, headers: { ...length, ...headers }, localAddress },
       (res) => {
         answered = true;
         const chunks: Buffer[] = [];

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../ops/stack/config.ts";
 
-const ID = /A-(?:OUT|SEEK|COA|MAL|REM|OPS|BODY|FWD)-\d{2}/g;
+const ID = /A-(?:OUT|SEEK|COA|MAL|REM|OPS|BODY|FWD|FLOOD)-\d{2}/g;
 
 /** The case ids in the test names of the attack suite's files, with their file. */
 function caseIds(): Map<string, string> {

@@ -38,17 +38,27 @@ function bearer(req: Request): string {
 
 /**
  * Checks Matrix OpenID tokens with Synapse's `openid/userinfo` and answers whose they are; a
- * checked token is trusted for a minute without asking again.
+ * checked token is trusted for a minute without asking again, and a token Synapse called unknown
+ * (401) is refused for a minute without asking again: a client repeating a stale or forged token
+ * costs one call a minute. The refused ones are kept apart, so that a flood of forged tokens
+ * never pushes out the good ones. `beforeAsking` runs before Synapse is asked, and only then:
+ * the brake on token checks (auth/brakes.ts) counts there.
  *
  * @throws MatrixError M_UNKNOWN_TOKEN for a token Synapse does not know, M_UNAVAILABLE when it
- *   cannot be asked
+ *   cannot be asked, or what `beforeAsking` throws
  */
-export function createOpenIdVerifier(homeserverUrl: string): (token: string) => Promise<string> {
+export function createOpenIdVerifier(
+  homeserverUrl: string,
+): (token: string, beforeAsking?: () => Promise<void>) => Promise<string> {
   const cache = new Map<string, { userId: string; until: number }>();
-  return async (token) => {
+  const refused = new Map<string, number>();
+  const unknown = () => new MatrixError("M_UNKNOWN_TOKEN", "Unknown or expired OpenID token");
+  return async (token, beforeAsking) => {
     const key = createHash("sha256").update(token).digest("hex");
     const cached = cache.get(key);
     if (cached && cached.until > Date.now()) return cached.userId;
+    if ((refused.get(key) ?? 0) > Date.now()) throw unknown();
+    await beforeAsking?.();
     let res: globalThis.Response;
     try {
       res = await fetch(
@@ -59,17 +69,26 @@ export function createOpenIdVerifier(homeserverUrl: string): (token: string) => 
       throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
     }
     const body = (await res.json().catch(() => ({}))) as { sub?: unknown };
-    if (res.status !== 200 || typeof body.sub !== "string") {
-      throw new MatrixError("M_UNKNOWN_TOKEN", "Unknown or expired OpenID token");
+    if (res.status === 401) {
+      if (refused.size > 10_000) refused.clear();
+      refused.set(key, Date.now() + CACHE_MS);
     }
+    if (res.status !== 200 || typeof body.sub !== "string") throw unknown();
     if (cache.size > 10_000) cache.clear();
     cache.set(key, { userId: body.sub, until: Date.now() + CACHE_MS });
     return body.sub;
   };
 }
 
-/** Creates the authenticator for the API. */
-export function createAuthenticator(homeserverUrl: string, operatorToken: string): Authenticator {
+/**
+ * Creates the authenticator for the API; `beforeTokenCheck` runs before a user's token is checked
+ * at Synapse (not for tokens checked in the last minute): the per-address brake of brakes.ts.
+ */
+export function createAuthenticator(
+  homeserverUrl: string,
+  operatorToken: string,
+  beforeTokenCheck: (req: Request) => Promise<void> = () => Promise.resolve(),
+): Authenticator {
   const operator = Buffer.from(operatorToken);
   const openIdUser = createOpenIdVerifier(homeserverUrl);
 
@@ -83,7 +102,7 @@ export function createAuthenticator(homeserverUrl: string, operatorToken: string
       callers.set(req, "operator");
       return null;
     }
-    const userId = await openIdUser(token);
+    const userId = await openIdUser(token, () => beforeTokenCheck(req));
     callers.set(req, userId);
     return userId;
   };

@@ -37,6 +37,15 @@ export interface Config {
   /** CONNECTA_INTAKE_POW_DIFFICULTY: proof-of-work difficulty of the intake in bits (default 18). */
   intakeDifficulty: number;
   /**
+   * CONNECTA_TOKEN_CHECKS_PER_ADDRESS: OpenID token checks at Synapse one client address may
+   * cause per 10 minutes (default 1000; auth/brakes.ts).
+   */
+  tokenChecksPerAddress: number;
+  /** CONNECTA_ENQUIRY_ACTIONS_PER_ACCOUNT: claims, handovers, closes and reopens per account and 10 minutes (default 120). */
+  enquiryActionsPerAccount: number;
+  /** CONNECTA_ENQUIRY_ACTIONS_PER_ADDRESS: the same per client address and 10 minutes (default 1200). */
+  enquiryActionsPerAddress: number;
+  /**
    * CONNECTA_TRUSTED_PROXIES: comma-separated IP addresses or CIDR ranges (`10.0.0.0/8`,
    * `fd00::/8`) of reverse proxies whose `X-Forwarded-For` header names the client address
    * (default none: the TCP peer counts).
@@ -88,6 +97,15 @@ const secretFile = (minLength: number) =>
       return token;
     });
 const tokenFile = secretFile(32);
+
+/** A budget of requests per window, 1..1000000, with its default. */
+const perWindow = (fallback: number) =>
+  z.coerce
+    .number({ message: "expected a number" })
+    .int("expected a whole number")
+    .min(1, "expected 1..1000000")
+    .max(1_000_000, "expected 1..1000000")
+    .default(fallback);
 
 /** Environment variable for each configuration key, in the order they are reported. */
 const schema = z.object({
@@ -150,6 +168,17 @@ const schema = z.object({
     .max(32, "expected 1..32 bits")
     .default(18)
     .describe("Proof-of-work difficulty of the intake in bits."),
+  CONNECTA_TOKEN_CHECKS_PER_ADDRESS: perWindow(1000).describe(
+    "OpenID tokens not seen in the last minute that one client address may have checked at Synapse per 10 minutes; " +
+      "after it, new tokens from the address answer 429 without asking Synapse (tokens already checked keep working).",
+  ),
+  CONNECTA_ENQUIRY_ACTIONS_PER_ACCOUNT: perWindow(120).describe(
+    "Claims, handovers, closes and reopens (refused ones too) one account may send per 10 minutes.",
+  ),
+  CONNECTA_ENQUIRY_ACTIONS_PER_ADDRESS: perWindow(1200).describe(
+    "Claims, handovers, closes and reopens all accounts at one client address together may send per 10 minutes " +
+      "(an agency's office shares one address).",
+  ),
   CONNECTA_TRUSTED_PROXIES: z
     .string()
     .transform((v) =>
@@ -261,6 +290,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     retentionSweepMinutes: v.CONNECTA_RETENTION_SWEEP_MINUTES,
     intakeRateLimitPerAddress: v.CONNECTA_INTAKE_RATE_LIMIT_PER_ADDRESS,
     intakeDifficulty: v.CONNECTA_INTAKE_POW_DIFFICULTY,
+    tokenChecksPerAddress: v.CONNECTA_TOKEN_CHECKS_PER_ADDRESS,
+    enquiryActionsPerAccount: v.CONNECTA_ENQUIRY_ACTIONS_PER_ACCOUNT,
+    enquiryActionsPerAddress: v.CONNECTA_ENQUIRY_ACTIONS_PER_ADDRESS,
     trustedProxies: v.CONNECTA_TRUSTED_PROXIES,
     auditWebhookUrl: v.CONNECTA_AUDIT_WEBHOOK_URL ?? null,
     livekit: livekitConfig(

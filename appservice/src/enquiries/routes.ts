@@ -44,6 +44,7 @@ export function enquiryRoutes(api: Api, workflow: Workflow): void {
     body: z.strictObject({}),
     response: EnquirySummary,
     errors: ["M_NOT_FOUND", "CONNECTA_ALREADY_TAKEN", "CONNECTA_WRONG_STATE"],
+    brake: "enquiry-action",
     handler: ({ userId, params }) => workflow.claim(String(userId), params.enquiryId),
   });
 
@@ -66,6 +67,7 @@ export function enquiryRoutes(api: Api, workflow: Workflow): void {
     }),
     response: EnquirySummary,
     errors: ["M_NOT_FOUND", "M_FORBIDDEN", "CONNECTA_WRONG_STATE"],
+    brake: "enquiry-action",
     handler: ({ userId, params, body }) => workflow.handover(String(userId), params.enquiryId, body.counsellor_id),
   });
 
@@ -79,6 +81,7 @@ export function enquiryRoutes(api: Api, workflow: Workflow): void {
     body: z.strictObject({}),
     response: EnquirySummary,
     errors: ["M_NOT_FOUND", "M_FORBIDDEN", "CONNECTA_WRONG_STATE"],
+    brake: "enquiry-action",
     handler: ({ userId, params }) => workflow.close(String(userId), params.enquiryId),
   });
 
@@ -92,6 +95,7 @@ export function enquiryRoutes(api: Api, workflow: Workflow): void {
     body: z.strictObject({}),
     response: EnquirySummary,
     errors: ["M_NOT_FOUND", "CONNECTA_WRONG_STATE"],
+    brake: "enquiry-action",
     handler: ({ userId, params }) => workflow.reopen(String(userId), params.enquiryId),
   });
 }

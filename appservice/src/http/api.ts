@@ -50,11 +50,25 @@ export interface Route<B = unknown, Q = unknown, P = unknown, R extends z.ZodTyp
   response: R;
   /** Errors this route may answer with besides validation and authentication errors. */
   errors: ErrCode[];
+  /**
+   * The brake whose per-account and per-address budget a request of this route spends, once
+   * authenticated (auth/brakes.ts); none when absent.
+   */
+  brake?: BrakeName;
   handler: (input: Input<B, Q, P>) => Promise<z.input<R>>;
 }
 
 /** Authenticates a request for an `auth` level; returns the user id (or null for operators). */
 export type Authenticator = (req: Request, auth: Exclude<Auth, "none">) => Promise<string | null>;
+
+/** The brakes routes can name: `enquiry-action` for requests that change an enquiry. */
+export type BrakeName = "enquiry-action";
+
+/**
+ * Counts an authenticated request of a braked route (auth/brakes.ts); throws M_LIMIT_EXCEEDED
+ * when the caller's account or address has used its budget. `userId` is null for operators.
+ */
+export type Brake = (name: BrakeName, req: Request, userId: string | null) => Promise<void>;
 
 function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -100,9 +114,11 @@ export class Api {
   readonly routes: Route<never, never, never, z.ZodType>[] = [];
   readonly router = Router();
   readonly #authenticate: Authenticator;
+  readonly #brake: Brake;
 
-  constructor(authenticate: Authenticator) {
+  constructor(authenticate: Authenticator, brake: Brake = () => Promise.resolve()) {
     this.#authenticate = authenticate;
+    this.#brake = brake;
   }
 
   /** Adds a route. */
@@ -116,6 +132,7 @@ export class Api {
       refuseBadText(req.query, "id", "M_INVALID_PARAM", "query");
       refuseBadText(req.body, "text", "M_BAD_JSON", "body");
       const userId = route.auth === "none" ? null : await this.#authenticate(req, route.auth);
+      if (route.brake) await this.#brake(route.brake, req, userId);
       const params = parse(route.params, req.params, "M_INVALID_PARAM");
       const query = parse(route.query, req.query, "M_INVALID_PARAM");
       if (route.body && (typeof req.body !== "object" || req.body === null)) {

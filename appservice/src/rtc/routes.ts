@@ -10,9 +10,11 @@ import { timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import { z } from "zod";
 import { createOpenIdVerifier } from "../auth/authenticate.ts";
+import { brakeSettings, tokenCheckBrake } from "../auth/brakes.ts";
 import type { FeatureDeps } from "../deps.ts";
 import type { Api } from "../http/api.ts";
 import { MatrixError } from "../http/errors.ts";
+import { trustedProxies } from "../intake/client-address.ts";
 import { callToken, checkCaller, checkStarted, type Livekit } from "./calls.ts";
 import { legacyIdentity, livekitIdentity, livekitRoom, ROOM_SLOT } from "./identity.ts";
 
@@ -49,7 +51,8 @@ export const PROXIED_TOKEN_PATHS = [
 
 /** Adds the call routes. */
 export function rtcRoutes(api: Api, deps: FeatureDeps): void {
-  let verify: ((token: string) => Promise<string>) | undefined;
+  let verify: ReturnType<typeof createOpenIdVerifier> | undefined;
+  let brake: ((req: Request) => Promise<void>) | undefined;
   const livekit = (): Livekit => {
     if (!deps.config.livekit) throw new MatrixError("M_NOT_FOUND", "Calls are not set up on this server");
     return deps.config.livekit;
@@ -59,13 +62,21 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
     const { counsellorId } = await checkCaller(deps.pool, deps.homeserver, userId, roomId);
     await checkStarted(config, room, userId, counsellorId);
   };
-  /** The user an OpenID token of our server belongs to. */
-  const openIdUser = async (token: z.infer<typeof OpenIdToken>): Promise<string> => {
+  /**
+   * The user an OpenID token of our server belongs to; a token not checked in the last minute
+   * spends the budget of the client address of `req` (auth/brakes.ts), as on our other routes.
+   */
+  const openIdUser = async (token: z.infer<typeof OpenIdToken>, req: Request): Promise<string> => {
     if (token.matrix_server_name !== deps.config.serverName) {
       throw new MatrixError("M_FORBIDDEN", "Only users of this server take part in its calls");
     }
     verify ??= createOpenIdVerifier(deps.config.homeserverUrl);
-    return verify(token.access_token);
+    const counted = (brake ??= tokenCheckBrake(
+      deps.pool,
+      brakeSettings(deps.config),
+      trustedProxies(deps.config.trustedProxies),
+    ));
+    return verify(token.access_token, () => counted(req));
   };
 
   api.add({
@@ -112,9 +123,9 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
       "CONNECTA_NO_CALL",
       "M_UNAVAILABLE",
     ],
-    handler: async ({ body }) => {
+    handler: async ({ body, req }) => {
       const config = livekit();
-      const userId = await openIdUser(body.openid_token);
+      const userId = await openIdUser(body.openid_token, req);
       if (body.member.claimed_user_id !== userId) {
         throw new MatrixError("M_FORBIDDEN", "The claimed user is not the OpenID token's");
       }
@@ -144,9 +155,9 @@ export function rtcRoutes(api: Api, deps: FeatureDeps): void {
       "CONNECTA_NO_CALL",
       "M_UNAVAILABLE",
     ],
-    handler: async ({ body }) => {
+    handler: async ({ body, req }) => {
       const config = livekit();
-      const userId = await openIdUser(body.openid_token);
+      const userId = await openIdUser(body.openid_token, req);
       const room = livekitRoom(body.room, ROOM_SLOT);
       await mayJoin(config, userId, body.room, room);
       return callToken(config, {
