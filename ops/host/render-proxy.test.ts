@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstNameserver, renderProxyConfig, type ProxyOptions } from "./render-proxy.ts";
+import { firstNameserver, renderProxyConfig, secondsPerRequest, type ProxyOptions } from "./render-proxy.ts";
 
 const base: ProxyOptions = {
   serverName: "beratung.example.org",
@@ -41,6 +41,21 @@ describe("renderProxyConfig", () => {
     expect(conf).toContain("access_log /tmp/proxy-test/connecta-access.log connecta_no_address;");
     expect(conf).toContain("rate=1r/m;");
     expect(conf).toContain("limit_req zone=connecta_intake burst=3 nodelay;");
+    // The slowest limit (1r/m) tells when to try again.
+    expect(conf).toContain("add_header Retry-After 60 always;");
+    expect(conf).toContain('"retry_after_ms":60000}');
+  });
+
+  it("says when to try again after a 429: the time the slowest limit takes for one request", () => {
+    expect(secondsPerRequest({ rate: "30r/m", burst: 0 })).toBe(2);
+    expect(secondsPerRequest({ rate: "7r/m", burst: 0 })).toBe(9);
+    expect(secondsPerRequest({ rate: "5r/s", burst: 0 })).toBe(1);
+    const conf = renderProxyConfig(base);
+    expect(conf).toContain("add_header Retry-After 2 always;");
+    // The 429's own add_header drops the server's: the security headers are repeated there.
+    const limited = /location @connecta_rate_limited \{[^}]+\}/.exec(conf)?.[0] ?? "";
+    expect(limited).toContain('add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;');
+    expect(limited).toContain("add_header X-Content-Type-Options nosniff always;");
   });
 
   it("logs no client address and proxies nothing to the application service", () => {

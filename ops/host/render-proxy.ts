@@ -95,6 +95,12 @@ function checkLimit(name: string, limit: RateLimit): RateLimit {
   return limit;
 }
 
+/** Seconds until a limit lets one more request through: 60/N for `Nr/m`, 1/N for `Nr/s` (at least 1). */
+export function secondsPerRequest(limit: RateLimit): number {
+  const per = limit.rate.endsWith("/m") ? 60 : 1;
+  return Math.max(1, Math.ceil(per / Number.parseInt(limit.rate, 10)));
+}
+
 /** The first `nameserver` of a resolv.conf text, or `null` if there is none. */
 export function firstNameserver(resolvConf: string): string | null {
   const match = /^\s*nameserver\s+(\S+)/m.exec(resolvConf);
@@ -123,6 +129,7 @@ export function renderProxyConfig(options: ProxyOptions, template = readFileSync
   const intake = checkLimit("intakeLimit", o.intakeLimit);
   const login = checkLimit("loginLimit", o.loginLimit);
   const register = checkLimit("registerLimit", o.registerLimit);
+  const retryAfter = Math.max(...[intake, login, register].map(secondsPerRequest));
   return renderTemplate(template, {
     SERVER_NAME: check("serverName", o.serverName, HOSTNAME, "a lower-case DNS name"),
     CERTIFICATE: check("certificate", o.certificate, PATH, "an absolute path"),
@@ -141,6 +148,8 @@ export function renderProxyConfig(options: ProxyOptions, template = readFileSync
     LOGIN_BURST: login.burst,
     REGISTER_RATE: register.rate,
     REGISTER_BURST: register.burst,
+    RETRY_AFTER_SECONDS: retryAfter,
+    RETRY_AFTER_MS: retryAfter * 1000,
   });
 }
 

@@ -89,6 +89,17 @@ function handshake(options: ConnectionOptions): Promise<{ protocol: string | nul
 }
 
 /** Expects `{errcode, error}` in JSON with this status. */
+/**
+ * A 429 of the door says when to try again: the slowest of this test's limits lets one request
+ * through a minute (1r/m). The security headers its own add_header would drop are there.
+ */
+function expectTryAgainIn60(answer: Answer, what: string): void {
+  expect(answer.headers["retry-after"], what).toBe("60");
+  expect((JSON.parse(answer.text) as { retry_after_ms?: unknown }).retry_after_ms, what).toBe(60_000);
+  expect(answer.headers["strict-transport-security"], what).toContain("max-age=63072000");
+  expect(answer.headers["x-content-type-options"], what).toBe("nosniff");
+}
+
 function expectMatrixError(answer: Answer, status: number, errcode: string, what: string): void {
   expect({ status: answer.status, type: answer.headers["content-type"] }, what).toEqual({
     status,
@@ -414,7 +425,9 @@ describe("limits", () => {
       expect(answer.status, `request ${i + 1}`).not.toBe(429);
       expect(answer.status, `request ${i + 1}`).toBe(400);
     }
-    expectMatrixError(await post(), 429, "M_LIMIT_EXCEEDED", "the fifth intake");
+    const fifth = await post();
+    expectMatrixError(fifth, 429, "M_LIMIT_EXCEEDED", "the fifth intake");
+    expectTryAgainIn60(fifth, "the fifth intake");
     // A forged X-Forwarded-For changes nothing: the proxy counts the connection's address.
     expectMatrixError(await post({ "x-forwarded-for": "203.0.113.7" }), 429, "M_LIMIT_EXCEEDED", "forged address");
     // Reading is not limited, and the appservice still answers others (here: the client directly).
@@ -448,8 +461,9 @@ describe("limits", () => {
       body: "{}",
     });
     expectMatrixError(limited, 429, "M_LIMIT_EXCEEDED", what);
-    // The proxy's own answer, not Synapse's (which would carry retry_after_ms).
-    expect(limited.text).toContain("Too many requests");
+    // The proxy's own answer (Synapse's says "Too Many Requests"), with when to try again.
+    expect(limited.text).toContain("Too many requests; please wait");
+    expectTryAgainIn60(limited, what);
     // GET (the login flows) is not counted.
     expect((await proxied(path.replace("register", "login"))).status).toBe(200);
   });
