@@ -39,6 +39,7 @@ import {
   intakeUnderFaults,
   joinUnderFaults,
   ok,
+  retriable,
   retrying,
   seededRandom,
   sendUnderFaults,
@@ -48,7 +49,7 @@ import {
 import { freshStackEnv, removeStackData } from "../support/global-setup.ts";
 import { eventually, matrixRequest, registerUser, roomMembers, stackSecret, type TestUser } from "../support/matrix.ts";
 import { ROOM_SLOT } from "../../appservice/src/rtc/identity.ts";
-import { createAgency, createTopic, openIdToken } from "../support/workflow.ts";
+import { callApi, createAgency, createTopic, openIdToken } from "../support/workflow.ts";
 
 const seed = Number(process.env.CONNECTA_FAULT_SEED || Math.floor(Math.random() * 2 ** 31));
 const SEEKERS = Number(process.env.CONNECTA_FAULT_SEEKERS || 3);
@@ -109,6 +110,8 @@ afterAll(async () => {
 async function connectaDb(): Promise<pg.Client> {
   if (!stack) throw new Error("no stack");
   const client = new pg.Client(adminConnection(stack.config, stack.secrets, "connecta"));
+  // An error after a query (the connection lost) would otherwise end the test process.
+  client.on("error", () => {});
   await client.connect();
   return client;
 }
@@ -198,6 +201,8 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
       };
     });
 
+    // The test's own connection would die with PostgreSQL: it is closed during the faults.
+    await db.end();
     let faultsDone = false;
     const faultLog: string[] = [];
     const faults = injectFaults(faultLog).finally(() => (faultsDone = true));
@@ -233,14 +238,16 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
       sent.set(firstText, { from: seeker, to: claimedBy, toClient: clientOf(claimedBy) });
 
       let counsellor = claimedBy;
-      /** `rounds` exchanges, and more until the last service is back when `whileFaults`. */
-      const talk = async (rounds: number, whileFaults: boolean) => {
-        const cClient = clientOf(counsellor);
-        await joinUnderFaults(cClient, seeker.roomId);
-        // The seeker's client encrypts for the members it knows of: it must have seen the join.
+      /** The counsellor joins; the seeker's client, which encrypts for the members it knows of, sees it. */
+      const counsellorJoins = async () => {
+        await joinUnderFaults(clientOf(counsellor), seeker.roomId);
         await retrying("the seeker sees the counsellor join", async () =>
           seekerClient.getRoom(seeker.roomId)?.getMember(counsellor.userId)?.membership === "join" ? true : undefined,
         );
+      };
+      /** `rounds` exchanges, and more until the last service is back when `whileFaults`. */
+      const talk = async (rounds: number, whileFaults: boolean) => {
+        const cClient = clientOf(counsellor);
         for (let n = 0; n < rounds || (whileFaults && !faultsDone && n < MAX_ROUNDS); n++) {
           await say(seeker, seekerClient, counsellor, cClient);
           await say(counsellor, cClient, seeker, seekerClient);
@@ -248,21 +255,24 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
         }
       };
 
-      // A call token for the counsellor (LiveKit makes the call's room).
-      const callToken = async (user: TestUser) => {
-        const openid = {
-          access_token: await openIdToken(info, user),
-          token_type: "Bearer",
-          matrix_server_name: info.serverName,
-          expires_in: 3600,
-        };
-        return apiAsUser(info, user, "POST", "/api/v1/rtc/get_token", {
-          room_id: seeker.roomId,
-          slot_id: ROOM_SLOT,
-          openid_token: openid,
-          member: { id: `m-${index}`, claimed_user_id: user.userId, claimed_device_id: user.deviceId },
+      // A call token for the counsellor in the room (LiveKit makes the call's room).
+      const callToken = (user: TestUser) =>
+        retrying("a call token", async () => {
+          const openid = {
+            access_token: await openIdToken(info, user),
+            token_type: "Bearer",
+            matrix_server_name: info.serverName,
+            expires_in: 3600,
+          };
+          const res = await callApi(info.appserviceUrl, "POST", "/api/v1/rtc/get_token", null, {
+            room_id: seeker.roomId,
+            slot_id: ROOM_SLOT,
+            openid_token: openid,
+            member: { id: `m-${index}`, claimed_user_id: user.userId, claimed_device_id: user.deviceId },
+          });
+          return res.status === 401 || retriable(res.status) ? undefined : res;
         });
-      };
+      await counsellorJoins();
       ok(await callToken(counsellor), "call token");
 
       let handedOverTo: TestUser | null = null;
@@ -278,6 +288,7 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
         await retrying("the seeker sees the previous counsellor leave", async () =>
           seekerClient.getRoom(seeker.roomId)?.getMember(previous.userId)?.membership === "leave" ? true : undefined,
         );
+        await counsellorJoins();
       }
       await talk(2, true);
       // After the faults: a call can still be started.
@@ -288,6 +299,7 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
 
     const conversations = await Promise.all(plans.map(conversation));
     await faults;
+    db = await connectaDb();
     console.log(`faults-under-load: seed ${seed}; ${faultLog.join("; ")}`);
 
     // --- Nothing stuck ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ export async function retrying<T>(what: string, attempt: () => Promise<T | undef
 }
 
 /** An answer a client retries: no answer, a server error, a rate limit, or a service not ready. */
-const retriable = (status: number) => status >= 500 || status === 429;
+export const retriable = (status: number) => status >= 500 || status === 429;
 
 /**
  * Calls our API as `user` until it answers something a client would not retry, and returns that
@@ -159,19 +159,22 @@ async function registerUnderFaults(stack: StackInfo, username: string, password:
   };
 }
 
-const quietLogger: Logger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  getChild: () => quietLogger,
-};
+/** The SDK's warnings and errors, with whose client they are (the test file's log keeps them). */
+function clientLogger(userId: string): Logger {
+  const logger: Logger = {
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (...msg: unknown[]) => console.warn(userId, ...msg),
+    error: (...msg: unknown[]) => console.error(userId, ...msg),
+    getChild: () => logger,
+  };
+  return logger;
+}
 
 /**
  * A syncing matrix-js-sdk client with Rust crypto that keeps its unsent messages aside
  * (`pendingEventOrdering: "detached"`), where {@link sendUnderFaults} finds them to resend.
- * Errors are silent: under this test, every client sees many.
  */
 export async function faultClient(stack: StackInfo, user: TestUser): Promise<sdk.MatrixClient> {
   const client = sdk.createClient({
@@ -179,7 +182,7 @@ export async function faultClient(stack: StackInfo, user: TestUser): Promise<sdk
     userId: user.userId,
     deviceId: user.deviceId,
     accessToken: user.accessToken,
-    logger: quietLogger,
+    logger: clientLogger(user.userId),
   });
   await retrying("the crypto store", () => client.initRustCrypto({ useIndexedDB: false }).then(() => true));
   await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
