@@ -216,13 +216,19 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
       const sent: Conversation["sent"] = new Map();
       const say = async (from: TestUser, fromClient: sdk.MatrixClient, to: TestUser, toClient: sdk.MatrixClient) => {
         const body = text(`${index}-${from.localpart}`, sent.size);
-        await sendUnderFaults(fromClient, seeker.roomId, body);
+        await sendUnderFaults(fromClient, seeker.roomId, body, [to.userId]);
         sent.set(body, { from, to, toClient });
       };
 
       // The first message puts the enquiry in the queue; two counsellors race for it.
       const firstText = text(`${index}-first`, 0);
-      await sendUnderFaults(seekerClient, seeker.roomId, firstText);
+      // It is for every counsellor of the agency (all are invited until one claims it).
+      await sendUnderFaults(
+        seekerClient,
+        seeker.roomId,
+        firstText,
+        counsellors.map((c) => c.userId),
+      );
       await retrying(`enquiry ${seeker.enquiryId} in the queue`, async () => {
         const queue = ok(await apiAsUser(info, plan.racers[0], "GET", "/api/v1/queue"), "queue");
         const ids = (queue.enquiries as { enquiry_id: number }[]).map((e) => e.enquiry_id);
