@@ -180,7 +180,10 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
     const counsellors = await Promise.all(
       [1, 2, 3].map(async () => {
         const user = await registerUser(info, "fault-counsellor");
-        await db.query("INSERT INTO counsellors (user_id, display_name) VALUES ($1, $2)", [user.userId, user.localpart]);
+        await db.query("INSERT INTO counsellors (user_id, display_name) VALUES ($1, $2)", [
+          user.userId,
+          user.localpart,
+        ]);
         await db.query("INSERT INTO agency_memberships VALUES ($1, $2, 'counsellor')", [agencyId, user.userId]);
         return user;
       }),
@@ -313,7 +316,9 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
     await eventually(
       "every workflow step done",
       async () => {
-        const { rows } = await db.query("SELECT id, kind, enquiry_id, last_error FROM matrix_steps WHERE done_at IS NULL");
+        const { rows } = await db.query(
+          "SELECT id, kind, enquiry_id, last_error FROM matrix_steps WHERE done_at IS NULL",
+        );
         if (rows.length) throw new Error(`pending steps: ${JSON.stringify(rows)}`);
         return true;
       },
@@ -376,8 +381,15 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
         120_000,
       );
       const bodies = seen.map((e) => e.body ?? "");
-      expect(bodies.filter((b) => !c.sent.has(b)), "messages nobody sent").toEqual([]);
-      for (const body of c.sent.keys()) expect(bodies.filter((b) => b === body), body).toHaveLength(1);
+      expect(
+        bodies.filter((b) => !c.sent.has(b)),
+        "messages nobody sent",
+      ).toEqual([]);
+      for (const body of c.sent.keys())
+        expect(
+          bodies.filter((b) => b === body),
+          body,
+        ).toHaveLength(1);
       for (const [body, { from, to, toClient }] of c.sent) {
         const event = seen.find((e) => e.body === body);
         expect(event?.sender).toBe(from.userId);

@@ -186,10 +186,12 @@ export async function faultClient(stack: StackInfo, user: TestUser): Promise<sdk
   });
   await retrying("the crypto store", () => client.initRustCrypto({ useIndexedDB: false }).then(() => true));
   await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
-  await retrying(`${user.userId}'s first sync`, async () =>
-    client.getSyncState() === sdk.SyncState.Prepared || client.getSyncState() === sdk.SyncState.Syncing
-      ? true
-      : undefined,
+  await retrying(`${user.userId}'s first sync`, () =>
+    Promise.resolve(
+      client.getSyncState() === sdk.SyncState.Prepared || client.getSyncState() === sdk.SyncState.Syncing
+        ? true
+        : undefined,
+    ),
   );
   return client;
 }
@@ -224,7 +226,8 @@ export async function knowsDevicesOf(client: sdk.MatrixClient, userIds: string[]
     const devices = await crypto.getUserDeviceInfo(userIds, true);
     return userIds.every((u) => (devices.get(u)?.size ?? 0) > 0) ? true : undefined;
   });
-  if (tries > 1) console.warn(`${client.getUserId()}: learned the devices of ${userIds.join(", ")} after ${tries} tries`);
+  if (tries > 1)
+    console.warn(`${client.getUserId()}: learned the devices of ${userIds.join(", ")} after ${tries} tries`);
 }
 
 /**
@@ -245,14 +248,20 @@ export async function sendUnderFaults(
     () => false,
   );
   if (await sent) return;
-  await retrying(`${client.getUserId()} resends ${body}`, async () => {
-    const room = client.getRoom(roomId);
-    const pending = room?.getPendingEvents().find((e) => e.getContent().body === body || e.getClearContent()?.body === body);
-    if (!room) return undefined;
-    // Gone from the pending list: the server's echo arrived.
-    if (!pending) return true;
-    if (pending.status !== sdk.EventStatus.NOT_SENT) return undefined;
-    await client.resendEvent(pending, room);
-    return true;
-  }, 1_000);
+  await retrying(
+    `${client.getUserId()} resends ${body}`,
+    async () => {
+      const room = client.getRoom(roomId);
+      const pending = room
+        ?.getPendingEvents()
+        .find((e) => e.getContent().body === body || e.getClearContent()?.body === body);
+      if (!room) return undefined;
+      // Gone from the pending list: the server's echo arrived.
+      if (!pending) return true;
+      if (pending.status !== sdk.EventStatus.NOT_SENT) return undefined;
+      await client.resendEvent(pending, room);
+      return true;
+    },
+    1_000,
+  );
 }
