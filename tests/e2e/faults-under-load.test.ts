@@ -193,7 +193,7 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
     const clientOf = (u: TestUser) => counsellorClients.get(u.userId) as sdk.MatrixClient;
 
     // Each seeker's plan, drawn from the seed before anything runs: when they arrive, which two
-    // counsellors race for their enquiry, and (the first seeker) to whom it is handed over.
+    // counsellors race for their enquiry; the first seeker's conversation is handed over.
     const plans = Array.from({ length: SEEKERS }, (_, i) => {
       const first = Math.floor(random() * counsellors.length);
       const second = (first + 1 + Math.floor(random() * (counsellors.length - 1))) % counsellors.length;
