@@ -36,6 +36,7 @@ import { decryptRoomHistory } from "../support/crypto-identity.ts";
 import {
   apiAsUser,
   faultClient,
+  faultStats,
   intakeUnderFaults,
   joinUnderFaults,
   ok,
@@ -309,7 +310,9 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
     const conversations = await Promise.all(plans.map(conversation));
     await faults;
     db = await connectaDb();
-    console.log(`faults-under-load: seed ${seed}; ${faultLog.join("; ")}`);
+    console.log(`faults-under-load: seed ${seed}; ${faultLog.join("; ")}; load: ${JSON.stringify(faultStats)}`);
+    // Positive control: the load met a dead service (a request without answer, a message resent).
+    expect(faultStats.retried + faultStats.resent).toBeGreaterThan(0);
 
     // --- Nothing stuck ---------------------------------------------------------------------------
     // Every workflow step is done (the worker retries failed ones with a backoff of at most 60 s)…

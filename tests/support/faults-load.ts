@@ -27,6 +27,12 @@ export function seededRandom(seed: number): () => number {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * What the faults did to the load: attempts without an answer that were retried, messages resent,
+ * syncs that failed or reconnected.
+ */
+export const faultStats = { retried: 0, resent: 0, syncErrors: 0 };
+
 /** Gives up on a retried action after this long: the run fails instead of hanging. */
 const GIVE_UP_MS = 300_000;
 
@@ -45,6 +51,7 @@ export async function retrying<T>(what: string, attempt: () => Promise<T | undef
       last = "not yet";
     } catch (err) {
       last = (err as Error).message;
+      faultStats.retried++;
     }
     await sleep(pauseMs);
   }
@@ -185,6 +192,9 @@ export async function faultClient(stack: StackInfo, user: TestUser): Promise<sdk
     logger: clientLogger(user.userId),
   });
   await retrying("the crypto store", () => client.initRustCrypto({ useIndexedDB: false }).then(() => true));
+  client.on(sdk.ClientEvent.Sync, (state) => {
+    if (state === sdk.SyncState.Error || state === sdk.SyncState.Reconnecting) faultStats.syncErrors++;
+  });
   await client.startClient({ initialSyncLimit: 20, pendingEventOrdering: sdk.PendingEventOrdering.Detached });
   await retrying(`${user.userId}'s first sync`, () =>
     Promise.resolve(
@@ -259,6 +269,7 @@ export async function sendUnderFaults(
       // Gone from the pending list: the server's echo arrived.
       if (!pending) return true;
       if (pending.status !== sdk.EventStatus.NOT_SENT) return undefined;
+      faultStats.resent++;
       await client.resendEvent(pending, room);
       return true;
     },
