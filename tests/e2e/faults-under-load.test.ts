@@ -334,9 +334,12 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
     try {
       await eventually(
         "every appservice transaction delivered",
-        async () =>
-          (await synapseDb.query<{ n: number }>("SELECT count(*)::int AS n FROM application_services_txns")).rows[0]
-            ?.n === 0,
+        async () => {
+          const held = await synapseDb.query("SELECT as_id, txn_id FROM application_services_txns ORDER BY txn_id");
+          const state = await synapseDb.query("SELECT * FROM application_services_state");
+          if (held.rows.length) throw new Error(`held: ${JSON.stringify(held.rows)}; ${JSON.stringify(state.rows)}`);
+          return true;
+        },
         180_000,
       );
     } finally {
@@ -400,7 +403,9 @@ describe(`faults under load (CONNECTA_FAULT_SEED=${seed})`, () => {
           `${to.userId} decrypts ${body}`,
           async () => {
             const theirs = await decryptRoomHistory(info, c.seeker, c.seeker.roomId, toClient);
-            return theirs.find((e) => e.eventId === event?.eventId)?.body === body;
+            const mine = theirs.find((e) => e.eventId === event?.eventId);
+            if (mine?.body !== body) throw new Error(`${mine?.failure} session ${mine?.sessionId}`);
+            return true;
           },
           120_000,
         );
