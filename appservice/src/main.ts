@@ -92,7 +92,7 @@ if (!faultsArmed()) {
  * Asks Synapse to send the transactions it holds for us now (Matrix 1.7 appservice ping), at
  * start and then twice a minute. Synapse retries a transaction we did not accept (this process
  * was down, or answered 500 while PostgreSQL was) with a backoff that doubles up to 8.5 minutes,
- * during which no event reaches us; a ping ends the wait (tests/e2e/faults-under-load.test.ts).
+ * during which no event reaches us (synapse/appservice/scheduler.py); a ping ends the wait.
  */
 const ping = () =>
   homeserver
