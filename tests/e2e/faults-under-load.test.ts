@@ -6,7 +6,7 @@
  * started again on the same data. Afterwards nothing may be lost, doubled or stuck: every intake
  * that was answered has one enquiry and one room; every claimed enquiry one counsellor, whom its
  * room reflects; the handover is complete; every message is in its room once and decryptable by
- * the other side; no workflow step and no homeserver-to-service transaction is left pending.
+ * the other side; no workflow step is left undone and no transaction undelivered to the service.
  *
  * The moments come from a seed, printed at the start; CONNECTA_FAULT_SEED=<seed> replays the same
  * schedule (the load's own timing still varies from run to run). CONNECTA_FAULT_SEEKERS sets the
