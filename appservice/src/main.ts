@@ -9,7 +9,7 @@ import { AuditWebhook } from "./audit/webhook.ts";
 import { ConfigError, loadConfig, type Config } from "./config/config.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
-import { createHomeserver } from "./matrix/homeserver.ts";
+import { APPSERVICE_ID, createHomeserver } from "./matrix/homeserver.ts";
 import { stepRunners } from "./step-runners.ts";
 import { handleEnquiryEvent } from "./enquiries/events.ts";
 import { handleControlEvent } from "./control/events.ts";
@@ -88,6 +88,18 @@ if (!faultsArmed()) {
   control.start();
   webhook?.start();
 }
+/**
+ * Asks Synapse to send the transactions it holds for us now (Matrix 1.7 appservice ping), at
+ * start and then twice a minute. Synapse retries a transaction we did not accept (this process
+ * was down, or answered 500 while PostgreSQL was) with a backoff that doubles up to 8.5 minutes,
+ * during which no event reaches us (synapse/appservice/scheduler.py); a ping ends the wait.
+ */
+const ping = () =>
+  homeserver
+    .request("POST", `/_matrix/client/v1/appservice/${APPSERVICE_ID}/ping`, {})
+    .catch((err: Error) => log.debug({ err: err.message }, "ping"));
+void ping();
+const pingTimer = setInterval(() => void ping(), 30_000);
 /** Archives enquiries whose reopening window has passed, once a minute (any replica may). */
 const archive = () =>
   workflow.archiveExpired().then(
@@ -119,6 +131,7 @@ async function shutdown(signal: string) {
   steps.stop();
   control.stop();
   clearInterval(archiveTimer);
+  clearInterval(pingTimer);
   clearInterval(retentionTimer);
   webhook?.stop();
   server.close();

@@ -39,7 +39,9 @@ export function startService(
     });
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
-  void exited.then(() => log.end());
+  // Ended once the pipes are closed ("close"), not at "exit": a killed process group's output can
+  // still arrive after the leader's exit (PostgreSQL's backends share its pipes).
+  child.once("close", () => log.end());
   return { name, child, exited, logFile };
 }
 

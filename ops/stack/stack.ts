@@ -153,6 +153,43 @@ const COMPONENTS: readonly Component[] = [
   { label: "web client", port: (c) => c.clientPort, start: startClient, stopSignal: "SIGTERM" },
 ];
 
+/** The services of a stack by the names their processes have (processes.ts `Service.name`). */
+export type ServiceName = "postgres" | "synapse" | "livekit" | "appservice" | "client";
+
+function serviceIndex(stack: Stack, name: ServiceName): number {
+  const i = stack.services.findIndex((s) => s.name === name);
+  if (i < 0) throw new Error(`the stack has no service ${name}`);
+  return i;
+}
+
+/**
+ * Kills a service of a running stack with SIGKILL, its whole process group (PostgreSQL's
+ * backends too), as a crash of its machine or container would; resolves when it is gone. For
+ * fault injection (tests/e2e/faults-under-load.test.ts); {@link restartService} starts it again.
+ */
+export async function killService(stack: Stack, name: ServiceName): Promise<void> {
+  const service = stack.services[serviceIndex(stack, name)];
+  if (!service?.child.pid || service.child.exitCode !== null || service.child.signalCode !== null) return;
+  try {
+    process.kill(-service.child.pid, "SIGKILL");
+  } catch {
+    // The group is gone already.
+  }
+  await service.exited;
+}
+
+/**
+ * Starts a service of the stack again, on the same ports and with the same data folder
+ * (PostgreSQL's cluster, Synapse's signing key and media, the secrets), after it ended; resolves
+ * when it is ready, as at the stack's start.
+ */
+export async function restartService(stack: Stack, name: ServiceName): Promise<void> {
+  const i = serviceIndex(stack, name);
+  const component = COMPONENTS[i];
+  if (!component) throw new Error(`no component for ${name}`);
+  stack.services[i] = await component.start(stack.config, stack.secrets);
+}
+
 /** Replaces every port of 0 by a free one. */
 async function assignPorts(config: StackConfig): Promise<StackConfig> {
   const out = { ...config };

@@ -81,6 +81,23 @@ describe("the transaction endpoint", () => {
     expect(legacyWrong.status).toBe(403);
   });
 
+  it("answers Synapse's ping, which Synapse then reports, and no one else's", async () => {
+    // What the service asks at start and twice a minute, so that Synapse sends what it holds at once.
+    const asToken = { accessToken: stackSecret(stack, "asToken") };
+    const ping = await matrixRequest(stack, "POST", "/_matrix/client/v1/appservice/connecta/ping", asToken, {});
+    expect(ping.status).toBe(200);
+    expect(typeof ping.body.duration_ms).toBe("number");
+    const pingUs = (token: string | null) =>
+      fetch(`${stack.appserviceUrl}/_matrix/app/v1/ping`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: "{}",
+      });
+    expect((await pingUs(null)).status).toBe(401);
+    expect((await pingUs("wrong-token")).status).toBe(403);
+    expect((await pingUs(hsToken)).status).toBe(200);
+  });
+
   it("answers malformed bodies with 4xx Matrix errors", async () => {
     const cases: [string, string, number, string][] = [
       ["not json", "{events:", 400, "M_NOT_JSON"],

@@ -24,6 +24,9 @@ export interface CreateRoomOptions {
 }
 
 /** The homeserver as the bot sees it. */
+/** Our id in the homeserver's registration (homeserver-config/appservice-registration.yaml). */
+export const APPSERVICE_ID = "connecta";
+
 export interface Homeserver {
   /** The bot's user id. */
   readonly botUserId: string;

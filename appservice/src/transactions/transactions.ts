@@ -262,10 +262,18 @@ export function transactionRoutes(deps: {
   handle: EventHandler;
 }): Router {
   const router = Router();
-  router.put(["/_matrix/app/v1/transactions/:txnId", "/transactions/:txnId"], async (req, res) => {
+  const checkToken = (req: Request) => {
     const token = presentedToken(req);
     if (token === null) throw new MatrixError("M_UNAUTHORIZED", "Missing homeserver token");
     if (!tokensEqual(token, deps.hsToken)) throw new MatrixError("M_FORBIDDEN", "Invalid homeserver token");
+  };
+  // The homeserver's half of a ping (Matrix 1.7, appservice/matrix/homeserver.ts `ping`).
+  router.post("/_matrix/app/v1/ping", (req, res) => {
+    checkToken(req);
+    res.status(200).json({});
+  });
+  router.put(["/_matrix/app/v1/transactions/:txnId", "/transactions/:txnId"], async (req, res) => {
+    checkToken(req);
     const txnId = String(req.params.txnId);
     if (txnId.length > MAX_ID_LENGTH) throw new MatrixError("M_INVALID_PARAM", "Transaction id too long");
     const txnProblem = textProblem(txnId, "id");
