@@ -23,10 +23,10 @@ export interface CreateRoomOptions {
   powerLevels: Record<string, unknown>;
 }
 
-/** The homeserver as the bot sees it. */
 /** Our id in the homeserver's registration (homeserver-config/appservice-registration.yaml). */
 export const APPSERVICE_ID = "connecta";
 
+/** The homeserver as the bot sees it. */
 export interface Homeserver {
   /** The bot's user id. */
   readonly botUserId: string;
