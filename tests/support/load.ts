@@ -178,9 +178,10 @@ export async function connectaPairs(stack: StackInfo, n: number, options: SetupO
     if (!user) throw new Error(`agency ${i} has no counsellor`);
     return { user, token: await openIdToken(stack, user), ...(await loadClient(stack, user, options.clients)) };
   });
+  progress(`${n} counsellors online`);
   // The seekers' proof of work is done beforehand: it costs the seeker's device, not the server.
   const challenges = await pool(n, 4, (i) => solvedChallenge(stack, seekerAddress(i)));
-  progress(`${n} counsellors online, ${n} challenges solved`);
+  progress(`${n} challenges solved`);
 
   const start = performance.now();
   const seekers = await Promise.all(
