@@ -239,6 +239,7 @@ try {
   const both = (f: (r: Run) => string) => `${f(connecta)} | ${f(bare)}`;
   const rows: [string, (r: Run) => string][] = [
     ["pairs set up (queued / claimed)", (r) => `${r.setup.pairs.length} (${r.setup.queued} / ${r.setup.claimed})`],
+    ["intake requests retried after a server error", (r) => String(r.setup.retried.length)],
     [
       "rooms per second, all pairs at once (Connecta: intakes)",
       (r) => fmt(r.setup.pairs.length / r.setup.roomSeconds, 1),
@@ -274,10 +275,17 @@ try {
   console.log("|---|---|---|");
   for (const [label, f] of rows) console.log(`| ${label} | ${both(f)} |`);
   for (const r of [connecta, bare]) {
-    for (const line of [...r.result.lost, ...r.history.undecryptable, ...r.history.missing].slice(0, 10)) {
+    const lines = [...r.setup.retried, ...r.result.lost, ...r.history.undecryptable, ...r.history.missing];
+    for (const line of lines.slice(0, 10)) {
       console.error(`problem: ${line}`);
     }
   }
 } finally {
+  // The application service's errors, if any, before the stack's data (and logs) are removed.
+  const errors = readFileSync(join(dataDir, "logs", "appservice.log"), "utf8")
+    .split("\n")
+    .filter((line) => /"level":(50|60)/.test(line));
+  for (const line of errors.slice(0, 5)) console.error(`appservice: ${line.slice(0, 600)}`);
+  if (errors.length > 5) console.error(`appservice: ${errors.length - 5} more errors`);
   await cleanup();
 }

@@ -62,6 +62,8 @@ export interface PairsSetup {
   queued: number;
   /** Claims answered 200 with the counsellor assigned (Connecta; bare: 0). */
   claimed: number;
+  /** Intake requests the appservice answered with a server error or 429 and the seeker retried. */
+  retried: string[];
 }
 
 /** Runs `task` for 0..n-1, at most `parallel` at a time; resolves with the results in order. */
@@ -183,15 +185,26 @@ export async function connectaPairs(stack: StackInfo, n: number, options: SetupO
   const challenges = await pool(n, 4, (i) => solvedChallenge(stack, seekerAddress(i)));
   progress(`${n} challenges solved`);
 
+  const retried: string[] = [];
   const start = performance.now();
   const seekers = await Promise.all(
-    agencies.map((agency, i) =>
-      intakeSeeker(
-        stack,
-        { topic: agency.topic, postcode: agency.postcode },
-        { challenge: challenges[i] as { challengeId: string; nonce: string }, headers: seekerAddress(i) },
-      ),
-    ),
+    agencies.map(async (agency, i) => {
+      // A seeker whose intake request fails with a server error tries again, as a person would
+      // press the button again: with the same answers and the same solved challenge, which the
+      // appservice accepts again (intakes.ts). Each retry is reported.
+      const input = { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() };
+      const via = { challenge: challenges[i] as { challengeId: string; nonce: string }, headers: seekerAddress(i) };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await intakeSeeker(stack, input, via);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          if (!/^intake: (5\d\d|429)/.test(message) || attempt === 5) throw err;
+          retried.push(message);
+          await new Promise((r) => setTimeout(r, 2000 * attempt));
+        }
+      }
+    }),
   );
   const roomSeconds = (performance.now() - start) / 1000;
   progress(`${n} intakes in ${roomSeconds.toFixed(1)} s`);
@@ -238,7 +251,7 @@ export async function connectaPairs(stack: StackInfo, n: number, options: SetupO
       ]),
     };
   });
-  return { pairs, roomSeconds, queued, claimed };
+  return { pairs, roomSeconds, queued, claimed, retried };
 }
 
 /** `n` pairs in plain encrypted rooms made directly on Synapse (module comment). */
@@ -311,7 +324,7 @@ export async function barePairs(stack: StackInfo, n: number, options: SetupOptio
       ]),
     };
   });
-  return { pairs, roomSeconds, queued: 0, claimed: 0 };
+  return { pairs, roomSeconds, queued: 0, claimed: 0, retried: [] };
 }
 
 /** What an exchange delivered. */
