@@ -220,6 +220,13 @@ async function run(
   );
   const history = await verifyHistory(info, setup.pairs);
   await stopClients();
+  // Each run's numbers as soon as it ends: a later run that fails does not take them along.
+  const cpu = COMPONENTS.map((c) => `${c} ${exchangeUsage.cpu[c].toFixed(0)}`).join(", ");
+  progress(
+    `${name}: p50/p95/p99 ${[0.5, 0.95, 0.99].map((q) => quantile(result.latencies, q).toFixed(0)).join("/")} ms; ` +
+      `history ${history.events} events, ${history.duplicated.length} duplicated, ${history.undecryptable.length} undecryptable, ${history.missing.length} missing; ` +
+      `exchange CPU s: ${cpu}`,
+  );
   return { setup, result, history, setupUsage, exchangeUsage };
 }
 
