@@ -112,21 +112,30 @@ export async function inviteSharingHistory(
 /**
  * Waits until `client` sees its invite to `roomId`, joins, waits until the join and the room's
  * encryption state have come down the sync, and returns the inviter (the sender of the invite
- * event), whose key bundle, if any, the SDK imports during or shortly after the join.
+ * event), whose key bundle, if any, the SDK imports during or shortly after the join. Each of
+ * the two waits gives up after `timeoutMs` (longer under load, bench/load.ts).
  */
-export async function joinInvitedRoom(client: sdk.MatrixClient, roomId: string): Promise<string> {
+export async function joinInvitedRoom(client: sdk.MatrixClient, roomId: string, timeoutMs = 30_000): Promise<string> {
   const me = client.getSafeUserId();
-  const inviter = await eventually(`${me}'s invite to ${roomId}`, () => {
-    const member = client.getRoom(roomId)?.getMember(me);
-    return member?.membership === sdk.KnownMembership.Invite ? member.events.member?.getSender() : undefined;
-  });
+  const inviter = await eventually(
+    `${me}'s invite to ${roomId}`,
+    () => {
+      const member = client.getRoom(roomId)?.getMember(me);
+      return member?.membership === sdk.KnownMembership.Invite ? member.events.member?.getSender() : undefined;
+    },
+    timeoutMs,
+  );
   await client.joinRoom(roomId);
   // joinRoom() resolves before the sync delivers the room's state; sending before that fails
   // with "Cannot encrypt event in unconfigured room".
-  await eventually(`${me}'s join to ${roomId} synced`, () => {
-    const room = client.getRoom(roomId);
-    return room?.getMyMembership() === sdk.KnownMembership.Join && room.hasEncryptionStateEvent();
-  });
+  await eventually(
+    `${me}'s join to ${roomId} synced`,
+    () => {
+      const room = client.getRoom(roomId);
+      return room?.getMyMembership() === sdk.KnownMembership.Join && room.hasEncryptionStateEvent();
+    },
+    timeoutMs,
+  );
   return inviter;
 }
 

@@ -36,17 +36,25 @@ export interface ApiAnswer {
   body: Record<string, unknown>;
 }
 
-/** Calls the appservice API with a JSON body (or a raw string) and an optional bearer token. */
+/**
+ * Calls the appservice API with a JSON body (or a raw string), an optional bearer token and
+ * optional extra headers.
+ */
 export async function callIntakeApi(
   stack: StackInfo,
   method: string,
   path: string,
   body?: unknown,
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<ApiAnswer> {
   const res = await fetch(`${stack.appserviceUrl}${path}`, {
     method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -92,9 +100,16 @@ export async function solveChallenge(challengeId: string, difficulty: number): P
   }
 }
 
-/** Fetches a challenge and solves it; returns the id and the nonce. */
-export async function solvedChallenge(stack: StackInfo): Promise<{ challengeId: string; nonce: string }> {
-  const res = await callIntakeApi(stack, "GET", "/api/v1/intake/challenge");
+/**
+ * Fetches a challenge and solves it; returns the id and the nonce. `headers` are sent with the
+ * request (X-Forwarded-For: a client address, which the stack's appservice trusts from its web
+ * client's address, 127.0.0.1, where the tests call from).
+ */
+export async function solvedChallenge(
+  stack: StackInfo,
+  headers: Record<string, string> = {},
+): Promise<{ challengeId: string; nonce: string }> {
+  const res = await callIntakeApi(stack, "GET", "/api/v1/intake/challenge", undefined, undefined, headers);
   if (res.status !== 200) throw new Error(`challenge: ${res.status} ${JSON.stringify(res.body)}`);
   const challengeId = String(res.body.challenge_id);
   return { challengeId, nonce: await solveChallenge(challengeId, Number(res.body.difficulty)) };
@@ -158,11 +173,27 @@ export async function registerNamed(stack: StackInfo, localpart: string): Promis
   return createUser(stack, localpart);
 }
 
-/** Goes through the whole intake as the web client will and returns the seeker with their room. */
-export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Promise<Seeker> {
+/**
+ * Goes through the whole intake as the web client will and returns the seeker with their room.
+ * `via.challenge` is one solved beforehand (else one is fetched and solved now); `via.headers`
+ * go with every request to the appservice (see {@link solvedChallenge}).
+ */
+export async function intakeSeeker(
+  stack: StackInfo,
+  options: IntakeOptions,
+  via: { challenge?: { challengeId: string; nonce: string }; headers?: Record<string, string> } = {},
+): Promise<Seeker> {
   const pseudonym = options.pseudonym ?? freshPseudonym();
-  const challenge = await solvedChallenge(stack);
-  const intake = await callIntakeApi(stack, "POST", "/api/v1/intake", intakeBody(challenge, { ...options, pseudonym }));
+  const headers = via.headers ?? {};
+  const challenge = via.challenge ?? (await solvedChallenge(stack, headers));
+  const intake = await callIntakeApi(
+    stack,
+    "POST",
+    "/api/v1/intake",
+    intakeBody(challenge, { ...options, pseudonym }),
+    undefined,
+    headers,
+  );
   if (intake.status !== 200) throw new Error(`intake: ${intake.status} ${JSON.stringify(intake.body)}`);
   const username = String(intake.body.username);
   const intakeId = String(intake.body.intake_id);
@@ -186,6 +217,7 @@ export async function intakeSeeker(stack: StackInfo, options: IntakeOptions): Pr
     `/api/v1/intake/${intakeId}/complete`,
     {},
     await openIdToken(stack, user),
+    headers,
   );
   if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
   return {
