@@ -90,6 +90,18 @@ const BODY_ERRORS: Record<string, MatrixError> = {
 };
 
 /**
+ * Every database connection of the process was taken for pg's whole wait (many intakes at once,
+ * each waiting for Synapse: bench/load.ts found it): the service is busy, not broken, and the
+ * request can simply be sent again.
+ */
+function busy(err: unknown): MatrixError | undefined {
+  if (!(err instanceof Error) || err.message !== "timeout exceeded when trying to connect") return undefined;
+  return new MatrixError("M_UNAVAILABLE", "The service is busy; please try again in a moment", {
+    retry_after_ms: 2000,
+  });
+}
+
+/**
  * The one error middleware: known errors become their Matrix error, anything else a 500.
  * `translate` turns a feature's own errors (the workflow's refusals) into Matrix errors;
  * `observe` sees every known error before it is answered (the security event log counts refused
@@ -107,7 +119,7 @@ export function errorHandler(
       typeof err === "object" && err !== null && "type" in err ? BODY_ERRORS[String(err.type)] : undefined;
     // A path with broken percent-encoding makes express throw a URIError while matching.
     const uriError = err instanceof URIError ? new MatrixError("M_INVALID_PARAM", "Malformed URL encoding") : undefined;
-    const known = err instanceof MatrixError ? err : (translate(err) ?? bodyError ?? uriError);
+    const known = err instanceof MatrixError ? err : (translate(err) ?? bodyError ?? uriError ?? busy(err));
     if (known) {
       log.info({ path: req.path, errcode: known.errcode }, "request refused");
       try {
