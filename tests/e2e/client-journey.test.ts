@@ -529,6 +529,8 @@ async function journey(): Promise<void> {
   await colleague.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
   const draft = `A reply I am still thinking about ${unique()}`;
   await typeInto(colleague, "#composer", draft);
+  // Every key typed arrived (none lost to a composer drawn anew while typing).
+  expect(await colleague.inputValue("#composer")).toBe(draft);
   // The whole draft is stored (encrypted: its length tells), not a part saved while typing paused.
   // The tab's clock is installed: the draft's delayed save runs only when time is moved on.
   await expect

@@ -10,7 +10,12 @@ export async function tabTo(page: Page, selector: string): Promise<void> {
     if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
     await page.keyboard.press("Tab");
   }
-  throw new Error(`Tab never reached ${selector}`);
+  const where = await page.evaluate((s) => {
+    const el = document.querySelector(s);
+    if (!el) return "it is not on the page";
+    return el.matches(":disabled") ? "it is disabled" : "it is on the page and enabled";
+  }, selector);
+  throw new Error(`Tab never reached ${selector}: ${where}`);
 }
 
 /** Moves through the focused radio group with the arrow keys until `value` is checked. */
@@ -70,6 +75,9 @@ export async function sendFileByKeyboard(
   file: { name: string; mimeType: string; buffer: Buffer },
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
+    // While a message is on its way the composer's buttons are disabled (and not reachable by
+    // Tab): a person waits until it has gone.
+    await page.locator("form.composer button.attach:not([disabled])").waitFor({ timeout: 60_000 });
     await tabTo(page, "form.composer button.attach");
     const chooser = page.waitForEvent("filechooser", { timeout: 10_000 });
     await page.keyboard.press("Space");
