@@ -528,9 +528,17 @@ async function journey(): Promise<void> {
   await colleague.goto(conversationB, { waitUntil: "load" });
   await colleague.locator("form.composer button[type=submit]:not([disabled])").waitFor({ timeout: 60_000 });
   const draft = `A reply I am still thinking about ${unique()}`;
+  await colleague.evaluate(() => {
+    (window as unknown as { typedInto?: Element | null }).typedInto = document.getElementById("composer");
+  });
   await typeInto(colleague, "#composer", draft);
-  // Every key typed arrived (none lost to a composer drawn anew while typing).
-  expect(await colleague.inputValue("#composer")).toBe(draft);
+  // Every key typed arrived (none lost to a composer drawn anew, or to the focus moving away).
+  const composer = await colleague.evaluate(() => ({
+    value: (document.getElementById("composer") as HTMLTextAreaElement | null)?.value,
+    same: (window as unknown as { typedInto?: Element | null }).typedInto === document.getElementById("composer"),
+    focused: document.activeElement?.id ?? document.activeElement?.tagName,
+  }));
+  expect(composer).toEqual({ value: draft, same: true, focused: "composer" });
   // The whole draft is stored (encrypted: its length tells), not a part saved while typing paused.
   // The tab's clock is installed: the draft's delayed save runs only when time is moved on.
   await expect
