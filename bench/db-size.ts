@@ -25,9 +25,7 @@
  * (CONNECTA_SYNAPSE_EXTRA_CONFIG): one address seeds thousands of messages.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { eventually, matrixRequest, registerUser, stackSecret, type TestUser } from "../tests/support/matrix.ts";
@@ -42,7 +40,7 @@ import {
   seekerWrites,
   stepsDone,
 } from "../tests/support/workflow.ts";
-import { benchDataDir, benchStack } from "./support.ts";
+import { benchDataDir, raisedSynapseLimits, benchStack } from "./support.ts";
 
 const conversations = Number(process.argv[2] ?? 40);
 const batches = Number(process.argv[3] ?? 5);
@@ -58,17 +56,7 @@ const median = (values: number[]) => {
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 const dataDir = benchDataDir("db-size");
-const extra = join(dataDir, "bench-synapse.yaml");
-writeFileSync(
-  extra,
-  [
-    "rc_message: {per_second: 1000, burst_count: 1000}",
-    "rc_joins: {local: {per_second: 1000, burst_count: 1000}}",
-    "rc_login: {address: {per_second: 1000, burst_count: 1000}, account: {per_second: 1000, burst_count: 1000}}",
-    "rc_registration: {per_second: 1000, burst_count: 1000}",
-    "",
-  ].join("\n"),
-);
+const extra = raisedSynapseLimits(dataDir);
 const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, () =>
   Promise.resolve(undefined),
 );

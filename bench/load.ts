@@ -25,7 +25,7 @@
  *   node bench/load.ts [pairs=200] [messages per pair=20] [parallel setup=20]
  *   (in the environment ops/connecta sets up)
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import type * as sdk from "matrix-js-sdk";
@@ -39,7 +39,7 @@ import {
   type HistoryCheck,
   type PairsSetup,
 } from "../tests/support/load.ts";
-import { benchDataDir, benchStack } from "./support.ts";
+import { benchDataDir, raisedSynapseLimits, benchStack } from "./support.ts";
 
 const PAIRS = Number(process.argv[2] ?? 200);
 const MESSAGES = Number(process.argv[3] ?? 20);
@@ -62,18 +62,7 @@ const quantile = (values: number[], q: number) => {
 }
 
 const dataDir = benchDataDir("load");
-const extra = join(dataDir, "bench-synapse.yaml");
-writeFileSync(
-  extra,
-  [
-    "rc_message: {per_second: 1000, burst_count: 1000}",
-    "rc_joins: {local: {per_second: 1000, burst_count: 1000}}",
-    "rc_login: {address: {per_second: 1000, burst_count: 1000}, account: {per_second: 1000, burst_count: 1000}}",
-    "rc_registration: {per_second: 1000, burst_count: 1000}",
-    "rc_registration_token_validity: {per_second: 1000, burst_count: 1000}",
-    "",
-  ].join("\n"),
-);
+const extra = raisedSynapseLimits(dataDir, ["rc_registration_token_validity"]);
 const clients: sdk.MatrixClient[] = [];
 const stopClients = () => {
   clients.splice(0).forEach((c) => c.stopClient());

@@ -23,7 +23,7 @@
  * (CONNECTA_SYNAPSE_EXTRA_CONFIG): one address sends for every seeker and counsellor.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
@@ -39,7 +39,7 @@ import {
   openTestEnquiry,
   seekerWrites,
 } from "../tests/support/workflow.ts";
-import { benchDataDir, benchStack } from "./support.ts";
+import { benchDataDir, raisedSynapseLimits, benchStack } from "./support.ts";
 
 const pairs = Number(process.argv[2] ?? 40);
 const seconds = Number(process.argv[3] ?? 30);
@@ -52,17 +52,7 @@ const quantile = (values: number[], q: number) => {
 };
 
 const dataDir = benchDataDir("messages");
-const extra = join(dataDir, "bench-synapse.yaml");
-writeFileSync(
-  extra,
-  [
-    "rc_message: {per_second: 1000, burst_count: 1000}",
-    "rc_joins: {local: {per_second: 1000, burst_count: 1000}}",
-    "rc_login: {address: {per_second: 1000, burst_count: 1000}, account: {per_second: 1000, burst_count: 1000}}",
-    "rc_registration: {per_second: 1000, burst_count: 1000}",
-    "",
-  ].join("\n"),
-);
+const extra = raisedSynapseLimits(dataDir);
 const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, () =>
   Promise.resolve(undefined),
 );

@@ -21,9 +21,7 @@
  * (CONNECTA_SYNAPSE_EXTRA_CONFIG): one address seeds hundreds of messages a second.
  */
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { join } from "node:path";
 import type pg from "pg";
 import type { StackInfo } from "../ops/stack/stack.ts";
 import { matrixRequest, registerUser, stackSecret, type TestUser } from "../tests/support/matrix.ts";
@@ -37,7 +35,7 @@ import {
   openTestEnquiry,
   seekerWrites,
 } from "../tests/support/workflow.ts";
-import { benchDataDir, benchStack } from "./support.ts";
+import { benchDataDir, raisedSynapseLimits, benchStack } from "./support.ts";
 
 const conversations = Number(process.argv[2] ?? 20);
 const runs = Number(process.argv[3] ?? 3);
@@ -52,18 +50,7 @@ const quantile = (values: number[], q: number) => {
 const median = (values: number[]) => quantile(values, 0.5);
 
 const dataDir = benchDataDir("retention");
-const extra = join(dataDir, "bench-synapse.yaml");
-writeFileSync(
-  extra,
-  [
-    "rc_message: {per_second: 1000, burst_count: 1000}",
-    "rc_joins: {local: {per_second: 1000, burst_count: 1000}}",
-    "rc_login: {address: {per_second: 1000, burst_count: 1000}, account: {per_second: 1000, burst_count: 1000}}",
-    "rc_registration: {per_second: 1000, burst_count: 1000}",
-    "rc_media_create: {per_second: 1000, burst_count: 1000}",
-    "",
-  ].join("\n"),
-);
+const extra = raisedSynapseLimits(dataDir, ["rc_media_create"]);
 const { stack, cleanup } = benchStack(dataDir, { CONNECTA_SYNAPSE_EXTRA_CONFIG: extra }, () =>
   Promise.resolve(undefined),
 );

@@ -2,7 +2,7 @@
  * What the browser benchmarks share: the client build check and a fresh stack that is stopped
  * and removed however the run ends.
  */
-import { mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../ops/stack/config.ts";
 import { freshStackEnv, launchStack, removeStackData } from "../tests/support/global-setup.ts";
@@ -18,6 +18,28 @@ export function requireClientBuild(): Date {
 export function benchDataDir(name: string): string {
   mkdirSync(join(ROOT, ".data"), { recursive: true });
   return mkdtempSync(join(ROOT, ".data", `bench-${name}-`));
+}
+
+/**
+ * Writes a Synapse configuration file into `dataDir` that raises its message, join, login and
+ * registration limits (one address on loopback sends for every seeker and counsellor of a
+ * benchmark), plus `more` of the same form; returns its path, for CONNECTA_SYNAPSE_EXTRA_CONFIG.
+ */
+export function raisedSynapseLimits(dataDir: string, more: string[] = []): string {
+  const path = join(dataDir, "bench-synapse.yaml");
+  const raised = (name: string) => `${name}: {per_second: 1000, burst_count: 1000}`;
+  writeFileSync(
+    path,
+    [
+      raised("rc_message"),
+      "rc_joins: {local: {per_second: 1000, burst_count: 1000}}",
+      "rc_login: {address: {per_second: 1000, burst_count: 1000}, account: {per_second: 1000, burst_count: 1000}}",
+      raised("rc_registration"),
+      ...more.map(raised),
+      "",
+    ].join("\n"),
+  );
+  return path;
 }
 
 /**
