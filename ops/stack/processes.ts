@@ -113,6 +113,25 @@ export async function freePorts(host: string, count: number): Promise<number[]> 
 }
 
 /**
+ * A stack's port settings (the environment ops/stack reads) on {@link stablePorts}: for a stack
+ * that is stopped or killed and must answer where it did before.
+ */
+export async function stablePortsEnv(host: string): Promise<Record<string, string>> {
+  const keys = [
+    "CONNECTA_PG_PORT",
+    "CONNECTA_SYNAPSE_PORT",
+    "CONNECTA_SYNAPSE_METRICS_PORT",
+    "CONNECTA_APPSERVICE_PORT",
+    "CONNECTA_CLIENT_PORT",
+    "CONNECTA_LIVEKIT_PORT",
+    "CONNECTA_LIVEKIT_TCP_PORT",
+    "CONNECTA_LIVEKIT_UDP_PORT",
+  ];
+  const ports = await stablePorts(host, keys.length);
+  return Object.fromEntries(keys.map((key, i) => [key, String(ports[i])]));
+}
+
+/**
  * `count` TCP ports free on `host` now, below the kernel's ephemeral range: a stack that must
  * come back on the same ports after a stop (a restore) keeps them free meanwhile, because the
  * kernel hands out ports for port-0 listeners and outgoing connections only from that range.

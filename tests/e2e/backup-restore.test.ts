@@ -30,7 +30,7 @@ import type { Browser, Page } from "playwright-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
-import { stablePorts } from "../../ops/stack/processes.ts";
+import { stablePortsEnv } from "../../ops/stack/processes.ts";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { launchChromium } from "../support/browser.ts";
 import {
@@ -73,20 +73,10 @@ let running: ReturnType<typeof launchStack> | null = null;
 beforeAll(async () => {
   // Fixed ports, as on a host: the restored stack answers where the old one did (below the
   // ephemeral range, so that no other process of the test run takes one meanwhile).
-  const ports = await stablePorts("127.0.0.1", 8);
-  const keys = [
-    "CONNECTA_PG_PORT",
-    "CONNECTA_SYNAPSE_PORT",
-    "CONNECTA_SYNAPSE_METRICS_PORT",
-    "CONNECTA_APPSERVICE_PORT",
-    "CONNECTA_CLIENT_PORT",
-    "CONNECTA_LIVEKIT_PORT",
-    "CONNECTA_LIVEKIT_TCP_PORT",
-    "CONNECTA_LIVEKIT_UDP_PORT",
-  ];
+  const ports = await stablePortsEnv("127.0.0.1");
   env = {
     ...freshStackEnv(dataDir),
-    ...Object.fromEntries(keys.map((key, i) => [key, String(ports[i])])),
+    ...ports,
     CONNECTA_BACKUP_DIR: backupDir,
     CONNECTA_BACKUP_AGE_RECIPIENT: recipient,
     CONNECTA_BACKUP_AGE_IDENTITY: operatorKey,

@@ -23,7 +23,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackConfig, ROOT } from "../../ops/stack/config.ts";
 import { adminConnection } from "../../ops/stack/postgres.ts";
-import { stablePorts } from "../../ops/stack/processes.ts";
+import { stablePortsEnv } from "../../ops/stack/processes.ts";
 import {
   killService,
   restartService,
@@ -70,17 +70,7 @@ beforeAll(async () => {
   console.log(`faults-under-load: seed ${seed} (replay with CONNECTA_FAULT_SEED=${seed})`);
   // Fixed ports below the ephemeral range: a restarted service answers where it did before,
   // and no other process takes its port while it is down.
-  const ports = await stablePorts("127.0.0.1", 8);
-  const keys = [
-    "CONNECTA_PG_PORT",
-    "CONNECTA_SYNAPSE_PORT",
-    "CONNECTA_SYNAPSE_METRICS_PORT",
-    "CONNECTA_APPSERVICE_PORT",
-    "CONNECTA_CLIENT_PORT",
-    "CONNECTA_LIVEKIT_PORT",
-    "CONNECTA_LIVEKIT_TCP_PORT",
-    "CONNECTA_LIVEKIT_UDP_PORT",
-  ];
+  const ports = await stablePortsEnv("127.0.0.1");
   // The test stack's login limit per address (tests/support/global-setup.ts).
   const extraConfig = join(dataDir, "e2e-synapse.yaml");
   writeFileSync(
@@ -92,7 +82,7 @@ beforeAll(async () => {
   );
   const config = loadStackConfig({
     ...freshStackEnv(dataDir),
-    ...Object.fromEntries(keys.map((key, i) => [key, String(ports[i])])),
+    ...ports,
     CONNECTA_SYNAPSE_EXTRA_CONFIG: extraConfig,
   });
   stack = await startStack(config);
