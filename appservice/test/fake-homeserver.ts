@@ -40,7 +40,7 @@ export class FakeHomeserver implements Homeserver {
     return this.botUserId;
   }
 
-  async request<T>(): Promise<T> {
+  async request<T>(..._args: unknown[]): Promise<T> {
     throw new Error("the fake homeserver has no admin API; test that against Synapse (tests/e2e/)");
   }
 

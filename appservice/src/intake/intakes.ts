@@ -146,13 +146,17 @@ interface IntakeRow {
  * work reaches the database and the global budget. Checks that only look at the input (pseudonym
  * rules, topic, agency) come next and leave the challenge unused, so a seeker can correct a typo
  * without solving again. A challenge used for the first time counts once against the global
- * budget (over it: 429, and the challenge stays unused). Then everything happens in one
- * transaction: the challenge is recorded as used, also when the pseudonym turns out to be taken
- * (each probe for a taken pseudonym costs a solved challenge), but not when we fail (Synapse
- * unreachable), so the seeker can simply retry.
+ * budget (over it: 429, and the challenge stays unused). Synapse is asked whether it knows the
+ * pseudonym before the transaction, and the token is minted at Synapse after it: no database
+ * connection waits for Synapse, so a slow homeserver cannot starve the rest of the API. The
+ * transaction records the challenge as used, also when the pseudonym turns out to be taken (each
+ * probe for a taken pseudonym costs a solved challenge), and the intake that holds the pseudonym.
+ * When minting fails (Synapse unreachable), both are undone, so the seeker can simply retry.
  *
  * A challenge that was used already answers with the intake it created when the same input is
- * presented again before the token expires: a client whose answer got lost retries safely.
+ * presented again before the token expires: a client whose answer got lost retries safely. The
+ * retry mints the token again (Synapse keeps the first), so its answer is true even while the
+ * first request is still minting.
  */
 export async function createIntake(
   deps: FeatureDeps,
@@ -177,9 +181,11 @@ export async function createIntake(
   // a used challenge does not). Counted in its own statement, not in the transaction below: that
   // one waits for Synapse, and a counter row locked across it would queue every intake, each
   // holding a database connection the rest of the API needs.
+  let knownToSynapse = false;
   if (!expired && !(await wasUsed(deps.pool, challenge))) {
     const r = settings.rateLimits;
     await hit(deps.pool, "intake:global", r.intakeGlobal, r.windowSeconds);
+    knownToSynapse = await synapseHasUser(deps, `@${pseudonym}:${deps.config.serverName}`);
   }
   const outcome = await withTransaction(deps.pool, async (db) => {
     // An expired, uncompleted intake frees its pseudonym; an account registered with its token
@@ -205,8 +211,9 @@ export async function createIntake(
     }
     await db.query("SAVEPOINT reserve");
     try {
+      if (knownToSynapse) throw inUse();
       const row = { id: intakeId, pseudonym, agencyId: agency.agencyId };
-      return { answer: await reserve(deps, db, settings, row, input), retry: false };
+      return { answer: await reserve(db, settings, row, input), retry: false };
     } catch (err) {
       if (!(err instanceof MatrixError && err.errcode === "M_USER_IN_USE")) throw err;
       // Keep the challenge used, refuse after the commit.
@@ -215,6 +222,17 @@ export async function createIntake(
     }
   });
   if ("refusal" in outcome) throw outcome.refusal;
+  try {
+    await mintToken(deps, outcome.answer);
+  } catch (err) {
+    if (!outcome.retry) {
+      // Left in place when this fails too: the intake expires, and a retry still completes it.
+      await undoIntake(deps.pool, intakeId, challenge).catch((undo: unknown) =>
+        deps.log.warn({ err: (undo as Error).message }, "undoing an intake failed"),
+      );
+    }
+    throw err;
+  }
   if (!outcome.retry) deps.metrics.intakes.inc({ stage: "started" });
   deps.log.info({ intake: intakeId }, outcome.retry ? "intake answered again (retry)" : "intake created");
   return outcome.answer;
@@ -254,9 +272,8 @@ async function sameIntake(
   };
 }
 
-/** Reserves the pseudonym (ours and Synapse's) and mints the registration token. */
+/** Reserves the pseudonym and chooses the registration token (minted at Synapse after the commit). */
 async function reserve(
-  deps: FeatureDeps,
   db: pg.PoolClient,
   settings: IntakeSettings,
   row: { id: string; pseudonym: string; agencyId: number },
@@ -264,7 +281,6 @@ async function reserve(
 ): Promise<IntakeAnswer> {
   const taken = await db.query("SELECT 1 FROM intakes WHERE pseudonym = $1", [row.pseudonym]);
   if (taken.rowCount) throw inUse();
-  if (await synapseHasUser(deps, `@${row.pseudonym}:${deps.config.serverName}`)) throw inUse();
 
   // We choose the token, so the row exists (and holds the pseudonym) before Synapse knows it.
   const token = `${row.pseudonym}~${randomBytes(24).toString("base64url")}`; // Synapse registers only this name
@@ -292,22 +308,35 @@ async function reserve(
     if (pgError(err)?.code === SQLSTATE.UNIQUE_VIOLATION) throw inUse();
     throw err;
   }
-  try {
-    await deps.homeserver.request("POST", "/_synapse/admin/v1/registration_tokens/new", {
-      token,
-      uses_allowed: 1,
-      expiry_time: tokenExpiry.getTime(),
-    });
-  } catch (err) {
-    deps.log.warn({ err: (err as Error).message }, "minting a registration token failed");
-    throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
-  }
   return {
     intake_id: row.id,
     registration_token: token,
     expires_at: tokenExpiry.toISOString(),
     username: row.pseudonym,
   };
+}
+
+/** Mints the answer's registration token at Synapse; a token Synapse has already counts as minted. */
+async function mintToken(deps: FeatureDeps, answer: IntakeAnswer): Promise<void> {
+  try {
+    await deps.homeserver.request("POST", "/_synapse/admin/v1/registration_tokens/new", {
+      token: answer.registration_token,
+      uses_allowed: 1,
+      expiry_time: Date.parse(answer.expires_at),
+    });
+  } catch (err) {
+    if (err instanceof HomeserverError && err.status === 400 && /already exists/i.test(err.message)) return;
+    deps.log.warn({ err: (err as Error).message }, "minting a registration token failed");
+    throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+  }
+}
+
+/** Undoes an intake whose token could not be minted: its pseudonym is free and its challenge unused. */
+async function undoIntake(db: pg.Pool, intakeId: string, challenge: Challenge): Promise<void> {
+  await withTransaction(db, async (tx) => {
+    await tx.query("DELETE FROM intakes WHERE id = $1 AND completed_at IS NULL", [intakeId]);
+    await tx.query("DELETE FROM used_challenges WHERE id = $1", [challenge.id]);
+  });
 }
 
 /** True when Synapse knows `userId` (also deactivated or in an application service namespace). */
