@@ -235,7 +235,7 @@ try {
   const both = (f: (r: Run) => string) => `${f(connecta)} | ${f(bare)}`;
   const rows: [string, (r: Run) => string][] = [
     ["pairs set up (queued / claimed)", (r) => `${r.setup.pairs.length} (${r.setup.queued} / ${r.setup.claimed})`],
-    ["intake requests retried after a server error", (r) => String(r.setup.retried.length)],
+    ["intake or completion requests retried (5xx, 429)", (r) => String(r.setup.retried.length)],
     [
       "rooms per second, all pairs at once (Connecta: intakes)",
       (r) => fmt(r.setup.pairs.length / r.setup.roomSeconds, 1),

@@ -62,7 +62,7 @@ export interface PairsSetup {
   queued: number;
   /** Claims answered 200 with the counsellor assigned (Connecta; bare: 0). */
   claimed: number;
-  /** Intake requests the appservice answered with a server error or 429 and the seeker retried. */
+  /** Intake and completion requests the appservice answered with a server error or 429 and the seeker retried. */
   retried: string[];
 }
 
@@ -189,11 +189,16 @@ export async function connectaPairs(stack: StackInfo, n: number, options: SetupO
   const start = performance.now();
   const seekers = await Promise.all(
     agencies.map(async (agency, i) => {
-      // A seeker whose intake request fails with a server error tries again, as a person would
-      // press the button again: with the same answers and the same solved challenge, which the
-      // appservice accepts again (intakes.ts). Each retry is reported.
+      // A seeker whose intake or completion request fails with a server error tries again, as a
+      // person would press the button again: with the same answers and the same solved
+      // challenge, which the appservice accepts again (intakes.ts); a completion alone is sent
+      // again, as the web client does. Each retry is reported.
       const input = { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() };
-      const via = { challenge: challenges[i] as { challengeId: string; nonce: string }, headers: seekerAddress(i) };
+      const via = {
+        challenge: challenges[i] as { challengeId: string; nonce: string },
+        headers: seekerAddress(i),
+        onRetry: (message: string) => retried.push(message),
+      };
       for (let attempt = 1; ; attempt++) {
         try {
           return await intakeSeeker(stack, input, via);

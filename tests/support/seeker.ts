@@ -181,7 +181,12 @@ export async function registerNamed(stack: StackInfo, localpart: string): Promis
 export async function intakeSeeker(
   stack: StackInfo,
   options: IntakeOptions,
-  via: { challenge?: { challengeId: string; nonce: string }; headers?: Record<string, string> } = {},
+  via: {
+    challenge?: { challengeId: string; nonce: string };
+    headers?: Record<string, string>;
+    /** Given: a completion refused with 5xx or 429 is tried again (up to 5 times), as the web client does when the seeker presses again; each retry is reported here. */
+    onRetry?: (message: string) => void;
+  } = {},
 ): Promise<Seeker> {
   const pseudonym = options.pseudonym ?? freshPseudonym();
   const headers = via.headers ?? {};
@@ -211,14 +216,17 @@ export async function intakeSeeker(
     accessToken: String(registered.body.access_token),
     deviceId: String(registered.body.device_id),
   };
-  const completed = await callIntakeApi(
-    stack,
-    "POST",
-    `/api/v1/intake/${intakeId}/complete`,
-    {},
-    await openIdToken(stack, user),
-    headers,
-  );
+  const openId = await openIdToken(stack, user);
+  let completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
+  for (
+    let attempt = 1;
+    via.onRetry && attempt < 5 && (completed.status >= 500 || completed.status === 429);
+    attempt++
+  ) {
+    via.onRetry(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
+    await new Promise((r) => setTimeout(r, Number(completed.body.retry_after_ms ?? 2000 * attempt)));
+    completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
+  }
   if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
   return {
     ...user,
