@@ -68,6 +68,10 @@ export function createOpenIdVerifier(
     } catch {
       throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
     }
+    // Synapse busy or failing is not a verdict on the token: the client tries again, it does not log out.
+    if (res.status >= 500 || res.status === 429) {
+      throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
+    }
     const body = (await res.json().catch(() => ({}))) as { sub?: unknown };
     if (res.status === 401) {
       if (refused.size > 10_000) refused.clear();
