@@ -20,6 +20,8 @@ export const ACTIONS = {
   "auth.hs_token_refused": "high",
   /** An authenticated caller was refused (M_FORBIDDEN), e.g. a deactivated counsellor. Collapsed. */
   "auth.forbidden": "medium",
+  /** A request was refused by a flood brake (429: intake, token checks, enquiry actions). Collapsed per caller, address and minute. */
+  "auth.rate_limited": "medium",
   /** A topic was created (target: topic id). */
   "admin.topic_created": "low",
   /** A topic was renamed (target: topic id). */

@@ -30,7 +30,11 @@ export const MAX_KEYS_PER_MINUTE = 100;
 /** The actions that are collapsed. */
 export type RefusalAction = Extract<
   AuditAction,
-  "auth.token_refused" | "auth.operator_token_refused" | "auth.hs_token_refused" | "auth.forbidden"
+  | "auth.token_refused"
+  | "auth.operator_token_refused"
+  | "auth.hs_token_refused"
+  | "auth.forbidden"
+  | "auth.rate_limited"
 >;
 
 /** One refusal. */
@@ -136,10 +140,22 @@ export class RefusalLog {
 /**
  * Turns the refusals the error handler sees into {@link Refusal}s: a refused token (nobody was
  * authenticated) with the client address, a refused authenticated caller with the caller and
- * path. Other errors are no security events.
+ * path, a flood brake's 429 with the caller (if known), path and address. Other errors are no
+ * security events.
  */
 export function refusalOf(err: MatrixError, req: Request, isTrustedProxy: ProxyCheck): Refusal | null {
   const caller = callerOf(req);
+  const address = () =>
+    clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), isTrustedProxy)?.slice(0, 64) ?? null;
+  // A flood brake's refusal: who (if known) and from where, so that the operator sees floods.
+  if (err.errcode === "M_LIMIT_EXCEEDED") {
+    return {
+      action: "auth.rate_limited",
+      actor: caller ?? "anonymous",
+      target: req.path.slice(0, 300),
+      clientAddress: address(),
+    };
+  }
   if (caller !== null) {
     if (err.errcode !== "M_FORBIDDEN") return null;
     return { action: "auth.forbidden", actor: caller, target: req.path.slice(0, 300), clientAddress: null };
@@ -150,6 +166,5 @@ export function refusalOf(err: MatrixError, req: Request, isTrustedProxy: ProxyC
     // Nobody authenticated and refused: the operator token (our API) or the homeserver's token.
     action = req.path.startsWith("/api/") ? "auth.operator_token_refused" : "auth.hs_token_refused";
   } else return null;
-  const address = clientAddress(req.socket.remoteAddress, req.get("x-forwarded-for"), isTrustedProxy);
-  return { action, actor: "anonymous", target: null, clientAddress: address?.slice(0, 64) ?? null };
+  return { action, actor: "anonymous", target: null, clientAddress: address() };
 }

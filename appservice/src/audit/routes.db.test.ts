@@ -45,6 +45,8 @@ beforeAll(async () => {
     hsToken: "h".repeat(43),
     trustedProxies: [],
     reopenWindowDays: 30,
+    // Token checks at the OpenID stand-in per address: small, so that a flood is refused (429).
+    tokenChecksPerAddress: 4,
   } as unknown as Config;
   refusals = new RefusalLog(h.pool, log);
   const app = createApp({
@@ -180,6 +182,26 @@ describe("refused tokens and callers", () => {
         count: 2,
       },
     ]);
+  });
+
+  it("include a flood brake's refusals (429), counted per minute", async () => {
+    await refusals.flush(true);
+    let limited = 0;
+    for (let i = 0; i < 8; i++) {
+      const res = await call("GET", "/api/v1/me", undefined, `flooding-token-${i}`);
+      expect([401, 429]).toContain(res.status);
+      if (res.status === 429) limited++;
+    }
+    expect(limited).toBeGreaterThan(0);
+    await refusals.flush(true);
+    expect((await lastEntries(2)).find((e) => e.action === "auth.rate_limited")).toEqual({
+      action: "auth.rate_limited",
+      actor: "anonymous",
+      target: "/api/v1/me",
+      client_address: "127.0.0.1",
+      class: "medium",
+      count: limited,
+    });
   });
 
   it("from a flood of many addresses add a bounded number of entries a minute", async () => {
