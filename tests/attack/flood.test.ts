@@ -23,13 +23,20 @@ import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../appservice/src/config/config.ts";
 import { ROOT } from "../../ops/stack/config.ts";
 import { freePort, stopService, type Service } from "../../ops/stack/processes.ts";
 import { appserviceEnv, startAppservice } from "../../ops/stack/stack.ts";
 import { matrixRequest, registerUser, type TestUser } from "../support/matrix.ts";
-import { freshPseudonym, intakeBody, seedIntakeAgency, solveChallenge, type IntakeAgency } from "../support/seeker.ts";
+import {
+  freshPseudonym,
+  freshRateWindow,
+  intakeBody,
+  seedIntakeAgency,
+  solveChallenge,
+  type IntakeAgency,
+} from "../support/seeker.ts";
 import {
   connectaDb,
   createAgency,
@@ -152,6 +159,9 @@ function expectBudget(answers: Answer[], budget: number, served: (a: Answer) => 
   for (const answer of answers.filter((a) => a.status !== 429)) served(answer);
   for (const answer of braked) expectBrake(answer, what, WINDOW_MS);
 }
+
+// Each case fills budgets of a ten-minute window: it starts with a minute of the window left at least.
+beforeEach(() => freshRateWindow(60), 70_000);
 
 /** The application service's window: ten minutes. */
 const WINDOW_MS = 10 * 60 * 1000;

@@ -24,6 +24,7 @@ import { matrixRequest, registerUser, stackSecret, type TestUser } from "../supp
 import {
   callIntakeApi,
   freshPseudonym,
+  freshRateWindow,
   intakeBody,
   intakeSeeker,
   registerNamed,
@@ -434,6 +435,7 @@ describe("the intake under a flood", () => {
   }
 
   it("does not stop a seeker who solves their challenge, whatever unsolved intakes and challenge requests came before", async () => {
+    await freshRateWindow(90);
     // More challenge requests than the old global budget (3000) and more unsolved intakes than
     // the intake budget (600), from 40 and 8 addresses, each within its own per-address limit.
     // Well-formed challenge ids (UUIDs, as challenges used to be) that nobody solved.
@@ -583,6 +585,7 @@ describe("the intake's rate limits", () => {
   const someLoopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
 
   it("refuses the request after the per-address limit with 429, Retry-After and retry_after_ms", async () => {
+    await freshRateWindow(30);
     const client = someLoopback();
     for (let i = 0; i < limits.challengePerAddress; i++) {
       // X-Forwarded-For is not trusted: a new value each time does not make a new client.
@@ -600,6 +603,7 @@ describe("the intake's rate limits", () => {
   });
 
   it("counts intakes on their own, failed ones too", async () => {
+    await freshRateWindow(30);
     const client = someLoopback();
     const body = JSON.stringify({
       ...intakeBody({ challengeId: randomUUID(), nonce: "1" }, { topic: agency.topic, pseudonym: "admin" }),

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import type { StackInfo } from "../../ops/stack/stack.ts";
+import { DEFAULT_INTAKE_SETTINGS } from "../../appservice/src/intake/settings.ts";
 import { createUser, matrixRequest, registerUser, type TestUser } from "./matrix.ts";
 import { connectaDb, openIdToken } from "./workflow.ts";
 
@@ -184,7 +185,7 @@ export async function intakeSeeker(
   via: {
     challenge?: { challengeId: string; nonce: string };
     headers?: Record<string, string>;
-    /** Given: a completion refused with 5xx or 429 is tried again (up to 5 times), as the web client does when the seeker presses again; each retry is reported here. */
+    /** Given: a completion refused with 5xx or 429 is tried again (up to 12 times, about 90 s), as the web client does when the seeker presses again; each retry is reported here. */
     onRetry?: (message: string) => void;
   } = {},
 ): Promise<Seeker> {
@@ -220,11 +221,11 @@ export async function intakeSeeker(
   let completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
   for (
     let attempt = 1;
-    via.onRetry && attempt < 5 && (completed.status >= 500 || completed.status === 429);
+    via.onRetry && attempt < 12 && (completed.status >= 500 || completed.status === 429);
     attempt++
   ) {
     via.onRetry(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
-    await new Promise((r) => setTimeout(r, Number(completed.body.retry_after_ms ?? 2000 * attempt)));
+    await new Promise((r) => setTimeout(r, Number(completed.body.retry_after_ms ?? Math.min(2000 * attempt, 10_000))));
     completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
   }
   if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
@@ -285,4 +286,15 @@ export async function seedIntakeAgency(stack: StackInfo, counsellors = 2): Promi
   } finally {
     await db.end();
   }
+}
+
+/**
+ * Waits, when the application service's rate-limit window (fixed, ten minutes, aligned to the
+ * epoch: appservice/src/intake/rate-limit.ts) ends within `seconds`, until the next one has
+ * begun: a test that fills a budget must not see it renewed halfway.
+ */
+export async function freshRateWindow(seconds: number): Promise<void> {
+  const windowMs = DEFAULT_INTAKE_SETTINGS.rateLimits.windowSeconds * 1000;
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 1000));
 }

@@ -26,18 +26,28 @@ class AdminApi extends FakeHomeserver {
   /** While true, each call waits until the test lets it go (`waiting`). */
   paused = false;
   readonly waiting: (() => void)[] = [];
-  failMint = false;
+  /** `true`: minting fails (Synapse down); `race`: it fails, but the token was stored by another call. */
+  failMint: boolean | "race" = false;
 
   override async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     if (this.paused) await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (path.startsWith("/_synapse/admin/v2/users/")) throw new HomeserverError(404, "M_NOT_FOUND", "User not found");
     if (method === "POST" && path === "/_synapse/admin/v1/registration_tokens/new") {
-      if (this.failMint) throw new HomeserverError(502, "M_UNKNOWN", "bad gateway");
       const token = (body as { token: string }).token;
+      if (this.failMint) {
+        // Two mints of one token meeting in Synapse's database: one is stored, the other gets 500.
+        if (this.failMint === "race") this.minted.add(token);
+        throw new HomeserverError(500, "M_UNKNOWN", "Internal server error");
+      }
       // Synapse's answer to a token it has (synapse/rest/admin/registration_tokens.py).
-      if (this.minted.has(token)) throw new HomeserverError(400, "M_INVALID_PARAM", "Token already exists");
+      if (this.minted.has(token)) throw new HomeserverError(400, "M_INVALID_PARAM", `Token already exists: ${token}`);
       this.minted.add(token);
       return {} as T;
+    }
+    if (method === "GET" && path.startsWith("/_synapse/admin/v1/registration_tokens/")) {
+      const token = decodeURIComponent(path.slice("/_synapse/admin/v1/registration_tokens/".length));
+      if (this.minted.has(token)) return { token } as T;
+      throw new HomeserverError(404, "M_NOT_FOUND", "No such registration token");
     }
     throw new Error(`unexpected ${method} ${path}`);
   }
@@ -130,6 +140,15 @@ describe("an intake", () => {
     expect(hs.minted.has(done.registration_token)).toBe(true);
     expect(await intakes(seeker)).toBe(1);
     expect(await used(seeker)).toBe(true);
+  });
+
+  it("counts a token Synapse stored meanwhile as minted (two mints of one token meeting at Synapse)", async () => {
+    const seeker = input();
+    hs.failMint = "race";
+    const done = await createIntake(deps, settings, key, seeker);
+    hs.failMint = false;
+    expect(hs.minted.has(done.registration_token)).toBe(true);
+    expect(await intakes(seeker)).toBe(1);
   });
 
   it("answers retries, also concurrent ones, with the same intake and one token at Synapse", async () => {

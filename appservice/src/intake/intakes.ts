@@ -316,17 +316,29 @@ async function reserve(
   };
 }
 
-/** Mints the answer's registration token at Synapse; a token Synapse has already counts as minted. */
+/**
+ * Mints the answer's registration token at Synapse. A token Synapse has already counts as minted:
+ * a retry of the same intake mints it too, and Synapse answers the second of two such calls with
+ * 400 ("Token already exists") or, when they meet in its database, with 500; so after any
+ * refusal, Synapse is asked whether it has the token.
+ */
 async function mintToken(deps: FeatureDeps, answer: IntakeAnswer): Promise<void> {
+  const token = answer.registration_token;
   try {
     await deps.homeserver.request("POST", "/_synapse/admin/v1/registration_tokens/new", {
-      token: answer.registration_token,
+      token,
       uses_allowed: 1,
       expiry_time: Date.parse(answer.expires_at),
     });
   } catch (err) {
-    if (err instanceof HomeserverError && err.status === 400 && /already exists/i.test(err.message)) return;
-    deps.log.warn({ err: (err as Error).message }, "minting a registration token failed");
+    const minted = await deps.homeserver
+      .request("GET", `/_synapse/admin/v1/registration_tokens/${encodeURIComponent(token)}`)
+      .then(
+        () => true,
+        () => false,
+      );
+    if (minted) return;
+    deps.log.warn({ err: (err as Error).message.replace(token, "…") }, "minting a registration token failed");
     throw new MatrixError("M_UNAVAILABLE", "The homeserver is not reachable; please try again");
   }
 }
