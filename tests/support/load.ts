@@ -189,26 +189,17 @@ export async function connectaPairs(stack: StackInfo, n: number, options: SetupO
   const start = performance.now();
   const seekers = await Promise.all(
     agencies.map(async (agency, i) => {
-      // A seeker whose intake or completion request fails with a server error tries again, as a
-      // person would press the button again: with the same answers and the same solved
-      // challenge, which the appservice accepts again (intakes.ts); a completion alone is sent
-      // again, as the web client does. Each retry is reported.
+      // A seeker whose intake or completion request fails (no answer, a server error, 429) sends
+      // it again, as a person would press the button again: the same intake with the same
+      // answers and solved challenge, which the appservice accepts again (intakes.ts), or the
+      // completion alone, as the web client does. Each retry is reported.
       const input = { topic: agency.topic, postcode: agency.postcode, pseudonym: freshPseudonym() };
       const via = {
         challenge: challenges[i] as { challengeId: string; nonce: string },
         headers: seekerAddress(i),
         onRetry: (message: string) => retried.push(message),
       };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await intakeSeeker(stack, input, via);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          if (!/^intake: (5\d\d|429)/.test(message) || attempt === 5) throw err;
-          retried.push(message);
-          await new Promise((r) => setTimeout(r, 2000 * attempt));
-        }
-      }
+      return intakeSeeker(stack, input, via);
     }),
   );
   const roomSeconds = (performance.now() - start) / 1000;

@@ -175,6 +175,27 @@ export async function registerNamed(stack: StackInfo, localpart: string): Promis
 }
 
 /**
+ * Sends `request` until it is answered with neither 5xx nor 429 nor a lost connection, at most 12
+ * times in about 90 s; each retry is reported to `onRetry`.
+ */
+async function retried(
+  what: string,
+  request: () => Promise<{ status: number; body: Record<string, unknown> }>,
+  onRetry: (message: string) => void,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  for (let attempt = 1; ; attempt++) {
+    const lost = (err: unknown): { status: number; body: Record<string, unknown> } => ({
+      status: 0,
+      body: { error: String(err) },
+    });
+    const res = await request().catch(lost);
+    if ((res.status !== 0 && res.status < 500 && res.status !== 429) || attempt === 12) return res;
+    onRetry(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, Number(res.body.retry_after_ms ?? Math.min(2000 * attempt, 10_000))));
+  }
+}
+
+/**
  * Goes through the whole intake as the web client will and returns the seeker with their room.
  * `via.challenge` is one solved beforehand (else one is fetched and solved now); `via.headers`
  * go with every request to the appservice (see {@link solvedChallenge}).
@@ -185,21 +206,24 @@ export async function intakeSeeker(
   via: {
     challenge?: { challengeId: string; nonce: string };
     headers?: Record<string, string>;
-    /** Given: a completion refused with 5xx or 429 is tried again (up to 12 times, about 90 s), as the web client does when the seeker presses again; each retry is reported here. */
+    /** Given: an intake or completion that failed (no answer, 5xx or 429) is sent again (up to 12 times, about 90 s), as when the seeker presses again; each retry is reported here. */
     onRetry?: (message: string) => void;
   } = {},
 ): Promise<Seeker> {
   const pseudonym = options.pseudonym ?? freshPseudonym();
   const headers = via.headers ?? {};
   const challenge = via.challenge ?? (await solvedChallenge(stack, headers));
-  const intake = await callIntakeApi(
-    stack,
-    "POST",
-    "/api/v1/intake",
-    intakeBody(challenge, { ...options, pseudonym }),
-    undefined,
-    headers,
-  );
+  const send = () =>
+    callIntakeApi(
+      stack,
+      "POST",
+      "/api/v1/intake",
+      intakeBody(challenge, { ...options, pseudonym }),
+      undefined,
+      headers,
+    );
+  // The intake and its completion are idempotent: sent again, they answer the same.
+  const intake = via.onRetry ? await retried("intake", send, via.onRetry) : await send();
   if (intake.status !== 200) throw new Error(`intake: ${intake.status} ${JSON.stringify(intake.body)}`);
   const username = String(intake.body.username);
   const intakeId = String(intake.body.intake_id);
@@ -218,16 +242,8 @@ export async function intakeSeeker(
     deviceId: String(registered.body.device_id),
   };
   const openId = await openIdToken(stack, user);
-  let completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
-  for (
-    let attempt = 1;
-    via.onRetry && attempt < 12 && (completed.status >= 500 || completed.status === 429);
-    attempt++
-  ) {
-    via.onRetry(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
-    await new Promise((r) => setTimeout(r, Number(completed.body.retry_after_ms ?? Math.min(2000 * attempt, 10_000))));
-    completed = await callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
-  }
+  const complete = () => callIntakeApi(stack, "POST", `/api/v1/intake/${intakeId}/complete`, {}, openId, headers);
+  const completed = via.onRetry ? await retried("completion", complete, via.onRetry) : await complete();
   if (completed.status !== 200) throw new Error(`completion: ${completed.status} ${JSON.stringify(completed.body)}`);
   return {
     ...user,
