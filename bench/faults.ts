@@ -10,7 +10,9 @@
  *   (in the environment ops/connecta sets up)
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
 import { ROOT } from "../ops/stack/config.ts";
 
 const SEEKERS = Number(process.argv[2] ?? 20);
@@ -30,9 +32,11 @@ for (let run = 1; run <= RUNS; run++) {
     maxBuffer: 256 * 1024 * 1024,
   });
   const seconds = (performance.now() - started) / 1000;
-  // The test's summary line: the seed, each fault, and what the load met.
+  // The test's summary line (in its log, tests/support/quiet-logs.ts): the seed, each fault, and
+  // what the load met.
   const output = `${result.stdout}\n${result.stderr}`;
-  const summary = output.split("\n").filter((line) => /faults-under-load: seed \d+;/.test(line));
+  const log = readFileSync(join(ROOT, ".test-logs", "tests_e2e_faults-under-load.test.ts.log"), "utf8");
+  const summary = log.split("\n").filter((line) => /faults-under-load: seed \d+;/.test(line));
   const passed = result.status === 0;
   if (!passed) failed++;
   console.log(`run ${run}: ${passed ? "passed" : "FAILED"} in ${seconds.toFixed(0)} s`);
