@@ -178,9 +178,10 @@ export async function createIntake(
   const intakeId = intakeIdOf(challenge.id);
   const expired = challenge.expiresAt.getTime() <= Date.now();
   // Only solved challenges count against the budget all seekers share, each once (a retry of
-  // a used challenge does not). Counted in its own statement, not in the transaction below: that
-  // one waits for Synapse, and a counter row locked across it would queue every intake, each
-  // holding a database connection the rest of the API needs.
+  // a used challenge does not). Counted in its own statement, not in the transaction below: a
+  // counter row locked until that commit would queue every intake behind the one in front, each
+  // holding a database connection the rest of the API needs. A crash after the commit and before
+  // the token is minted leaves a used challenge with its intake: the client's retry mints it.
   let knownToSynapse = false;
   if (!expired && !(await wasUsed(deps.pool, challenge))) {
     const r = settings.rateLimits;
