@@ -10,7 +10,7 @@
  *   (in the environment ops/connecta sets up)
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../ops/stack/config.ts";
@@ -35,7 +35,8 @@ for (let run = 1; run <= RUNS; run++) {
   // The test's summary line (in its log, tests/support/quiet-logs.ts): the seed, each fault, and
   // what the load met.
   const output = `${result.stdout}\n${result.stderr}`;
-  const log = readFileSync(join(ROOT, ".test-logs", "tests_e2e_faults-under-load.test.ts.log"), "utf8");
+  const logPath = join(ROOT, ".test-logs", "tests_e2e_faults-under-load.test.ts.log");
+  const log = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
   const summary = log.split("\n").filter((line) => /faults-under-load: seed \d+;/.test(line));
   const passed = result.status === 0;
   if (!passed) failed++;

@@ -40,7 +40,6 @@ import {
   intakeUnderFaults,
   joinUnderFaults,
   ok,
-  retriable,
   retrying,
   seededRandom,
   sendUnderFaults,
@@ -48,6 +47,7 @@ import {
   type FaultSeeker,
 } from "../support/faults-load.ts";
 import { freshStackEnv, removeStackData } from "../support/global-setup.ts";
+import { retriable } from "../support/seeker.ts";
 import { eventually, matrixRequest, registerUser, roomMembers, stackSecret, type TestUser } from "../support/matrix.ts";
 import { ROOM_SLOT } from "../../appservice/src/rtc/identity.ts";
 import { callApi, createAgency, createTopic, openIdToken } from "../support/workflow.ts";

@@ -10,7 +10,7 @@ import * as sdk from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
 import type { StackInfo } from "../../ops/stack/stack.ts";
 import { matrixRequest, type TestUser } from "./matrix.ts";
-import { callIntakeApi, freshPseudonym, intakeBody, solveChallenge } from "./seeker.ts";
+import { callIntakeApi, freshPseudonym, intakeBody, retriable, solveChallenge } from "./seeker.ts";
 import { callApi, openIdToken } from "./workflow.ts";
 
 /** A pseudo-random number generator in [0, 1) from a 32-bit seed (mulberry32): the same seed, the same numbers. */
@@ -57,9 +57,6 @@ export async function retrying<T>(what: string, attempt: () => Promise<T | undef
   }
   throw new Error(`gave up on ${what} after ${GIVE_UP_MS} ms: ${last}`);
 }
-
-/** An answer a client retries: no answer, a server error, a rate limit, or a service not ready. */
-export const retriable = (status: number) => status >= 500 || status === 429;
 
 /**
  * Calls our API as `user` until it answers something a client would not retry, and returns that

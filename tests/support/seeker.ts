@@ -174,22 +174,25 @@ export async function registerNamed(stack: StackInfo, localpart: string): Promis
   return createUser(stack, localpart);
 }
 
+/** An answer a client retries: no answer, a server error, a rate limit, or a service not ready. */
+export const retriable = (status: number) => status >= 500 || status === 429;
+
+type Answer = { status: number; body: Record<string, unknown> };
+/** A request that got no answer (the connection was lost), as an answer with status 0. */
+const lost = (err: unknown): Answer => ({ status: 0, body: { error: String(err) } });
+
 /**
  * Sends `request` until it is answered with neither 5xx nor 429 nor a lost connection, at most 12
  * times in about 90 s; each retry is reported to `onRetry`.
  */
 async function retried(
   what: string,
-  request: () => Promise<{ status: number; body: Record<string, unknown> }>,
+  request: () => Promise<Answer>,
   onRetry: (message: string) => void,
-): Promise<{ status: number; body: Record<string, unknown> }> {
+): Promise<Answer> {
   for (let attempt = 1; ; attempt++) {
-    const lost = (err: unknown): { status: number; body: Record<string, unknown> } => ({
-      status: 0,
-      body: { error: String(err) },
-    });
     const res = await request().catch(lost);
-    if ((res.status !== 0 && res.status < 500 && res.status !== 429) || attempt === 12) return res;
+    if ((res.status !== 0 && !retriable(res.status)) || attempt === 12) return res;
     onRetry(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, Number(res.body.retry_after_ms ?? Math.min(2000 * attempt, 10_000))));
   }
