@@ -125,6 +125,10 @@ async function counsellorWithConversations(page: Page): Promise<Conversation[]> 
     await counsellorFirstLogin(stack, page, counsellor, "de");
     const session = await pageSession(page);
     const token = await openIdToken(stack, session);
+    // Away from the desk while the conversations are made: the browser joins their rooms when it
+    // comes back, after the claims, so each room's newest event is the counsellor's own join (a
+    // room that must still be marked read when opened).
+    await page.goto("about:blank");
 
     const seekers = await Promise.all(Array.from({ length: CONVERSATIONS }, () => registerUser(stack, "seeker")));
     const conversations: Conversation[] = [];

@@ -512,7 +512,10 @@ export async function markRead(client: MatrixClient, roomId: string): Promise<vo
   const room = client.getRoom(roomId);
   const events = room?.getLiveTimeline().getEvents() ?? [];
   const last = [...events].reverse().find((e) => e.getId() && !e.status);
-  if (room && last && !room.hasUserReadEvent(client.getSafeUserId(), last.getId() as string)) {
+  // Compared with our own receipt as the server has it, as the unread count is (conversationState).
+  // Not the SDK's hasUserReadEvent: it takes any event of ours as read up to there, our join too,
+  // so a room whose newest event is our join was never marked read and stayed unread.
+  if (room && last && room.getEventReadUpTo(client.getSafeUserId(), true) !== last.getId()) {
     await client.sendReadReceipt(last);
   }
 }
