@@ -185,6 +185,17 @@ describe("the axe check itself (positive controls)", () => {
     });
   }
 
+  it("names the colours it saw for a contrast failure", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.setContent(
+      `<!doctype html><html lang="de"><head><title>Probe</title></head><body><main><h1>Probe</h1>${cases[0]?.html}</main></body></html>`,
+    );
+    const found = await a11yViolations(page);
+    expect(found[0]?.targets).toEqual(["p (#bbbbbb on #ffffff, 1.91:1)"]);
+    await context.close();
+  });
+
   it("decides readable text cut off at the edge of a scroll box (no finding), and leaves the box where it was", async () => {
     const context = await newContext();
     const page = await context.newPage();
