@@ -29,32 +29,23 @@ export class Workspace {
   matrix = $state<Matrix | null>(null);
   me = $state<Me | null>(null);
   topics = $state<Record<string, Topic>>({});
-  queue = $state<QueueItem[]>([]);
+  // Replaced whole, never changed in place (raw: no deep proxies to track).
+  queue = $state.raw<QueueItem[]>([]);
   /** The counsellor's active enquiries. */
-  mine = $state<Enquiry[]>([]);
-  overviews = $state<Record<string, RoomOverview>>({});
+  mine = $state.raw<Enquiry[]>([]);
+  overviews = $state.raw<Record<string, RoomOverview>>({});
   loaded = $state(false);
   problem = $state<string | null>(null);
   /** The enquiry open beside the list: what comes in there while the tab is seen is no news. */
   open: number | null = null;
 
   /** The counsellor's conversations, the longest unanswered first (entries.ts). */
-  conversations: Conversation[] = $derived(
-    this.mine
-      .map((enquiry) => {
-        const overview = enquiry.room_id ? this.overviews[enquiry.room_id] : undefined;
-        return {
-          enquiry,
-          overview,
-          enquiryId: enquiry.enquiry_id,
-          pseudonym: enquiry.pseudonym,
-          waitingSince: overview?.waitingSince ?? null,
-          unread: overview?.unread ?? 0,
-          lastActivity: overview?.lastActivity ?? null,
-        };
-      })
-      .sort(byNeed),
-  );
+  conversations: Conversation[] = $derived(this.mine.map((enquiry) => this.#conversation(enquiry)).sort(byNeed));
+  /**
+   * Each conversation as last made, with what it was made of (as JSON): an entry of the list
+   * is drawn again only when its own enquiry or room changed, not when any of them did.
+   */
+  #made: Record<number, { of: string; conversation: Conversation }> = {};
   /** Unread messages in all the counsellor's conversations. */
   unread = $derived(this.conversations.reduce((sum, c) => sum + c.unread, 0));
 
@@ -64,8 +55,9 @@ export class Workspace {
   #stopWatching: (() => void) | null = null;
   #poll: ReturnType<typeof setInterval> | undefined;
   #recheck: ReturnType<typeof setTimeout> | undefined;
-  #round = 0;
   #seen: { unread: number; queue: number[] } | null = null;
+  /** What the page was last given of each, as JSON (see {@link changed}). */
+  #shown: Record<string, string> = {};
 
   /** Loads everything and starts following changes. */
   async start(session: Session): Promise<void> {
@@ -97,22 +89,34 @@ export class Workspace {
     this.#stopWatching?.();
   }
 
-  /** Asks our API for the queue and the counsellor's enquiries, joins their rooms, then looks at the rooms. */
-  async refresh(): Promise<void> {
+  /**
+   * Asks our API for the queue and the counsellor's enquiries, joins their rooms, then looks at
+   * the rooms. One at a time: whoever asks meanwhile (an invite coming in for each of dozens of
+   * rooms as the first sync arrives) shares the one run after it.
+   */
+  refresh = coalesced(() => this.#refresh());
+
+  async #refresh(): Promise<void> {
     const session = this.session;
     if (!session) return;
     try {
       const [q, m] = await Promise.all([api(session, "GET /api/v1/queue"), api(session, "GET /api/v1/enquiries")]);
-      this.queue = q.enquiries;
-      this.mine = m.enquiries.filter((e) => e.state === "active");
-      this.loaded = true;
+      if (changed(this.#shown, "queue", q.enquiries)) this.queue = q.enquiries;
+      const mine = m.enquiries.filter((e) => e.state === "active");
+      if (changed(this.#shown, "mine", mine)) this.mine = mine;
       this.problem = null;
-      await this.matrix?.call(
-        "joinInvited",
-        this.rooms().map((r) => r.roomId),
-        0,
-      );
-      await this.overviewAll();
+      try {
+        await this.matrix?.call(
+          "joinInvited",
+          this.rooms().map((r) => r.roomId),
+          0,
+        );
+        await this.overviewAll();
+      } finally {
+        // The list comes with its rooms' overviews, not before them: its entries would grow
+        // under the reader's eyes as unread counts and waiting times came in (layout shift).
+        this.loaded = true;
+      }
     } catch {
       this.problem = "loadFailed";
     }
@@ -130,14 +134,16 @@ export class Workspace {
     ];
   }
 
-  /** Asks the worker for every room's overview (decrypted there). */
-  async overviewAll(): Promise<void> {
+  /** Asks the worker for every room's overview (decrypted there); one at a time, like {@link refresh}. */
+  overviewAll = coalesced(() => this.#overviewAll());
+
+  async #overviewAll(): Promise<void> {
     if (!this.matrix) return;
-    const round = ++this.#round;
     const next = await this.matrix.call("roomOverviews", this.rooms()).catch(() => null);
-    // An older answer that arrives after a newer one is dropped.
-    if (!next || round !== this.#round) return;
-    this.overviews = next;
+    if (!next) return;
+    // The worker answers after every sync and decryption attempt, mostly with what is shown
+    // already: only a change is given to the page, whose whole list would be drawn again.
+    if (changed(this.#shown, "overviews", next)) this.overviews = next;
     this.#notice();
     // A first message still being decrypted is shown as unreadable once its key can no longer
     // be expected (conversation.ts, KEY_GRACE_MS): look again soon rather than at the next poll.
@@ -145,6 +151,24 @@ export class Workspace {
     if (Object.values(next).some((o) => o.first?.kind === "decrypting" || o.last?.kind === "decrypting")) {
       this.#recheck = setTimeout(() => void this.overviewAll(), 5000);
     }
+  }
+
+  #conversation(enquiry: Enquiry): Conversation {
+    const overview = enquiry.room_id ? this.overviews[enquiry.room_id] : undefined;
+    const of = JSON.stringify([enquiry, overview]);
+    const made = this.#made[enquiry.enquiry_id];
+    if (made?.of === of) return made.conversation;
+    const conversation = {
+      enquiry,
+      overview,
+      enquiryId: enquiry.enquiry_id,
+      pseudonym: enquiry.pseudonym,
+      waitingSince: overview?.waitingSince ?? null,
+      unread: overview?.unread ?? 0,
+      lastActivity: overview?.lastActivity ?? null,
+    };
+    this.#made[enquiry.enquiry_id] = { of, conversation };
+    return conversation;
   }
 
   /** Tells `onNews` when the unread count grew or an enquiry joined the queue since the last look. */
@@ -158,6 +182,34 @@ export class Workspace {
     if (!before) return;
     if (now.unread > before.unread || now.queue.some((id) => !before.queue.includes(id))) this.onNews?.();
   }
+}
+
+/** Whether `value` differs from what `shown[key]` recorded (as JSON); records it if so. */
+function changed(shown: Record<string, string>, key: string, value: unknown): boolean {
+  const json = JSON.stringify(value);
+  if (shown[key] === json) return false;
+  shown[key] = json;
+  return true;
+}
+
+/**
+ * `run`, made to run once at a time: calls while it runs share one more run after it (and its
+ * promise), so that each caller sees a run that started after its call.
+ */
+function coalesced(run: () => Promise<void>): () => Promise<void> {
+  let current: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = (): Promise<void> => (current = run().finally(() => (current = null)));
+  return () => {
+    if (!current) return start();
+    next ??= current
+      .catch(() => {})
+      .then(() => {
+        next = null;
+        return start();
+      });
+    return next;
+  };
 }
 
 /** Makes `workspace` the one the pages below the calling component use. */
