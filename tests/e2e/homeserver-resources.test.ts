@@ -1,13 +1,14 @@
 /**
  * What one account may store at Synapse, and what the stack keeps about people: upload limits
  * (homeserver.yaml, connecta_rules.py), file modes of the data folder (ops/stack), and Synapse's
- * log without client addresses (homeserver-config/log.yaml).
+ * log without client addresses (homeserver-config/log.yaml). And that a first sync tells the
+ * present: the web client syncs afresh at every page load (homeserver.yaml, `caches`).
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { eventually, matrixRequest } from "../support/matrix.ts";
+import { eventually, matrixRequest, registerUser } from "../support/matrix.ts";
 import { intakeSeeker, seedIntakeAgency, type IntakeAgency, type Seeker } from "../support/seeker.ts";
 
 const stack = inject("stack");
@@ -118,5 +119,33 @@ describe("Synapse's log", () => {
     const withAddress = aboutSeeker.filter((l) => address.test(l.replace(/^\S+ \S+ /, "")));
     expect(withAddress).toEqual([]);
     expect(lines.filter((l) => / synapse\.access\./.test(l))).toEqual([]);
+  });
+});
+
+describe("a first sync", () => {
+  it("tells the present to a device that synced before, not the answer it got then", async () => {
+    const user = await registerUser(stack, "resync");
+    // The web client's first sync of a page load (matrix-js-sdk's query, state_after on).
+    const filter = enc(JSON.stringify({ room: { timeline: { limit: 30 }, state: { lazy_load_members: true } } }));
+    const firstSync = async () => {
+      const res = await matrixRequest(
+        stack,
+        "GET",
+        `/_matrix/client/v3/sync?filter=${filter}&timeout=0&org.matrix.msc4222.use_state_after=true`,
+        user,
+      );
+      expect(res.status).toBe(200);
+      const events = (res.body.account_data as { events: { type: string; content: { n?: number } }[] }).events;
+      return events.find((e) => e.type === "de.connecta.test")?.content.n;
+    };
+    const put = (n: number) =>
+      matrixRequest(stack, "PUT", `/_matrix/client/v3/user/${enc(user.userId)}/account_data/de.connecta.test`, user, {
+        n,
+      });
+    expect((await put(1)).status).toBe(200);
+    expect(await firstSync()).toBe(1);
+    // The next page load, a moment later, of the same device.
+    expect((await put(2)).status).toBe(200);
+    expect(await firstSync()).toBe(2);
   });
 });

@@ -66,6 +66,17 @@ const PLURAL = /\{\s*(\w+)\s*,\s*plural\s*,((?:\s*(?:=\d+|zero|one|two|few|many|
 const PLURAL_OPTION = /(=\d+|zero|one|two|few|many|other)\s*\{([^{}]*)\}/g;
 const PLACEHOLDER = /\{\s*(\w+)\s*\}/g;
 
+/** Each language's plural rules and number format, made once: making them costs more than using them. */
+const INTL = new Map<Language, { plural: Intl.PluralRules; number: Intl.NumberFormat }>();
+function intl(language: Language): { plural: Intl.PluralRules; number: Intl.NumberFormat } {
+  let made = INTL.get(language);
+  if (!made) {
+    made = { plural: new Intl.PluralRules(language), number: new Intl.NumberFormat(language) };
+    INTL.set(language, made);
+  }
+  return made;
+}
+
 /**
  * Fills a message's placeholders. A placeholder whose value is missing stays as written
  * (`{name}`), visible rather than silently empty.
@@ -76,9 +87,9 @@ export function formatMessage(message: string, language: Language, values: Messa
     if (value === undefined) return whole;
     const count = Number(value);
     const options = new Map([...body.matchAll(PLURAL_OPTION)].map(([, selector, text]) => [selector, text]));
-    const text =
-      options.get(`=${count}`) ?? options.get(new Intl.PluralRules(language).select(count)) ?? options.get("other");
-    return (text ?? "").replaceAll("#", new Intl.NumberFormat(language).format(count));
+    const { plural, number } = intl(language);
+    const text = options.get(`=${count}`) ?? options.get(plural.select(count)) ?? options.get("other");
+    return (text ?? "").replaceAll("#", number.format(count));
   });
   return withPlurals.replace(PLACEHOLDER, (whole, name: string) => {
     const value = values[name];
