@@ -50,9 +50,9 @@ export default defineConfig({
         },
       },
       // Lighthouse's scores of the logged-in pages (tests/lighthouse/), only with
-      // CONNECTA_LIGHTHOUSE=1 on a quiet machine: its performance score starts from the task
-      // durations it observes, which the other test files running beside it on 2 cores inflate
-      // (81 and 67 in a loaded run, issue 15 keeps it open).
+      // CONNECTA_LIGHTHOUSE=1: `npm test` runs it alone after all other files (npm run
+      // test:lighthouse), because its performance score starts from the task durations it
+      // observes, which other test files running beside it on 2 cores inflate.
       ...(process.env.CONNECTA_LIGHTHOUSE === "1"
         ? [
             {
