@@ -12,6 +12,7 @@ import { withTransaction } from "../db/pool.ts";
 import { MatrixError } from "../http/errors.ts";
 import { cleanText, textProblem } from "../http/text.ts";
 import type { Metrics } from "../metrics.ts";
+import { DATABASE_WAIT_MS, OWED_REFUSAL_MS, OwedTransaction, untilDatabaseAnswers } from "./held.ts";
 
 /** A Matrix event as far as this layer needs to know it. Content is never logged or stored. */
 export interface MatrixEvent {
@@ -260,8 +261,12 @@ export function transactionRoutes(deps: {
   metrics: Metrics;
   log: Logger;
   handle: EventHandler;
+  /** How long to wait for the database and to refuse others while one is owed (held.ts); for tests. */
+  databaseWaitMs?: number;
+  owedRefusalMs?: number;
 }): Router {
   const router = Router();
+  const owed = new OwedTransaction(deps.owedRefusalMs ?? OWED_REFUSAL_MS);
   const checkToken = (req: Request) => {
     const token = presentedToken(req);
     if (token === null) throw new MatrixError("M_UNAUTHORIZED", "Missing homeserver token");
@@ -286,7 +291,31 @@ export function transactionRoutes(deps: {
     const events = eventList(record, "events");
     // MSC2409 under its unstable name and the stable one.
     const ephemeral = [...eventList(record, "de.sorunome.msc2409.ephemeral"), ...eventList(record, "ephemeral")];
-    const { outcome, handled, skipped } = await processTransaction(deps.pool, txnId, events, ephemeral, deps.handle);
+    const admitted = owed.admit(txnId, Date.now());
+    if (admitted === "gave up") {
+      deps.log.error({ txnId }, "a failed transaction was not sent again; see docs/runbooks/transaction-lag.md");
+    }
+    if (admitted === "no") {
+      deps.log.warn({ txnId, owed: owed.owed }, "transaction refused until Synapse sends the failed one again");
+      throw new MatrixError("M_UNAVAILABLE", "An earlier transaction failed here; please send that one first");
+    }
+    let result: TransactionResult;
+    try {
+      result = await untilDatabaseAnswers(
+        () => processTransaction(deps.pool, txnId, events, ephemeral, deps.handle),
+        () =>
+          deps.pool.query("SELECT 1").then(
+            () => true,
+            () => false,
+          ),
+        deps.databaseWaitMs ?? DATABASE_WAIT_MS,
+      );
+    } catch (err) {
+      owed.failed(txnId);
+      throw err;
+    }
+    owed.done(txnId);
+    const { outcome, handled, skipped } = result;
     deps.metrics.transactions.inc({ outcome });
     if (outcome === "processed") observeLag(deps.metrics, events, Date.now());
     deps.metrics.eventsProcessed.inc({ kind: "timeline" }, handled.timeline);
