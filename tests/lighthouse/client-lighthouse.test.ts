@@ -22,6 +22,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { generateReport, navigation, type Flags, type Result } from "lighthouse";
+import { pageFunctions } from "lighthouse/core/lib/page-functions.js";
 import { chromium, type Browser, type Page } from "playwright-core";
 import puppeteer, { type Browser as PuppeteerBrowser, type Page as PuppeteerPage } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -41,6 +42,21 @@ import { callApi, connectaDb, openIdToken, openTestEnquiry, seekerWrites } from 
 const stack = inject("stack");
 /** CONNECTA_LIGHTHOUSE_REPORTS=<folder>: keep each run's HTML report there. */
 const REPORTS = loadStackConfig().lighthouseReports;
+
+/**
+ * Lighthouse's CPU slowdown for a host of this speed (its BenchmarkIndex), so that the phone it
+ * simulates is the same whatever the host: the default 4 assumes a host of about 1533, and this
+ * machine (a VM on 2 cores) measured between 1037 and 1599 within half an hour, which moved
+ * the same page's score from 87 to 97. Lighthouse's documentation (docs/throttling.md, "CPU
+ * throttling") asks to calibrate the multiplier to the host; this is the mapping of its
+ * calculator: 150 → 1, 800 → 2, 1300 → 3, then one more for every 233 (a faster host is slowed
+ * down more than by the default).
+ */
+function cpuSlowdown(benchmarkIndex: number): number {
+  if (benchmarkIndex >= 1300) return 3 + (benchmarkIndex - 1300) / 233;
+  if (benchmarkIndex >= 800) return 2 + (benchmarkIndex - 800) / 500;
+  return Math.max(1, 1 + (benchmarkIndex - 150) / 650);
+}
 
 /** The targets of issue 15. */
 const TARGETS = { performance: 95, accessibility: 100 } as const;
@@ -102,6 +118,13 @@ const PAGES: LighthousePage[] = [
           );
           expect(claim.status, JSON.stringify(claim.body)).toBe(200);
         }
+        // The page is measured, not the server's backlog: on 2 cores the workflow steps of 30
+        // claims (invites, power levels, notes rooms) would still run beside the browser.
+        await expect
+          .poll(async () => (await db.query("SELECT 1 FROM matrix_steps WHERE done_at IS NULL")).rowCount, {
+            timeout: 120_000,
+          })
+          .toBe(0);
       } finally {
         await db.end();
       }
@@ -210,11 +233,17 @@ describe("Lighthouse, mobile, logged in", () => {
         const tab = await samePage(page);
         const cdp = await tab.createCDPSession();
         await cdp.send("Network.clearBrowserCache");
+        // The host's speed now, measured as Lighthouse does (in the tab, half a second of GC-heavy
+        // and half a second of array work), for the CPU slowdown of this run.
+        const benchmarkIndex = await page.evaluate(pageFunctions.computeBenchmarkIndex);
+        const cpuSlowdownMultiplier = cpuSlowdown(benchmarkIndex);
         const flags: Flags = {
           locale: "de",
           onlyCategories: Object.keys(TARGETS),
           disableStorageReset: true,
           logLevel: "error",
+          // Merged into the mobile preset's throttling (asserted below).
+          throttling: { cpuSlowdownMultiplier },
         };
         // Lighthouse's own failure to run (e.g. NO_NAVSTART, a trace without the navigation's
         // start) asks to be run again; a score is never run again.
@@ -231,6 +260,14 @@ describe("Lighthouse, mobile, logged in", () => {
         const lhr = result?.lhr;
         if (!lhr) throw new Error("Lighthouse returned no result");
         expect(lhr.runtimeError, "Lighthouse's run").toBeUndefined();
+        // The mobile preset, with only the CPU slowdown calibrated.
+        expect(lhr.configSettings.formFactor).toBe("mobile");
+        expect(lhr.configSettings.throttlingMethod).toBe("simulate");
+        expect(lhr.configSettings.throttling).toMatchObject({
+          rttMs: 150,
+          throughputKbps: 1638.4,
+          cpuSlowdownMultiplier,
+        });
         // Still logged in, showing what was prepared: the score is of this page.
         expect(new URL(page.url()).pathname).toBe(entry.path);
         await entry.ready(page);
@@ -245,7 +282,10 @@ describe("Lighthouse, mobile, logged in", () => {
         ]
           .map((id) => `${id} ${lhr.audits[id]?.displayValue ?? "?"}`)
           .join(", ");
-        console.log(`Lighthouse ${lhr.lighthouseVersion}, ${entry.name}: ${JSON.stringify(scores)}; ${metrics}`);
+        const host = `host benchmark ${Math.round(benchmarkIndex)} before, ${Math.round(lhr.environment.benchmarkIndex)} in the run; CPU slowdown ${cpuSlowdownMultiplier.toFixed(2)}`;
+        console.log(
+          `Lighthouse ${lhr.lighthouseVersion}, ${entry.name}: ${JSON.stringify(scores)}; ${metrics}; ${host}`,
+        );
         const failing = (Object.keys(TARGETS) as Category[])
           .filter((category) => scores[category] < TARGETS[category])
           .flatMap((category) => [
@@ -259,7 +299,7 @@ describe("Lighthouse, mobile, logged in", () => {
           // The trace, to see what the main thread did (e.g. in the Performance panel of DevTools).
           writeFileSync(join(REPORTS, `${name}.trace.json`), JSON.stringify(result?.artifacts.Trace));
         }
-        expect(failing).toEqual([]);
+        expect(failing, host).toEqual([]);
       } finally {
         await context.close();
       }

@@ -6,7 +6,7 @@
 import type { Answer } from "../api/connecta.ts";
 import type { ExportedRoom } from "../matrix/export.ts";
 import type { Language } from "../i18n/negotiate.ts";
-import type { Translate } from "../i18n/index.ts";
+import { dateFormat, type Translate } from "../i18n/index.ts";
 
 /** What the server keeps about the seeker. */
 export type ServerRecord = Answer<"GET /api/v1/me/export">;
@@ -184,5 +184,5 @@ ${intakes ? `<h3>${e(t("myData.file.intakes"))}</h3>\n<ul>\n${intakes}\n</ul>` :
 
 /** The date on which a conversation will be deleted, as the page says it ("12. März 2027"). */
 export function deletionDate(iso: string, lang: Language): string {
-  return new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "de-DE", { dateStyle: "long" }).format(new Date(iso));
+  return dateFormat(lang, "longDate").format(new Date(iso));
 }
