@@ -39,7 +39,9 @@ export async function untilDatabaseAnswers<T>(
     try {
       return await work();
     } catch (err) {
-      if (Date.now() + pause > deadline || !(isDatabaseFailure(err) || !(await reachable()))) throw err;
+      if (Date.now() + pause > deadline) throw err;
+      const databaseGone = isDatabaseFailure(err) || !(await reachable());
+      if (!databaseGone) throw err;
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }

@@ -291,9 +291,13 @@ export function transactionRoutes(deps: {
     const events = eventList(record, "events");
     // MSC2409 under its unstable name and the stable one.
     const ephemeral = [...eventList(record, "de.sorunome.msc2409.ephemeral"), ...eventList(record, "ephemeral")];
+    const failedBefore = owed.owed;
     const admitted = owed.admit(txnId, Date.now());
     if (admitted === "gave up") {
-      deps.log.error({ txnId }, "a failed transaction was not sent again; see docs/runbooks/transaction-lag.md");
+      deps.log.error(
+        { txnId: failedBefore, next: txnId },
+        "a failed transaction was not sent again; see docs/runbooks/transaction-lag.md",
+      );
     }
     if (admitted === "no") {
       deps.log.warn({ txnId, owed: owed.owed }, "transaction refused until Synapse sends the failed one again");

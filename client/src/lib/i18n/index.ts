@@ -105,6 +105,8 @@ const DATE_STYLES = {
   date: { dateStyle: "medium" },
   /** "2. Dezember 2026". */
   longDate: { dateStyle: "long" },
+  /** "2. Dezember 2026 um 14:05". */
+  longDateTime: { dateStyle: "long", timeStyle: "short" },
 } as const satisfies Record<string, Intl.DateTimeFormatOptions>;
 
 const DATE_FORMATS = new Map<string, Intl.DateTimeFormat>();

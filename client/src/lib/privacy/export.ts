@@ -80,9 +80,8 @@ export function exportHtml(
   t: Translate,
   sender: (own: boolean, name: string) => string,
 ): string {
-  const locale = lang === "en" ? "en-GB" : "de-DE";
-  const when = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeStyle: "short" });
-  const day = new Intl.DateTimeFormat(locale, { dateStyle: "long" });
+  const when = dateFormat(lang, "longDateTime");
+  const day = dateFormat(lang, "longDate");
   const e = escapeHtml;
   const date = (iso: string | null, format = when): string => (iso ? e(format.format(new Date(iso))) : "–");
   const enquiries = copy.account.enquiries
