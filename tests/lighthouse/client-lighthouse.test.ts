@@ -21,7 +21,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { generateReport, navigation, type Flags, type Result } from "lighthouse";
+import { generateReport, navigation, type Flags, type Result, type RunnerResult } from "lighthouse";
 import { pageFunctions } from "lighthouse/core/lib/page-functions.js";
 import { chromium, type Browser, type Page } from "playwright-core";
 import puppeteer, { type Browser as PuppeteerBrowser, type Page as PuppeteerPage } from "puppeteer-core";
@@ -58,6 +58,9 @@ function cpuSlowdown(benchmarkIndex: number): number {
   return Math.max(1, 1 + (benchmarkIndex - 150) / 650);
 }
 
+/** Lighthouse runs at most per page: again only when a run was no measurement (see below). */
+const RUNS = 3;
+
 /** The targets of issue 15. */
 const TARGETS = { performance: 95, accessibility: 100 } as const;
 type Category = keyof typeof TARGETS;
@@ -70,6 +73,8 @@ interface LighthousePage {
   prepare: (page: Page) => Promise<void>;
   /** Resolves once the tab shows the prepared state (before and after Lighthouse's run). */
   ready: (page: Page) => Promise<void>;
+  /** The performance mark the page sets once its content is shown (`performance.mark`). */
+  mark: string;
 }
 
 /** Messages in the seeker's chat. */
@@ -94,6 +99,7 @@ const PAGES: LighthousePage[] = [
         })
         .toBe(CHAT_MESSAGES);
     },
+    mark: "connecta:conversation-shown",
   },
   {
     name: `the counsellor's desk with ${CONVERSATIONS} conversations`,
@@ -135,6 +141,7 @@ const PAGES: LighthousePage[] = [
         .poll(() => page.locator('a[href^="/beratung/gespraech/"]').count(), { timeout: 120_000 })
         .toBe(CONVERSATIONS);
     },
+    mark: "connecta:desk-list-drawn",
   },
 ];
 
@@ -183,6 +190,12 @@ async function samePage(page: Page): Promise<PuppeteerPage> {
   }
   throw new Error(`the tab ${page.url()} is not among the remote-debugging port's pages`);
 }
+
+/** The names of the performance marks and measures in the run's trace. */
+const marks = (lhr: Result): string[] =>
+  ((lhr.audits["user-timings"]?.details as { items?: { name: string }[] } | undefined)?.items ?? []).map(
+    (item) => item.name,
+  );
 
 const score = (lhr: Result, category: Category) => Math.round((lhr.categories[category]?.score ?? 0) * 100);
 
@@ -234,32 +247,58 @@ describe("Lighthouse, mobile, logged in", () => {
         const cdp = await tab.createCDPSession();
         await cdp.send("Network.clearBrowserCache");
         // The host's speed now, measured as Lighthouse does (in the tab, half a second of GC-heavy
-        // and half a second of array work), for the CPU slowdown of this run.
-        const benchmarkIndex = await page.evaluate(pageFunctions.computeBenchmarkIndex);
-        const cpuSlowdownMultiplier = cpuSlowdown(benchmarkIndex);
-        const flags: Flags = {
-          locale: "de",
-          onlyCategories: Object.keys(TARGETS),
-          disableStorageReset: true,
-          logLevel: "error",
-          // Merged into the mobile preset's throttling (asserted below).
-          throttling: { cpuSlowdownMultiplier },
-        };
-        // Lighthouse's own failure to run (e.g. NO_NAVSTART, a trace without the navigation's
-        // start) asks to be run again; a score is never run again.
-        let result: Awaited<ReturnType<typeof navigation>>;
-        for (let attempt = 1; ; attempt++) {
-          result = await navigation(tab, `${stack.clientUrl}${entry.path}`, { flags });
+        // and half a second of array work), the median of three, for the CPU slowdown of the run.
+        const measured: number[] = [];
+        for (let i = 0; i < 3; i++) measured.push(await page.evaluate(pageFunctions.computeBenchmarkIndex));
+        let benchmarkIndex = measured.sort((a, b) => a - b)[1]!;
+        // A run is a measurement of the page on the phone only if Lighthouse could run (it can
+        // fail, e.g. NO_NAVSTART: a trace without the navigation's start), its trace holds the page
+        // with its content (a desk without its list scored better than one with it), and the
+        // host kept its speed: Lighthouse measures it too, and a CI host measured 1706 before and
+        // 1108 in the run (slowed down 4.7 times instead of 2.6, the desk scored 86). The host
+        // here changes speed within seconds, so a run whose speed calls for a CPU slowdown more
+        // than 15 % away from the one used is made again, calibrated to the speed in the run;
+        // after RUNS runs the one whose calibration held best counts. The score plays no part.
+        const runs: { result: RunnerResult; slowdown: number; calibratedTo: number; drift: number }[] = [];
+        const problems: string[] = [];
+        for (let attempt = 1; attempt <= RUNS; attempt++) {
+          const cpuSlowdownMultiplier = cpuSlowdown(benchmarkIndex);
+          const flags: Flags = {
+            locale: "de",
+            onlyCategories: Object.keys(TARGETS),
+            disableStorageReset: true,
+            logLevel: "error",
+            // The page's content comes after its load (the Matrix worker syncs and decrypts
+            // first): the trace goes on long enough to hold it (its mark is looked for below).
+            pauseAfterLoadMs: 5000,
+            // Merged into the mobile preset's throttling (asserted below).
+            throttling: { cpuSlowdownMultiplier },
+          };
+          const result = await navigation(tab, `${stack.clientUrl}${entry.path}`, { flags });
           const failure = result?.lhr.runtimeError;
-          if (!failure || attempt === 3) break;
-          console.log(`Lighthouse could not run (${failure.code}: ${failure.message}); running it again`);
+          const inRun = result?.lhr.environment.benchmarkIndex ?? benchmarkIndex;
+          const drift = Math.abs(cpuSlowdown(inRun) / cpuSlowdownMultiplier - 1);
+          const shown = result !== undefined && marks(result.lhr).includes(entry.mark);
+          if (result && !failure && shown) {
+            runs.push({ result, slowdown: cpuSlowdownMultiplier, calibratedTo: benchmarkIndex, drift });
+          }
+          if (!failure && shown && drift <= 0.15) break;
+          problems.push(
+            failure
+              ? `Lighthouse could not run (${failure.code}: ${failure.message})`
+              : !shown
+                ? `the run ended before the page's mark ${entry.mark}`
+                : `host benchmark ${Math.round(benchmarkIndex)} before, ${Math.round(inRun)} in the run`,
+          );
+          console.log(`run ${attempt}: ${problems.at(-1)}`);
+          if (!failure) benchmarkIndex = inRun;
           await entry.ready(page);
           await cdp.send("Network.clearBrowserCache");
         }
         await cdp.detach();
-        const lhr = result?.lhr;
-        if (!lhr) throw new Error("Lighthouse returned no result");
-        expect(lhr.runtimeError, "Lighthouse's run").toBeUndefined();
+        expect(runs.length, `runs that measured the page (${problems.join("; ")})`).toBeGreaterThan(0);
+        const { result, slowdown: cpuSlowdownMultiplier, calibratedTo } = runs.sort((a, b) => a.drift - b.drift)[0]!;
+        const lhr = result.lhr;
         // The mobile preset, with only the CPU slowdown calibrated.
         expect(lhr.configSettings.formFactor).toBe("mobile");
         expect(lhr.configSettings.throttlingMethod).toBe("simulate");
@@ -282,7 +321,7 @@ describe("Lighthouse, mobile, logged in", () => {
         ]
           .map((id) => `${id} ${lhr.audits[id]?.displayValue ?? "?"}`)
           .join(", ");
-        const host = `host benchmark ${Math.round(benchmarkIndex)} before, ${Math.round(lhr.environment.benchmarkIndex)} in the run; CPU slowdown ${cpuSlowdownMultiplier.toFixed(2)}`;
+        const host = `host benchmark ${measured.map(Math.round).join("/")} before, ${Math.round(lhr.environment.benchmarkIndex)} in the run; CPU slowdown ${cpuSlowdownMultiplier.toFixed(2)} (for ${Math.round(calibratedTo)}); run ${runs.length === 1 ? "1 of 1" : `with the least drift of ${runs.length}`}`;
         console.log(
           `Lighthouse ${lhr.lighthouseVersion}, ${entry.name}: ${JSON.stringify(scores)}; ${metrics}; ${host}`,
         );
@@ -297,7 +336,7 @@ describe("Lighthouse, mobile, logged in", () => {
           const name = entry.path.replace(/\W+/g, "_");
           writeFileSync(join(REPORTS, `${name}.html`), generateReport(lhr, "html"));
           // The trace, to see what the main thread did (e.g. in the Performance panel of DevTools).
-          writeFileSync(join(REPORTS, `${name}.trace.json`), JSON.stringify(result?.artifacts.Trace));
+          writeFileSync(join(REPORTS, `${name}.trace.json`), JSON.stringify(result.artifacts.Trace));
         }
         expect(failing, host).toEqual([]);
       } finally {

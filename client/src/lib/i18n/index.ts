@@ -66,15 +66,28 @@ const PLURAL = /\{\s*(\w+)\s*,\s*plural\s*,((?:\s*(?:=\d+|zero|one|two|few|many|
 const PLURAL_OPTION = /(=\d+|zero|one|two|few|many|other)\s*\{([^{}]*)\}/g;
 const PLACEHOLDER = /\{\s*(\w+)\s*\}/g;
 
-/** Each language's plural rules and number format, made once: making them costs more than using them. */
-const INTL = new Map<Language, { plural: Intl.PluralRules; number: Intl.NumberFormat }>();
-function intl(language: Language): { plural: Intl.PluralRules; number: Intl.NumberFormat } {
-  let made = INTL.get(language);
-  if (!made) {
-    made = { plural: new Intl.PluralRules(language), number: new Intl.NumberFormat(language) };
-    INTL.set(language, made);
-  }
+/** Each language's plural rules, made once: making them costs more than using them. */
+const PLURAL_RULES = new Map<Language, Intl.PluralRules>();
+function pluralRules(language: Language): Intl.PluralRules {
+  let made = PLURAL_RULES.get(language);
+  if (!made) PLURAL_RULES.set(language, (made = new Intl.PluralRules(language)));
   return made;
+}
+
+/** Each language's number format, made once and only for a number that needs one (below). */
+const NUMBER_FORMATS = new Map<Language, Intl.NumberFormat>();
+
+/**
+ * A count as the language writes it. Whole numbers below 1000 are the same digits in every
+ * language here (de, en: Latin digits, no grouping), and they are nearly all counts: the first
+ * `Intl.NumberFormat` of a page costs 15 to 45 ms (in Lighthouse's trace of the desk, it was the
+ * largest part of the task that shows the list), so it is made only for the others.
+ */
+function formatCount(count: number, language: Language): string {
+  if (Number.isInteger(count) && Math.abs(count) < 1000) return String(count);
+  let made = NUMBER_FORMATS.get(language);
+  if (!made) NUMBER_FORMATS.set(language, (made = new Intl.NumberFormat(language)));
+  return made.format(count);
 }
 
 /**
@@ -87,9 +100,8 @@ export function formatMessage(message: string, language: Language, values: Messa
     if (value === undefined) return whole;
     const count = Number(value);
     const options = new Map([...body.matchAll(PLURAL_OPTION)].map(([, selector, text]) => [selector, text]));
-    const { plural, number } = intl(language);
-    const text = options.get(`=${count}`) ?? options.get(plural.select(count)) ?? options.get("other");
-    return (text ?? "").replaceAll("#", number.format(count));
+    const text = options.get(`=${count}`) ?? options.get(pluralRules(language).select(count)) ?? options.get("other");
+    return (text ?? "").replaceAll("#", formatCount(count, language));
   });
   return withPlurals.replace(PLACEHOLDER, (whole, name: string) => {
     const value = values[name];

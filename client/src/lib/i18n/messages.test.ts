@@ -42,6 +42,10 @@ describe("formatMessage", () => {
     expect(formatMessage(message, "de", { n: 1 })).toBe("1 Nachricht");
     expect(formatMessage(message, "de", { n: 1200 })).toBe("1.200 Nachrichten");
     expect(formatMessage(message, "en", { n: 1200 })).toBe("1,200 Nachrichten");
+    // Below 1000 the digits alone (no number format made); fractions through the language's format.
+    expect(formatMessage(message, "de", { n: 999 })).toBe("999 Nachrichten");
+    expect(formatMessage(message, "de", { n: 2.5 })).toBe("2,5 Nachrichten");
+    expect(formatMessage(message, "en", { n: 2.5 })).toBe("2.5 Nachrichten");
   });
 });
 
